@@ -1,0 +1,1 @@
+"""Business operations: transactions over models using domain rules, raising typed errors."""

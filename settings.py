@@ -1,0 +1,62 @@
+"""Configuration from the environment, with embedded defaults so that only Python is needed."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EMBEDDED_DATABASE_URL = "sqlite://shebao.sqlite3"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    database_url: str = Field(EMBEDDED_DATABASE_URL, description="sqlite://FILE or postgres://USER@HOST:PORT/DB")
+    redis_url: str | None = Field(None, description="arq's queue; unset runs jobs in-process")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    graphiql: bool | None = Field(None, description="GraphiQL at GET /graphql; default on only for the embedded database")
+    log_level: str = "INFO"
+    frozen_now: str | None = Field(
+        None, alias="SHEBAO_NOW",
+        description="ISO datetime the clock is held at (demo and tests); unset is the real time",
+    )
+    media_dir: str = "media"
+    max_query_depth: int = 12
+    max_query_aliases: int = 30
+    max_query_tokens: int = 5000
+    max_query_cost: int = 50_000
+    max_upload_bytes: int = 10 * 1024 * 1024
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.uses_embedded_database if self.graphiql is None else self.graphiql
+
+    def tortoise_config(self) -> dict:
+        return {
+            "connections": {"default": self.database_url},
+            "apps": {
+                "models": {
+                    "models": ["models"],
+                    "migrations": "migrations",
+                    "default_connection": "default",
+                }
+            },
+            "use_tz": True,
+            "timezone": "Asia/Shanghai",
+        }
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+# Read by `python -m tortoise makemigrations` through [tool.tortoise] in pyproject.toml.
+TORTOISE_ORM = get_settings().tortoise_config()
