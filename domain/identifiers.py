@@ -90,3 +90,17 @@ def normalise_credit_code(raw: str) -> str:
     if organisation[8] != organisation_check_character(organisation[:8]):
         raise InvalidIdentifier("the organisation code inside the credit code fails its check")
     return code
+
+
+def make_resident_id(area_code: str, birth_date: dt.date, sequence: int) -> str:
+    """Compose a valid ID number; an odd sequence is a man's (A1)."""
+    first17 = f"{area_code}{birth_date:%Y%m%d}{sequence:03d}"
+    return first17 + id_check_character(first17)
+
+
+def make_credit_code(prefix: str, organisation: str) -> str:
+    """Compose a valid credit code from its 8-character prefix (registration authority, kind,
+    area) and the first 8 characters of the organisation code (A2)."""
+    organisation_code = organisation + organisation_check_character(organisation)
+    first17 = prefix + organisation_code
+    return first17 + credit_check_character(first17)

@@ -1,0 +1,15 @@
+"""Errors raised to the client as top-level GraphQL errors with a stable extensions.code."""
+
+from __future__ import annotations
+
+from graphql import GraphQLError
+
+
+class BadUserInput(GraphQLError):
+    """An argument that is well-typed but invalid: an impossible ID number, a cursor not ours."""
+
+    def __init__(self, message: str, argument: str | None = None) -> None:
+        extensions = {"code": "BAD_USER_INPUT"}
+        if argument:
+            extensions["argument"] = argument
+        super().__init__(message, extensions=extensions)

@@ -1,0 +1,328 @@
+"""The graph's entity types. Leaf fields are plain attributes, filled from database rows;
+related objects and lists go through the request's DataLoaders, once per list, never per item."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from schema.enums import (
+    ArrearStatus, BusinessCategory, BusinessType, Channel, EmployerStatus, EmploymentStatus, Gender,
+    InsuranceType, LedgerKind, PaidVia, ParameterCode, PeriodStatus, PersonCategory, PolicyStatus,
+    RetirementClass, ServiceChannel, TransactionStatus,
+)
+from schema.relay import Connection, Node, connection_from_list, page_request
+from schema.scalars import ExactDecimal, Money, MonthScalar
+
+if TYPE_CHECKING:
+    from resolvers.loaders import Loaders
+
+Info = strawberry.Info
+
+First = Annotated[int | None, strawberry.argument(description="Page size from the start, at most 100 (default 20).")]
+After = Annotated[str | None, strawberry.argument(description="Continue after this cursor.")]
+Last = Annotated[int | None, strawberry.argument(description="Page size from the end, at most 100.")]
+Before = Annotated[str | None, strawberry.argument(description="Continue before this cursor.")]
+
+
+def loaders(info: Info) -> Loaders:
+    return info.context.loaders
+
+
+def _month(value: MonthScalar | None) -> int | None:
+    return None if value is None else value.to_int()
+
+
+@strawberry.type(description="A district of the city, with one social-insurance office (区).")
+class District(Node):
+    code: str = strawberry.field(description="Six-digit area code (GB/T 2260).")
+    name: str = strawberry.field(description="Name of the district.")
+
+
+@strawberry.type(description="A community (社区) inside a district, with its community office.")
+class Community(Node):
+    code: str = strawberry.field(description="Community code.")
+    name: str = strawberry.field(description="Name of the community.")
+    district_id: strawberry.Private[int]
+
+    @strawberry.field(description="The district the community belongs to.")
+    async def district(self, info: Info) -> District:
+        return await loaders(info).district.load(self.district_id)
+
+
+@strawberry.type(description="An insured person (参保人), identified by the resident ID number (A1).")
+class Person(Node):
+    id_number: str = strawberry.field(description="18-character resident ID number (A1), masked for other viewers.")
+    name: str = strawberry.field(description="Name as on the ID card.")
+    gender: Gender = strawberry.field(description="Gender.")
+    birth_date: dt.date = strawberry.field(description="Birth date as on the ID card.")
+    archive_birth_date: dt.date | None = strawberry.field(description="Birth date in the archive when it differs; it decides retirement (Q3).")
+    retirement_class: RetirementClass = strawberry.field(description="Archive job class (Q3).")
+    category: PersonCategory = strawberry.field(description="How the person is insured now.")
+    phone: str | None = strawberry.field(description="Contact phone (F5).")
+    address: str | None = strawberry.field(description="Contact address (F5).")
+    registered_at: dt.datetime = strawberry.field(description="When the person was registered.")
+    district_id: strawberry.Private[int]
+    community_id: strawberry.Private[int]
+
+    @strawberry.field(description="District of residence.")
+    async def district(self, info: Info) -> District:
+        return await loaders(info).district.load(self.district_id)
+
+    @strawberry.field(description="Community of residence (F5).")
+    async def community(self, info: Info) -> Community:
+        return await loaders(info).community.load(self.community_id)
+
+    @strawberry.field(description="The person's policies, oldest first.")
+    async def policies(
+        self, info: Info,
+        insurance_type: Annotated[InsuranceType | None, strawberry.argument(description="Only this insurance type.")] = None,
+        status: Annotated[PolicyStatus | None, strawberry.argument(description="Only policies in this state.")] = None,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[Policy]:
+        page = page_request(first, after, last, before)
+        rows = await loaders(info).policies_of_person.load(self.db_id, insurance_type=insurance_type, status=status)
+        return connection_from_list(rows, page)
+
+    @strawberry.field(description="Monthly contributions of all the person's policies, by month then type.")
+    async def periods(
+        self, info: Info,
+        from_month: Annotated[MonthScalar | None, strawberry.argument(description="First month included.")] = None,
+        to_month: Annotated[MonthScalar | None, strawberry.argument(description="Last month included.")] = None,
+        insurance_type: Annotated[InsuranceType | None, strawberry.argument(description="Only this insurance type.")] = None,
+        status: Annotated[PeriodStatus | None, strawberry.argument(description="Only months in this state.")] = None,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[ContributionPeriod]:
+        page = page_request(first, after, last, before)
+        rows = await loaders(info).periods_of_person.load(
+            self.db_id, month__gte=_month(from_month), month__lte=_month(to_month),
+            insurance_type=insurance_type, status=status,
+        )
+        return connection_from_list(rows, page)
+
+    @strawberry.field(description="Arrears (欠费), oldest month first; by default those still owed (OPEN or ORDERED).")
+    async def arrears(
+        self, info: Info,
+        status: Annotated[ArrearStatus | None, strawberry.argument(description="Only arrears in this state; all states when given.")] = None,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[Arrear]:
+        page = page_request(first, after, last, before)
+        statuses = (status,) if status else ("OPEN", "ORDERED")
+        rows = await loaders(info).arrears_of_person.load(self.db_id, status__in=statuses)
+        return connection_from_list(rows, page)
+
+    @strawberry.field(description="The contribution passbook (缴费存折), if the person has one.")
+    async def passbook(self, info: Info) -> Passbook | None:
+        return await loaders(info).passbook_of_person.load(self.db_id)
+
+    @strawberry.field(description="Employments, oldest first.")
+    async def employments(
+        self, info: Info,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[Employment]:
+        page = page_request(first, after, last, before)
+        return connection_from_list(await loaders(info).employments_of_person.load(self.db_id), page)
+
+    @strawberry.field(description="Business transactions about this person, newest first.")
+    async def transactions(
+        self, info: Info,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[BusinessTransaction]:
+        page = page_request(first, after, last, before)
+        return connection_from_list(await loaders(info).transactions_of_person.load(self.db_id), page)
+
+
+@strawberry.type(description="An employer (用人单位), identified by its unified social credit code (A2).")
+class Employer(Node):
+    credit_code: str = strawberry.field(description="18-character unified social credit code (A2).")
+    name: str = strawberry.field(description="Registered name.")
+    address: str | None = strawberry.field(description="Registered address.")
+    status: EmployerStatus = strawberry.field(description="Whether the employer still operates.")
+    registered_at: dt.datetime = strawberry.field(description="When the employer was registered (E1).")
+    district_id: strawberry.Private[int]
+
+    @strawberry.field(description="The district whose office serves the employer.")
+    async def district(self, info: Info) -> District:
+        return await loaders(info).district.load(self.district_id)
+
+    @strawberry.field(description="Employments of this employer, oldest first; by default the current staff.")
+    async def employees(
+        self, info: Info,
+        status: Annotated[EmploymentStatus | None, strawberry.argument(description="Only employments in this state; null for all.")] = EmploymentStatus.ACTIVE,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[Employment]:
+        page = page_request(first, after, last, before)
+        rows = await loaders(info).employments_of_employer.load(self.db_id, status=status)
+        return connection_from_list(rows, page)
+
+    @strawberry.field(description="Business transactions filed by or about the employer, newest first.")
+    async def transactions(
+        self, info: Info,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[BusinessTransaction]:
+        page = page_request(first, after, last, before)
+        return connection_from_list(await loaders(info).transactions_of_employer.load(self.db_id), page)
+
+
+@strawberry.type(description="A person's employment by an employer.")
+class Employment(Node):
+    start_month: MonthScalar = strawberry.field(description="First month employed.")
+    end_month: MonthScalar | None = strawberry.field(description="Last month employed; null while employed.")
+    declared_wage: Money = strawberry.field(description="Monthly wage declared as contribution base (E3).")
+    status: EmploymentStatus = strawberry.field(description="Whether the employment goes on.")
+    person_id: strawberry.Private[int]
+    employer_id: strawberry.Private[int]
+
+    @strawberry.field(description="The employed person.")
+    async def person(self, info: Info) -> Person:
+        return await loaders(info).person.load(self.person_id)
+
+    @strawberry.field(description="The employer.")
+    async def employer(self, info: Info) -> Employer:
+        return await loaders(info).employer.load(self.employer_id)
+
+
+@strawberry.type(description="A person's insurance of one type through one channel.")
+class Policy(Node):
+    insurance_type: InsuranceType = strawberry.field(description="Insurance type.")
+    channel: Channel = strawberry.field(description="Who pays: the person (flexible) or an employer.")
+    status: PolicyStatus = strawberry.field(description="State of the policy.")
+    grade: ExactDecimal | None = strawberry.field(description="Flexible pension grade, a share of the average wage (P2).")
+    start_month: MonthScalar = strawberry.field(description="First month due.")
+    end_month: MonthScalar | None = strawberry.field(description="Last month due; null while active.")
+    person_id: strawberry.Private[int]
+    employer_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The insured person.")
+    async def person(self, info: Info) -> Person:
+        return await loaders(info).person.load(self.person_id)
+
+    @strawberry.field(description="The paying employer, on the employer channel.")
+    async def employer(self, info: Info) -> Employer | None:
+        return None if self.employer_id is None else await loaders(info).employer.load(self.employer_id)
+
+    @strawberry.field(description="Monthly contributions of this policy, oldest first.")
+    async def periods(
+        self, info: Info,
+        from_month: Annotated[MonthScalar | None, strawberry.argument(description="First month included.")] = None,
+        to_month: Annotated[MonthScalar | None, strawberry.argument(description="Last month included.")] = None,
+        status: Annotated[PeriodStatus | None, strawberry.argument(description="Only months in this state.")] = None,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[ContributionPeriod]:
+        page = page_request(first, after, last, before)
+        rows = await loaders(info).periods_of_policy.load(
+            self.db_id, month__gte=_month(from_month), month__lte=_month(to_month), status=status,
+        )
+        return connection_from_list(rows, page)
+
+
+@strawberry.type(description="One month's contribution of one policy.")
+class ContributionPeriod(Node):
+    month: MonthScalar = strawberry.field(description="The contribution month.")
+    insurance_type: InsuranceType = strawberry.field(description="Insurance type.")
+    channel: Channel = strawberry.field(description="Who pays.")
+    base: Money = strawberry.field(description="Contribution base of the month.")
+    rate: ExactDecimal = strawberry.field(description="Rate applied to the base (both shares on the employer channel).")
+    amount: Money = strawberry.field(description="Total due for the month (P2-P4).")
+    employer_amount: Money = strawberry.field(description="The employer's share of the amount.")
+    status: PeriodStatus = strawberry.field(description="State of the month.")
+    paid_via: PaidVia | None = strawberry.field(description="How it was paid, once paid.")
+    paid_at: dt.datetime | None = strawberry.field(description="When it was paid.")
+    policy_id: strawberry.Private[int]
+
+    @strawberry.field(description="The person's share of the amount.")
+    def person_amount(self) -> Money:
+        return self.amount - self.employer_amount
+
+    @strawberry.field(description="The policy this month belongs to.")
+    async def policy(self, info: Info) -> Policy:
+        return await loaders(info).policy.load(self.policy_id)
+
+
+@strawberry.type(description="A month that month-end could not collect (欠费), with interest to date (P5).")
+class Arrear(Node):
+    month: MonthScalar = strawberry.field(description="The month the contribution was due.")
+    insurance_type: InsuranceType = strawberry.field(description="Insurance type.")
+    principal: Money = strawberry.field(description="The amount not collected.")
+    status: ArrearStatus = strawberry.field(description="State of the arrear.")
+    created_at: dt.datetime = strawberry.field(description="When the arrear arose.")
+    resolved_at: dt.datetime | None = strawberry.field(description="When it was paid or cancelled.")
+    period_id: strawberry.Private[int]
+
+    @strawberry.field(description="The month's contribution record.")
+    async def period(self, info: Info) -> ContributionPeriod:
+        return await loaders(info).period.load(self.period_id)
+
+
+@strawberry.type(description="A movement of a passbook.")
+class LedgerEntry(Node):
+    kind: LedgerKind = strawberry.field(description="Deposit or one of the debits.")
+    amount: Money = strawberry.field(description="Amount moved, always positive; the kind says which way.")
+    balance_after: Money = strawberry.field(description="Balance after the movement.")
+    month: MonthScalar = strawberry.field(description="The month the movement belongs to.")
+    bank_reference: str | None = strawberry.field(description="The bank's reference of a deposit (F9).")
+    booked_at: dt.datetime = strawberry.field(description="When it was booked.")
+
+
+@strawberry.type(description="The contribution passbook (缴费存折) held at the postal savings bank (M4).")
+class Passbook(Node):
+    account_number: str = strawberry.field(description="Passbook account number.")
+    balance: Money = strawberry.field(description="Current balance.")
+    updated_at: dt.datetime = strawberry.field(description="When the balance last changed.")
+
+    @strawberry.field(description="Movements, oldest first.")
+    async def entries(
+        self, info: Info,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[LedgerEntry]:
+        page = page_request(first, after, last, before)
+        return connection_from_list(await loaders(info).entries_of_passbook.load(self.db_id), page)
+
+
+@strawberry.type(description="A business done in the hall (API.md 4): filed, reviewed, completed.")
+class BusinessTransaction(Node):
+    business_type: BusinessType = strawberry.field(description="The business type.")
+    status: TransactionStatus = strawberry.field(description="State of the transaction.")
+    channel: ServiceChannel = strawberry.field(description="Done online or at a counter/kiosk.")
+    submitted_at: dt.datetime = strawberry.field(description="When it was filed.")
+    effective_month: MonthScalar | None = strawberry.field(description="The month it takes effect.")
+    decided_at: dt.datetime | None = strawberry.field(description="When the reviewer decided.")
+    decision_reason: str | None = strawberry.field(description="The reviewer's reason, on rejection.")
+    person_id: strawberry.Private[int | None]
+    employer_id: strawberry.Private[int | None]
+    district_id: strawberry.Private[int]
+
+    @strawberry.field(description="The business category.")
+    def category(self) -> BusinessCategory:
+        return self.business_type.category
+
+    @strawberry.field(description="The person the business is about, if any.")
+    async def person(self, info: Info) -> Person | None:
+        return None if self.person_id is None else await loaders(info).person.load(self.person_id)
+
+    @strawberry.field(description="The employer the business is about, if any.")
+    async def employer(self, info: Info) -> Employer | None:
+        return None if self.employer_id is None else await loaders(info).employer.load(self.employer_id)
+
+    @strawberry.field(description="The district whose office handles it.")
+    async def district(self, info: Info) -> District:
+        return await loaders(info).district.load(self.district_id)
+
+
+@strawberry.type(description="An effective-dated parameter value (P1-P7).")
+class Parameter(Node):
+    code: ParameterCode = strawberry.field(description="Which parameter.")
+    effective_from: MonthScalar = strawberry.field(description="First month the value applies to.")
+    value: ExactDecimal | None = strawberry.field(description="Decimal value (rates as fractions, amounts in yuan).")
+    value_json: JSON | None = strawberry.field(description="Structured value, for the card-photo standard (P7).")
+    note: str | None = strawberry.field(description="Why the value was set.")
+
+
+NODE_TYPES: dict[str, type[Any]] = {
+    cls.__name__: cls
+    for cls in (District, Community, Person, Employer, Employment, Policy, ContributionPeriod, Arrear,
+                Passbook, LedgerEntry, BusinessTransaction, Parameter)
+}

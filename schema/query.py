@@ -1,0 +1,132 @@
+"""The root Query: the read side of the graph."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from resolvers import reads
+from schema.enums import (
+    BusinessType, EmployerStatus, InsuranceType, ParameterCode, PersonCategory, PolicyStatus,
+    ServiceChannel, TransactionStatus,
+)
+from schema.errors import BadUserInput
+from schema.nodes import After, Before, BusinessTransaction, Employer, First, Last, Parameter, Person
+from schema.relay import MAX_PAGE_SIZE, Connection, Node, connection_from_list, decode_id, decode_int_id, page_request
+from schema.scalars import MonthScalar
+
+Info = strawberry.Info
+
+
+@strawberry.input(description="Narrows a list of persons; every filter given must hold.")
+class PersonFilter:
+    district_id: strawberry.ID | None = strawberry.field(default=None, description="Persons living in this district.")
+    community_id: strawberry.ID | None = strawberry.field(default=None, description="Persons of this community.")
+    category: PersonCategory | None = strawberry.field(default=None, description="How they are insured now.")
+    insurance_type: InsuranceType | None = strawberry.field(default=None, description="Having a policy of this type.")
+    policy_status: PolicyStatus | None = strawberry.field(default=None, description="Having a policy in this state (of insuranceType when given).")
+    has_arrears: bool | None = strawberry.field(default=None, description="Owing arrears (OPEN or ORDERED), or owing none.")
+    name_prefix: str | None = strawberry.field(default=None, description="Name starts with this (1-64 characters).")
+    id_number: str | None = strawberry.field(default=None, description="Exactly this resident ID number (A1-checked).")
+
+
+@strawberry.input(description="Narrows a list of employers.")
+class EmployerFilter:
+    district_id: strawberry.ID | None = strawberry.field(default=None, description="Employers of this district.")
+    status: EmployerStatus | None = strawberry.field(default=None, description="Employers in this state.")
+    name_prefix: str | None = strawberry.field(default=None, description="Name starts with this (1-64 characters).")
+    credit_code: str | None = strawberry.field(default=None, description="Exactly this credit code (A2-checked).")
+
+
+@strawberry.input(description="Narrows a list of business transactions.")
+class TransactionFilter:
+    business_type: BusinessType | None = strawberry.field(default=None, description="Of this business type.")
+    status: TransactionStatus | None = strawberry.field(default=None, description="In this state.")
+    channel: ServiceChannel | None = strawberry.field(default=None, description="Done online or at a counter.")
+    district_id: strawberry.ID | None = strawberry.field(default=None, description="Handled by this district.")
+    person_id: strawberry.ID | None = strawberry.field(default=None, description="About this person.")
+    employer_id: strawberry.ID | None = strawberry.field(default=None, description="About this employer.")
+    effective_month: MonthScalar | None = strawberry.field(default=None, description="Taking effect in this month.")
+
+
+async def _load_node(info: Info, opaque: str, argument: str) -> Node | None:
+    kind, key = decode_id(opaque, argument)
+    loader = info.context.loaders.by_type(kind)
+    if loader is None or not key.isdigit() or len(key) > 18:
+        raise BadUserInput(f"{opaque!r} is not an id issued by this API", argument)
+    return await loader.load(int(key))
+
+
+@strawberry.type(description="The read side of the service hall.")
+class Query:
+    @strawberry.field(description="Any object by its global id; null when it does not exist or is out of your reach.")
+    async def node(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")]) -> Node | None:
+        return await _load_node(info, id, "id")
+
+    @strawberry.field(description="Several objects by global id, in the order asked (at most 100); null where absent.")
+    async def nodes(self, info: Info, ids: Annotated[list[strawberry.ID], strawberry.argument(description="Global ids.")]) -> list[Node | None]:
+        if len(ids) > MAX_PAGE_SIZE:
+            raise BadUserInput(f"at most {MAX_PAGE_SIZE} ids at once, not {len(ids)}", "ids")
+        return [await _load_node(info, opaque, "ids") for opaque in ids]
+
+    @strawberry.field(description="One person, by global id or by resident ID number (exactly one of them).")
+    async def person(
+        self, info: Info,
+        id: Annotated[strawberry.ID | None, strawberry.argument(description="The person's global id.")] = None,
+        id_number: Annotated[str | None, strawberry.argument(description="The 18-character resident ID number (A1).")] = None,
+    ) -> Person | None:
+        if (id is None) == (id_number is None):
+            raise BadUserInput("give either id or idNumber", "id")
+        if id is not None:
+            return await info.context.loaders.person.load(decode_int_id(id, "Person"))
+        rows = await reads.fetch_nodes(Person, reads.persons_queryset(PersonFilter(id_number=id_number)))
+        return rows[0] if rows else None
+
+    @strawberry.field(description="Persons, in registration order, with filters.")
+    async def persons(
+        self, filter: Annotated[PersonFilter | None, strawberry.argument(description="Filters.")] = None,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[Person]:
+        page = page_request(first, after, last, before)
+        return await reads.keyset_page(Person, reads.persons_queryset(filter), page)
+
+    @strawberry.field(description="One employer, by global id or by unified social credit code (exactly one of them).")
+    async def employer(
+        self, info: Info,
+        id: Annotated[strawberry.ID | None, strawberry.argument(description="The employer's global id.")] = None,
+        credit_code: Annotated[str | None, strawberry.argument(description="The 18-character credit code (A2).")] = None,
+    ) -> Employer | None:
+        if (id is None) == (credit_code is None):
+            raise BadUserInput("give either id or creditCode", "id")
+        if id is not None:
+            return await info.context.loaders.employer.load(decode_int_id(id, "Employer"))
+        rows = await reads.fetch_nodes(Employer, reads.employers_queryset(EmployerFilter(credit_code=credit_code)))
+        return rows[0] if rows else None
+
+    @strawberry.field(description="Employers, in registration order, with filters.")
+    async def employers(
+        self, filter: Annotated[EmployerFilter | None, strawberry.argument(description="Filters.")] = None,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[Employer]:
+        page = page_request(first, after, last, before)
+        return await reads.keyset_page(Employer, reads.employers_queryset(filter), page)
+
+    @strawberry.field(description="Business transactions, newest first, with filters.")
+    async def business_transactions(
+        self, filter: Annotated[TransactionFilter | None, strawberry.argument(description="Filters.")] = None,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[BusinessTransaction]:
+        page = page_request(first, after, last, before)
+        return await reads.keyset_page(BusinessTransaction, reads.transactions_queryset(filter), page, newest_first=True)
+
+    @strawberry.field(description="Parameter values (P1-P7) by code and effective month; with inForceAt only the value in force then.")
+    async def parameters(
+        self,
+        code: Annotated[ParameterCode | None, strawberry.argument(description="Only this parameter.")] = None,
+        in_force_at: Annotated[MonthScalar | None, strawberry.argument(description="Only the values in force in this month.")] = None,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[Parameter]:
+        page = page_request(first, after, last, before)
+        rows = await reads.parameters_in_force(code, None if in_force_at is None else in_force_at.to_int())
+        return connection_from_list(rows, page)

@@ -1,0 +1,173 @@
+"""Relay conventions (API.md 1): opaque global ids, the Node interface, and connections."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import strawberry
+
+from schema.errors import BadUserInput
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+T = TypeVar("T")
+
+
+def encode_id(kind: str, key: object) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode().rstrip("=")
+
+
+def decode_id(opaque: str, argument: str = "id") -> tuple[str, str]:
+    """The (kind, key) inside an opaque id; anything we did not issue is a BadUserInput."""
+    try:
+        padded = opaque + "=" * (-len(opaque) % 4)
+        kind, _, key = base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeError, ValueError):
+        raise BadUserInput(f"{opaque!r} is not an id issued by this API", argument) from None
+    if not kind or not key:
+        raise BadUserInput(f"{opaque!r} is not an id issued by this API", argument)
+    return kind, key
+
+
+def decode_int_id(opaque: str, expected_kind: str, argument: str = "id") -> int:
+    kind, key = decode_id(opaque, argument)
+    if kind != expected_kind or not key.isdigit() or len(key) > 18:
+        raise BadUserInput(f"{opaque!r} is not the id of a {expected_kind}", argument)
+    return int(key)
+
+
+@strawberry.interface(description="An object with a global id, readable through node(id).")
+class Node:
+    db_id: strawberry.Private[int]
+
+    @strawberry.field(description="Opaque global id; pass it to node(id) to read the object again.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id(type(self).__name__, self.db_id))
+
+
+@strawberry.type(description="Where a page stands in its list.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More items follow the last edge.")
+    has_previous_page: bool = strawberry.field(description="Items precede the first edge.")
+    start_cursor: str | None = strawberry.field(description="Cursor of the first edge.")
+    end_cursor: str | None = strawberry.field(description="Cursor of the last edge.")
+
+
+@strawberry.type(description="One item of a page, with the cursor to continue from it.")
+class Edge(Generic[T]):
+    node: T = strawberry.field(description="The item.")
+    cursor: str = strawberry.field(description="Opaque position of this item.")
+
+
+@strawberry.type(description="A page of a list, Relay style.")
+class Connection(Generic[T]):
+    edges: list[Edge[T]] = strawberry.field(description="The items of this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many items the whole list holds, with the same filters.")
+    async def total_count(self) -> int:
+        return await self.count()
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """Validated first/after/last/before. Cursors are ("kind", key) pairs already decoded."""
+
+    first: int | None
+    after: str | None
+    last: int | None
+    before: str | None
+
+    @property
+    def size(self) -> int:
+        return self.last if self.last is not None else (self.first if self.first is not None else DEFAULT_PAGE_SIZE)
+
+    @property
+    def backwards(self) -> bool:
+        return self.last is not None
+
+
+def page_request(first: int | None, after: str | None, last: int | None, before: str | None) -> PageRequest:
+    if first is not None and last is not None:
+        raise BadUserInput("ask for first or last, not both", "last")
+    for name, value in (("first", first), ("last", last)):
+        if value is not None and not (0 <= value <= MAX_PAGE_SIZE):
+            raise BadUserInput(f"{name} must be between 0 and {MAX_PAGE_SIZE}, not {value}", name)
+    return PageRequest(first, after, last, before)
+
+
+def _decode_cursor(cursor: str | None, kind: str, argument: str) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        return decode_int_id(cursor, kind, argument)
+    except BadUserInput:
+        raise BadUserInput(f"{cursor!r} is not a cursor of this list", argument) from None
+
+
+def _resolved(value: int) -> Callable[[], Awaitable[int]]:
+    async def count() -> int:
+        return value
+
+    return count
+
+
+def connection_from_list(items: Sequence[T], page: PageRequest) -> Connection[T]:
+    """Page a list already in memory (a person's own periods): cursors are positions."""
+    start = 0
+    end = len(items)
+    after = _decode_cursor(page.after, "position", "after")
+    before = _decode_cursor(page.before, "position", "before")
+    if after is not None:
+        start = min(after + 1, end)
+    if before is not None:
+        end = max(min(before, end), start)
+    if page.backwards:
+        first_index = max(end - page.size, start)
+        last_index = end
+    else:
+        first_index = start
+        last_index = min(start + page.size, end)
+    edges = [Edge(node=items[i], cursor=encode_id("position", i)) for i in range(first_index, last_index)]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=last_index < end if not page.backwards else last_index < len(items),
+            has_previous_page=first_index > start if page.backwards else first_index > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        count=_resolved(len(items)),
+    )
+
+
+async def connection_from_keyset(
+    page: PageRequest,
+    fetch: Callable[[int | None, int | None, int, bool], Awaitable[list]],
+    count: Callable[[], Awaitable[int]],
+    key: Callable[[object], int] = lambda node: node.db_id,  # type: ignore[attr-defined]
+) -> Connection:
+    """Page a database list ordered by id. ``fetch(after_id, before_id, limit, descending)``."""
+    after = _decode_cursor(page.after, "cursor", "after")
+    before = _decode_cursor(page.before, "cursor", "before")
+    rows = await fetch(after, before, page.size + 1, page.backwards)
+    has_more = len(rows) > page.size
+    rows = rows[: page.size]
+    if page.backwards:
+        rows.reverse()
+    edges = [Edge(node=row, cursor=encode_id("cursor", key(row))) for row in rows]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=has_more if not page.backwards else before is not None,
+            has_previous_page=has_more if page.backwards else after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        count=count,
+    )

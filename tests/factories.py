@@ -1,0 +1,99 @@
+"""Small, exact test data: each test builds just what it asserts on."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from decimal import Decimal
+
+import models
+from domain.enums import (
+    ArrearStatus, Channel, Gender, InsuranceType, LedgerKind, PaidVia, PeriodStatus, PersonCategory,
+)
+from domain.identifiers import make_credit_code, make_resident_id
+from domain.months import Month
+from services import clock
+
+_sequence = itertools.count(1)
+
+
+async def district(code: str = "420102", name: str = "江岸区") -> models.District:
+    found = await models.District.get_or_none(code=code)
+    return found or await models.District.create(code=code, name=name)
+
+
+async def community(home: models.District, name: str = "百步亭社区") -> models.Community:
+    return await models.Community.create(district=home, code=f"{home.code}{next(_sequence):03d}", name=name)
+
+
+async def person(
+    home: models.Community, name: str = "张伟", category: PersonCategory = PersonCategory.FLEXIBLE,
+    birth: dt.date = dt.date(1980, 5, 17), male: bool = True,
+) -> models.Person:
+    number = next(_sequence) % 500
+    sequence = number * 2 + 1 if male else number * 2 + 2
+    area = (await home.district).code
+    return await models.Person.create(
+        id_number=make_resident_id(area, birth, sequence), name=name, gender=Gender.MALE if male else Gender.FEMALE,
+        birth_date=birth, category=category, district_id=home.district_id, community=home,
+    )
+
+
+async def employer(home: models.District, name: str = "武汉江城物流有限公司") -> models.Employer:
+    organisation = f"{next(_sequence):08d}"
+    return await models.Employer.create(
+        credit_code=make_credit_code(f"9142{home.code[2:6]}", organisation), name=name, district=home,
+    )
+
+
+async def flexible_pension(owner: models.Person, start: Month, grade: str = "1.00") -> models.Policy:
+    return await models.Policy.create(
+        person=owner, insurance_type=InsuranceType.PENSION, channel=Channel.FLEXIBLE,
+        grade=Decimal(grade), start_month=start.to_int(),
+    )
+
+
+async def flexible_medical(owner: models.Person, start: Month) -> models.Policy:
+    return await models.Policy.create(
+        person=owner, insurance_type=InsuranceType.MEDICAL, channel=Channel.FLEXIBLE, start_month=start.to_int(),
+    )
+
+
+async def periods(policy: models.Policy, first: Month, count: int, base: str, rate: str, amount: str,
+                  status: PeriodStatus = PeriodStatus.PAID) -> list[models.ContributionPeriod]:
+    rows = [
+        models.ContributionPeriod(
+            policy_id=policy.id, person_id=policy.person_id, month=first.plus(i).to_int(),
+            insurance_type=policy.insurance_type, channel=policy.channel, base=Decimal(base), rate=Decimal(rate),
+            amount=Decimal(amount), status=status,
+            paid_via=PaidVia.PASSBOOK_DEBIT if status == PeriodStatus.PAID else None,
+            paid_at=clock.now() if status == PeriodStatus.PAID else None,
+        )
+        for i in range(count)
+    ]
+    await models.ContributionPeriod.bulk_create(rows)
+    months = [row.month for row in rows]
+    return await models.ContributionPeriod.filter(policy_id=policy.id, month__in=months).order_by("month")
+
+
+async def arrears(period_rows: list[models.ContributionPeriod], status: ArrearStatus = ArrearStatus.OPEN) -> None:
+    await models.Arrear.bulk_create([
+        models.Arrear(period_id=p.id, person_id=p.person_id, month=p.month, insurance_type=p.insurance_type,
+                      principal=p.amount, status=status)
+        for p in period_rows
+    ])
+
+
+async def passbook(owner: models.Person, deposits: list[tuple[str, str]]) -> models.Passbook:
+    """A passbook with deposits given as (bank reference, amount)."""
+    book = await models.Passbook.create(person=owner, account_number=f"6221{owner.id:012d}")
+    balance = Decimal("0.00")
+    for reference, amount in deposits:
+        balance += Decimal(amount)
+        await models.LedgerEntry.create(
+            passbook=book, kind=LedgerKind.DEPOSIT, amount=Decimal(amount), balance_after=balance,
+            month=clock.this_month().to_int(), bank_reference=reference, booked_at=clock.now(),
+        )
+    book.balance = balance
+    await book.save()
+    return book
