@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from resolvers.context import Context
-from schema import schema
+from schema.root import schema
 
 
 async def run(query: str, **variables: Any) -> dict[str, Any]:
