@@ -1,7 +1,8 @@
-"""Writing new migration files with Tortoise's autodetector.
+"""Writing new migration files with Tortoise's autodetector, and the one operation it lacks.
 
 Tortoise 1.1 records a new model's CHECK constraints in CreateModel's options but never creates
-them, so each new file is rewritten to add them with AddConstraint operations, which do.
+them, and on SQLite its AddConstraint rebuilds the table without its indexes and UNIQUE
+constraints. New files are therefore rewritten to add each CHECK with AddCheckConstraint.
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tortoise.migrations.autodetector import MigrationAutodetector
-
 from tortoise.context import TortoiseContext
+from tortoise.migrations.autodetector import MigrationAutodetector
+from tortoise.migrations.operations import AddConstraint
 
 from settings import Settings
 
@@ -52,12 +53,15 @@ def constraints_as_operations(source: str) -> str:
             if isinstance(key, ast.Constant) and key.value == "constraints":
                 for constraint in value.elts:  # type: ignore[attr-defined]
                     segment = ast.get_source_segment(source, constraint)
-                    additions.append(f"        ops.AddConstraint({model_name!r}, {segment}),\n")
+                    additions.append(f"        AddCheckConstraint({model_name!r}, {segment}),\n")
                 removals.append(_span(source, key, value))
     for start, end in sorted(removals, reverse=True):
         source = source[:start] + source[end:]
+    if not additions:
+        return source
     closing = source.rindex("    ]")
-    return source[:closing] + "".join(additions) + source[closing:]
+    source = source[:closing] + "".join(additions) + source[closing:]
+    return "from services.migration_files import AddCheckConstraint\n" + source
 
 
 def _span(source: str, key: ast.expr, value: ast.expr) -> tuple[int, int]:
@@ -71,3 +75,28 @@ def _span(source: str, key: ast.expr, value: ast.expr) -> tuple[int, int]:
     while source[end] in ", ":
         end += 1
     return start, end
+
+
+class AddCheckConstraint(AddConstraint):
+    """Adds a CHECK constraint. On SQLite the table is rebuilt from its own stored SQL, so that
+    its indexes and UNIQUE constraints survive (SQLite's documented twelve-step way)."""
+
+    async def database_forward(self, app_label, old_state, new_state, state_editor=None) -> None:
+        if state_editor is None or state_editor.DIALECT != "sqlite":
+            return await super().database_forward(app_label, old_state, new_state, state_editor)
+        table = new_state.apps.get_model(f"{app_label}.{self.model_name}")._meta.db_table
+        client = state_editor.client
+        _, rows = await client.execute_query(
+            "SELECT type, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL", [table]
+        )
+        table_sql = next(row["sql"] for row in rows if row["type"] == "table")
+        indexes = [row["sql"] for row in rows if row["type"] == "index"]
+        clause = f', CONSTRAINT "{self.constraint.name}" CHECK ({self.constraint.check}))'
+        rebuilt = table_sql[: table_sql.rindex(")")] + clause
+        rebuilt = rebuilt.replace(f'CREATE TABLE "{table}"', f'CREATE TABLE "new__{table}"', 1)
+        await client.execute_script(rebuilt)
+        await client.execute_script(f'INSERT INTO "new__{table}" SELECT * FROM "{table}"')
+        await client.execute_script(f'DROP TABLE "{table}"')
+        await client.execute_script(f'ALTER TABLE "new__{table}" RENAME TO "{table}"')
+        for statement in indexes:
+            await client.execute_script(statement)
