@@ -3,10 +3,17 @@
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 
+from schema.limits import QUERY_LIMITS
+from schema.masking import MaskUnexpectedErrors
 from schema.nodes import NODE_TYPES
 from schema.query import Query
 from schema.scalars import SCALAR_MAP
+from server.observability import OperationMetrics
 
 schema = strawberry.Schema(
-    query=Query, types=list(NODE_TYPES.values()), config=StrawberryConfig(scalar_map=SCALAR_MAP)
+    query=Query,
+    types=list(NODE_TYPES.values()),
+    config=StrawberryConfig(scalar_map=SCALAR_MAP),
+    # Masking first: it also catches what the other extensions raise, after metrics saw it.
+    extensions=[MaskUnexpectedErrors, OperationMetrics, *QUERY_LIMITS],
 )

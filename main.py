@@ -1,0 +1,177 @@
+"""The ASGI application (``main:app``, built by ``create_app``) and the command line.
+
+    python main.py serve [--workers N] [--reload]
+    python main.py migrate
+    python main.py makemigrations [--name NAME]
+    python main.py seed [--persons N] [--seed S]
+    python main.py worker
+    python main.py export-schema [--output schema.graphql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route, WebSocketRoute
+from strawberry import Schema
+from tortoise.context import require_context, set_global_context
+
+from server.health import health_routes
+from server.observability import ObservabilityMiddleware, configure_logging, metrics_endpoint
+from server.view import GraphQLView
+from services import clock
+from services.database import apply_migrations, close_database, open_database
+from settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, *, schema: Schema | None = None) -> Starlette:
+    settings = settings or get_settings()
+    if schema is None:
+        from schema.root import schema  # here, so that the other commands never load the schema
+    configure_logging(settings.log_level)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if settings.frozen_now:
+            clock.freeze(settings.frozen_now)
+        await open_database(settings)
+        # Tortoise keeps its state in a context variable, and requests run in tasks that do not
+        # inherit the lifespan's context: make it the process's fallback, as Tortoise's own
+        # Starlette integration does. Closing the database clears it.
+        set_global_context(require_context())
+        try:
+            yield
+        finally:
+            await close_database()
+
+    graphql = GraphQLView(schema, settings)
+    routes = [
+        Route("/graphql", graphql),
+        WebSocketRoute("/graphql", graphql),
+        *health_routes(settings),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, middleware=[Middleware(ObservabilityMiddleware)], lifespan=lifespan)
+
+
+def __getattr__(name: str) -> Starlette:
+    # `main:app` is built on first use, for the same reason.
+    if name == "app":
+        application = globals()["app"] = create_app()
+        return application
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+Handler = Callable[[Settings, argparse.Namespace], None]
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> None:
+    if settings.uses_embedded_database:
+        asyncio.run(apply_migrations(settings))
+    with contextlib.ExitStack() as stack:
+        if args.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+            # Each worker process writes its metrics here, so that /metrics sums them all.
+            metrics_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="shebao-metrics-"))
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        uvicorn.run(
+            "main:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=args.workers,
+            reload=args.reload,
+            log_config=None,  # keep the JSON logging configured by create_app
+            access_log=False,  # the observability middleware writes the access log
+        )
+
+
+def migrate(settings: Settings, args: argparse.Namespace) -> None:
+    asyncio.run(apply_migrations(settings))
+    print("Database migrated.")
+
+
+def makemigrations(settings: Settings, args: argparse.Namespace) -> None:
+    from services.migration_files import make_migrations
+
+    written = asyncio.run(make_migrations(settings, args.name))
+    for path in written:
+        print(f"Wrote {path}")
+    if not written:
+        print("No changes: the migrations match the models.")
+
+
+def seed(settings: Settings, args: argparse.Namespace) -> None:
+    from services.demo_city import seed_city
+
+    async def seed_database() -> None:
+        if settings.uses_embedded_database:
+            await apply_migrations(settings)
+        await open_database(settings)
+        try:
+            print(await seed_city(persons=args.persons, seed=args.seed))
+        finally:
+            await close_database()
+
+    asyncio.run(seed_database())
+
+
+def worker(settings: Settings, args: argparse.Namespace) -> None:
+    if not settings.redis_url:
+        raise SystemExit("REDIS_URL is not set: without Redis, jobs run inside the server process.")
+    from arq import run_worker
+    from jobs.worker import WorkerSettings
+
+    run_worker(WorkerSettings)
+
+
+def export_schema(settings: Settings, args: argparse.Namespace) -> None:
+    from schema.root import schema
+
+    Path(args.output).write_text(schema.as_str() + "\n", encoding="utf-8")
+    print(f"Wrote {args.output}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="main.py", description="Shebao Hall: social-insurance online service hall")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, handler: Handler, summary: str) -> argparse.ArgumentParser:
+        subparser = commands.add_parser(name, help=summary, description=summary)
+        subparser.set_defaults(handler=handler)
+        return subparser
+
+    serve_parser = command("serve", serve, "Run the HTTP server (migrating the embedded SQLite database first).")
+    serve_parser.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
+    serve_parser.add_argument("--reload", action="store_true", help="restart when the code changes")
+    command("migrate", migrate, "Apply the pending migrations.")
+    makemigrations_parser = command("makemigrations", makemigrations, "Write migrations for changed models.")
+    makemigrations_parser.add_argument("--name", help="suffix of the migration file name")
+    seed_parser = command("seed", seed, "Fill the database with a generated demo city.")
+    seed_parser.add_argument("--persons", type=int, default=1000, help="insured persons to create (default 1000)")
+    seed_parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    command("worker", worker, "Run an arq worker for the jobs queued in Redis.")
+    export_parser = command("export-schema", export_schema, "Write the GraphQL schema as SDL.")
+    export_parser.add_argument("--output", default="schema.graphql", help="file to write (default schema.graphql)")
+    return parser
+
+
+def main(argv: list[str] | None = None, settings: Settings | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    if settings.frozen_now:
+        clock.freeze(settings.frozen_now)
+    args.handler(settings, args)
+
+
+if __name__ == "__main__":
+    main()

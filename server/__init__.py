@@ -1,0 +1,1 @@
+"""The HTTP server around the GraphQL schema: view, observability and health endpoints."""

@@ -1,0 +1,150 @@
+"""Request ids, JSON log lines and Prometheus metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.types import Receive, Scope, Send
+
+from server.observability import BoundedLabels, JsonLogFormatter, ObservabilityMiddleware, request_id_var
+
+
+async def metric(client: httpx.AsyncClient, name: str, **labels: str) -> float:
+    """The value of one sample on /metrics, 0 when it is not there yet."""
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    return 0.0
+
+
+@pytest.mark.parametrize("sane", ["kiosk-7", "a1B2.c3_d4-e5", "x" * 64])
+async def test_a_sane_incoming_request_id_is_kept(client: httpx.AsyncClient, sane: str) -> None:
+    response = await client.post("/graphql", json={"query": "{ requestId }"}, headers={"X-Request-ID": sane})
+
+    assert response.headers["x-request-id"] == sane
+    assert response.json() == {"data": {"requestId": sane}}
+
+
+@pytest.mark.parametrize("insane", ["", "has space", "x" * 65, "<script>", "id\u00e9"])
+async def test_an_insane_incoming_request_id_is_replaced(client: httpx.AsyncClient, insane: str) -> None:
+    response = await client.post(
+        "/graphql", json={"query": "{ requestId }"}, headers={"X-Request-ID": insane.encode("latin-1")}
+    )
+
+    request_id = response.headers["x-request-id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id)
+    assert response.json() == {"data": {"requestId": request_id}}
+
+
+async def test_every_route_returns_a_request_id(client: httpx.AsyncClient) -> None:
+    for path in ("/healthz", "/metrics", "/no-such-page"):
+        response = await client.get(path)
+        assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"])
+
+
+async def test_operations_are_counted_by_name_and_type(client: httpx.AsyncClient) -> None:
+    labels = {"operation": "MetricsProbe", "type": "query"}
+    before = await metric(client, "shebao_graphql_operations_total", **labels)
+    timed_before = await metric(client, "shebao_graphql_operation_duration_seconds_count", **labels)
+
+    await client.post("/graphql", json={"query": "query MetricsProbe { hello }"})
+
+    assert await metric(client, "shebao_graphql_operations_total", **labels) == before + 1
+    assert await metric(client, "shebao_graphql_operation_duration_seconds_count", **labels) == timed_before + 1
+
+
+async def test_unnamed_operations_are_counted_as_anonymous(client: httpx.AsyncClient) -> None:
+    labels = {"operation": "anonymous", "type": "mutation"}
+    before = await metric(client, "shebao_graphql_operations_total", **labels)
+
+    await client.post("/graphql", json={"query": "mutation { touch }"})
+
+    assert await metric(client, "shebao_graphql_operations_total", **labels) == before + 1
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("query MetricsBoom { boom }", "INTERNAL_SERVER_ERROR"),
+        ("query MetricsForbidden { forbidden }", "FORBIDDEN"),
+        ("query MetricsTypo { helo }", "BAD_REQUEST"),
+    ],
+)
+async def test_errors_are_counted_by_operation_and_code(client: httpx.AsyncClient, query: str, code: str) -> None:
+    operation = query.split()[1]
+    labels = {"operation": operation, "type": "query", "code": code}
+    before = await metric(client, "shebao_graphql_errors_total", **labels)
+
+    await client.post("/graphql", json={"query": query})
+
+    assert await metric(client, "shebao_graphql_errors_total", **labels) == before + 1
+
+
+async def test_http_requests_are_counted_by_route_and_status(client: httpx.AsyncClient) -> None:
+    labels = {"route": "/graphql", "method": "POST", "status": "415"}
+    before = await metric(client, "shebao_http_requests_total", **labels)
+
+    await client.post("/graphql", content=b"{ hello }", headers={"Content-Type": "text/plain"})
+
+    assert await metric(client, "shebao_http_requests_total", **labels) == before + 1
+
+
+async def test_unmatched_paths_share_one_route_label(client: httpx.AsyncClient) -> None:
+    labels = {"route": "unmatched", "method": "GET", "status": "404"}
+    before = await metric(client, "shebao_http_requests_total", **labels)
+
+    await client.get("/persons/420102199001011234")
+    await client.get("/persons/420102199001015678")
+
+    assert await metric(client, "shebao_http_requests_total", **labels) == before + 2
+
+
+def test_operation_name_labels_stop_growing_at_their_limit() -> None:
+    labels = BoundedLabels(limit=2)
+
+    assert [labels("A"), labels("B"), labels("C"), labels("A")] == ["A", "B", "other", "A"]
+    assert labels("N" * 100) == "other"
+
+
+def test_a_log_line_is_one_json_object_with_the_request_id_and_extras() -> None:
+    record = logging.LogRecord("shebao.jobs", logging.WARNING, __file__, 1, "Job %s is late", ("J1",), None)
+    record.job_id = "J1"
+    token = request_id_var.set("kiosk-7")
+    try:
+        line = JsonLogFormatter().format(record)
+    finally:
+        request_id_var.reset(token)
+
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry["level"] == "WARNING"
+    assert entry["logger"] == "shebao.jobs"
+    assert entry["message"] == "Job J1 is late"
+    assert entry["request_id"] == "kiosk-7"
+    assert entry["job_id"] == "J1"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", entry["ts"])
+
+
+async def test_an_unhandled_exception_is_a_500_with_the_request_id() -> None:
+    async def broken(scope: Scope, receive: Receive, send: Send) -> None:
+        raise RuntimeError("disk full at /var/lib/postgresql")
+
+    transport = httpx.ASGITransport(app=ObservabilityMiddleware(broken))
+    async with httpx.AsyncClient(transport=transport, base_url="http://hall") as client:
+        response = await client.get("/anything", headers={"X-Request-ID": "kiosk-9"})
+
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "kiosk-9"
+    [error] = response.json()["errors"]
+    assert error == {
+        "message": "Internal server error",
+        "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": "kiosk-9"},
+    }
