@@ -23,8 +23,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 from strawberry import Schema
-from tortoise.context import require_context, set_global_context
 
+from jobs.queue import close_job_queue
 from server.health import health_routes
 from server.observability import ObservabilityMiddleware, configure_logging, metrics_endpoint
 from server.view import GraphQLView
@@ -43,14 +43,11 @@ def create_app(settings: Settings | None = None, *, schema: Schema | None = None
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if settings.frozen_now:
             clock.freeze(settings.frozen_now)
-        await open_database(settings)
-        # Tortoise keeps its state in a context variable, and requests run in tasks that do not
-        # inherit the lifespan's context: make it the process's fallback, as Tortoise's own
-        # Starlette integration does. Closing the database clears it.
-        set_global_context(require_context())
+        await open_database(settings, shared_with_other_tasks=True)
         try:
             yield
         finally:
+            await close_job_queue()
             await close_database()
 
     graphql = GraphQLView(schema, settings)

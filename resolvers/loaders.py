@@ -7,12 +7,14 @@ read path. Lists are loaded for all parents of a page in one query per distinct 
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from functools import cache
 from typing import Any
 
 from strawberry.dataloader import DataLoader
+from tortoise import fields
 from tortoise.models import Model
 
 import models
@@ -34,12 +36,21 @@ async def fetch_nodes(node_type: type, queryset) -> list[Any]:
     return rows_to_nodes(node_type, await queryset.values(**columns(node_type)))
 
 
-class ById(DataLoader[int, Any]):
+class ById(DataLoader[Any, Any]):
     """One entity by primary key; a missing key loads as None."""
 
     def __init__(self, model: type[Model], node_type: type) -> None:
         super().__init__(load_fn=self._load)
         self.model, self.node_type = model, node_type
+
+    def parse_key(self, text: str) -> Any:
+        """The primary key written in a global id, or None when it cannot be one."""
+        if isinstance(self.model._meta.pk, fields.UUIDField):
+            try:
+                return uuid.UUID(text)
+            except ValueError:
+                return None
+        return int(text) if text.isdigit() and len(text) <= 18 else None
 
     async def _load(self, keys: list[int]) -> list[Any]:
         found = {node.db_id: node for node in await fetch_nodes(self.node_type, self.model.filter(id__in=keys))}
@@ -90,6 +101,7 @@ class Loaders:
         self.ledger_entry = ById(models.LedgerEntry, nodes.LedgerEntry)
         self.transaction = ById(models.BusinessTransaction, nodes.BusinessTransaction)
         self.parameter = ById(models.Parameter, nodes.Parameter)
+        self.job = ById(models.Job, nodes.Job)
 
         self.policies_of_person = ByParent(models.Policy, nodes.Policy, "person_id", ("start_month", "id"))
         self.periods_of_person = ByParent(
@@ -117,5 +129,5 @@ _BY_ID_NAMES = {
     "District": "district", "Community": "community", "Person": "person", "Employer": "employer",
     "Employment": "employment", "Policy": "policy", "ContributionPeriod": "period", "Arrear": "arrear",
     "Passbook": "passbook", "LedgerEntry": "ledger_entry", "BusinessTransaction": "transaction",
-    "Parameter": "parameter",
+    "Parameter": "parameter", "Job": "job",
 }

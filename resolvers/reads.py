@@ -132,3 +132,13 @@ async def parameters_in_force(code: Any, month: int | None) -> list[nodes.Parame
     for row in rows:
         latest[row.code] = row
     return list(latest.values())
+
+
+async def jobs(kind: Any, status: Any) -> list[nodes.Job]:
+    """Jobs are few (a handful a month), so they are listed whole, newest first."""
+    queryset = models.Job.all()
+    if kind is not None:
+        queryset = queryset.filter(kind=kind)
+    if status is not None:
+        queryset = queryset.filter(status=status)
+    return await fetch_nodes(nodes.Job, queryset.order_by("-created_at"))

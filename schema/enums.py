@@ -21,3 +21,5 @@ BusinessType = strawberry.enum(enums.BusinessType, description="One value per bu
 TransactionStatus = strawberry.enum(enums.TransactionStatus, description="State of a business transaction.")
 ServiceChannel = strawberry.enum(enums.ServiceChannel, description="Done online, or at a counter or kiosk by staff.")
 ParameterCode = strawberry.enum(enums.ParameterCode, description="Effective-dated parameters (P1-P7).")
+JobKind = strawberry.enum(enums.JobKind, description="Kinds of background work.")
+JobStatus = strawberry.enum(enums.JobStatus, description="State of a job.")

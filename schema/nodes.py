@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 
 from schema.enums import (
     ArrearStatus, BusinessCategory, BusinessType, Channel, EmployerStatus, EmploymentStatus, Gender,
-    InsuranceType, LedgerKind, PaidVia, ParameterCode, PeriodStatus, PersonCategory, PolicyStatus,
+    InsuranceType, JobKind, JobStatus, LedgerKind, PaidVia, ParameterCode, PeriodStatus, PersonCategory, PolicyStatus,
     RetirementClass, ServiceChannel, TransactionStatus,
 )
 from schema.relay import Connection, Node, connection_from_list, page_request
@@ -321,8 +321,22 @@ class Parameter(Node):
     note: str | None = strawberry.field(description="Why the value was set.")
 
 
+@strawberry.type(description="Heavy work run in the background (API.md 5); read it again, or subscribe, to follow it.")
+class Job(Node):
+    kind: JobKind = strawberry.field(description="What the job does.")
+    status: JobStatus = strawberry.field(description="QUEUED, RUNNING, SUCCEEDED or FAILED.")
+    params: JSON = strawberry.field(description="What the job was asked to do.")
+    progress: float = strawberry.field(description="Share of the work done, 0 to 1.")
+    result: JSON | None = strawberry.field(description="What the job produced, once it succeeded.")
+    error: str | None = strawberry.field(description="Why the job failed, or why its last attempt will be retried.")
+    attempts: int = strawberry.field(description="Attempts started so far.")
+    created_at: dt.datetime = strawberry.field(description="When the job was queued.")
+    started_at: dt.datetime | None = strawberry.field(description="When its last attempt started.")
+    finished_at: dt.datetime | None = strawberry.field(description="When it succeeded or failed.")
+
+
 NODE_TYPES: dict[str, type[Any]] = {
     cls.__name__: cls
     for cls in (District, Community, Person, Employer, Employment, Policy, ContributionPeriod, Arrear,
-                Passbook, LedgerEntry, BusinessTransaction, Parameter)
+                Passbook, LedgerEntry, BusinessTransaction, Parameter, Job)
 }

@@ -8,11 +8,11 @@ import strawberry
 
 from resolvers import reads
 from schema.enums import (
-    BusinessType, EmployerStatus, InsuranceType, ParameterCode, PersonCategory, PolicyStatus,
+    BusinessType, EmployerStatus, InsuranceType, JobKind, JobStatus, ParameterCode, PersonCategory, PolicyStatus,
     ServiceChannel, TransactionStatus,
 )
 from schema.errors import BadUserInput
-from schema.nodes import After, Before, BusinessTransaction, Employer, First, Last, Parameter, Person
+from schema.nodes import After, Before, BusinessTransaction, Employer, First, Job, Last, Parameter, Person
 from schema.relay import MAX_PAGE_SIZE, Connection, Node, connection_from_list, decode_id, decode_int_id, page_request
 from schema.scalars import MonthScalar
 
@@ -53,9 +53,10 @@ class TransactionFilter:
 async def _load_node(info: Info, opaque: str, argument: str) -> Node | None:
     kind, key = decode_id(opaque, argument)
     loader = info.context.loaders.by_type(kind)
-    if loader is None or not key.isdigit() or len(key) > 18:
+    primary_key = loader.parse_key(key) if loader is not None else None
+    if primary_key is None:
         raise BadUserInput(f"{opaque!r} is not an id issued by this API", argument)
-    return await loader.load(int(key))
+    return await loader.load(primary_key)
 
 
 @strawberry.type(description="The read side of the service hall.")
@@ -119,6 +120,23 @@ class Query:
     ) -> Connection[BusinessTransaction]:
         page = page_request(first, after, last, before)
         return await reads.keyset_page(BusinessTransaction, reads.transactions_queryset(filter), page, newest_first=True)
+
+    @strawberry.field(description="A job by its global id; null when it does not exist.")
+    async def job(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The job's global id.")]) -> Job | None:
+        node = await _load_node(info, id, "id")
+        if node is not None and not isinstance(node, Job):
+            raise BadUserInput(f"{id!r} is not the id of a Job", "id")
+        return node
+
+    @strawberry.field(description="Jobs, newest first.")
+    async def jobs(
+        self,
+        kind: Annotated[JobKind | None, strawberry.argument(description="Only jobs of this kind.")] = None,
+        status: Annotated[JobStatus | None, strawberry.argument(description="Only jobs in this state.")] = None,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[Job]:
+        page = page_request(first, after, last, before)
+        return connection_from_list(await reads.jobs(kind, status), page)
 
     @strawberry.field(description="Parameter values (P1-P7) by code and effective month; with inForceAt only the value in force then.")
     async def parameters(

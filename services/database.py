@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tortoise import Tortoise
+from tortoise.context import require_context, set_global_context
 from tortoise.migrations.api import migrate
 
 from settings import Settings
@@ -14,8 +15,13 @@ async def apply_migrations(settings: Settings) -> None:
     await Tortoise.close_connections()
 
 
-async def open_database(settings: Settings) -> None:
+async def open_database(settings: Settings, *, shared_with_other_tasks: bool = False) -> None:
     await Tortoise.init(config=settings.tortoise_config())
+    if shared_with_other_tasks:
+        # Tortoise keeps its state in a context variable, and a server's requests (or a worker's
+        # jobs) run in tasks that do not inherit the opener's context: make it the process's
+        # fallback, as Tortoise's own Starlette integration does. Closing the database clears it.
+        set_global_context(require_context())
 
 
 async def close_database() -> None:

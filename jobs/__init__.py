@@ -1,0 +1,1 @@
+"""Heavy work: job functions, the queue (arq on Redis, or in-process), and the arq worker."""

@@ -1,0 +1,32 @@
+"""arq's WorkerSettings: `python main.py worker` runs these against REDIS_URL."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from arq.connections import RedisSettings
+
+from jobs.runner import run_job
+from services.database import close_database, open_database
+from settings import get_settings
+
+_settings = get_settings()
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    await open_database(_settings, shared_with_other_tasks=True)
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    await close_database()
+
+
+class WorkerSettings:
+    functions: ClassVar[list] = [run_job]
+    on_startup = startup
+    on_shutdown = shutdown
+    queue_name = _settings.job_queue_name
+    redis_settings = RedisSettings.from_dsn(_settings.redis_url or "redis://127.0.0.1:6379")
+    max_tries = _settings.job_max_tries
+    job_timeout = 6 * 3600  # a city-wide month-end may take hours
+    health_check_interval = 30
