@@ -1,6 +1,6 @@
 """The ASGI application (``main:app``, built by ``create_app``) and the command line.
 
-    python main.py serve [--workers N] [--reload]
+    python main.py serve [--workers N] [--reload] [--demo [--demo-persons N]]
     python main.py migrate
     python main.py makemigrations [--name NAME]
     python main.py seed [--persons N] [--seed S]
@@ -74,6 +74,8 @@ Handler = Callable[[Settings, argparse.Namespace], None]
 def serve(settings: Settings, args: argparse.Namespace) -> None:
     if settings.uses_embedded_database:
         asyncio.run(apply_migrations(settings))
+    if args.demo:
+        asyncio.run(load_demo_city(settings, persons=args.demo_persons, seed=0))
     with contextlib.ExitStack() as stack:
         if args.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
             # Each worker process writes its metrics here, so that /metrics sums them all.
@@ -106,19 +108,24 @@ def makemigrations(settings: Settings, args: argparse.Namespace) -> None:
         print("No changes: the migrations match the models.")
 
 
+async def load_demo_city(settings: Settings, persons: int, seed: int, *, already_loaded_is_fine: bool = True) -> None:
+    from services.demo_city import CityAlreadySeeded, seed_city
+
+    if settings.uses_embedded_database:
+        await apply_migrations(settings)
+    await open_database(settings)
+    try:
+        print(await seed_city(persons=persons, seed=seed))
+    except CityAlreadySeeded as exc:
+        if not already_loaded_is_fine:
+            raise SystemExit(str(exc)) from None
+        print(f"{exc}: serving it as it is.")
+    finally:
+        await close_database()
+
+
 def seed(settings: Settings, args: argparse.Namespace) -> None:
-    from services.demo_city import seed_city
-
-    async def seed_database() -> None:
-        if settings.uses_embedded_database:
-            await apply_migrations(settings)
-        await open_database(settings)
-        try:
-            print(await seed_city(persons=args.persons, seed=args.seed))
-        finally:
-            await close_database()
-
-    asyncio.run(seed_database())
+    asyncio.run(load_demo_city(settings, args.persons, args.seed, already_loaded_is_fine=False))
 
 
 def worker(settings: Settings, args: argparse.Namespace) -> None:
@@ -149,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser = command("serve", serve, "Run the HTTP server (migrating the embedded SQLite database first).")
     serve_parser.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
     serve_parser.add_argument("--reload", action="store_true", help="restart when the code changes")
+    serve_parser.add_argument("--demo", action="store_true", help="first load a demo city, unless one is there")
+    serve_parser.add_argument("--demo-persons", type=int, default=3000, help="persons of the demo city (default 3000)")
     command("migrate", migrate, "Apply the pending migrations.")
     makemigrations_parser = command("makemigrations", makemigrations, "Write migrations for changed models.")
     makemigrations_parser.add_argument("--name", help="suffix of the migration file name")
