@@ -87,8 +87,27 @@ class ByParent:
         return [grouped.get(key, []) for key in keys]
 
 
+class ParametersInForce:
+    """Every parameter value, read once per request on first use (the table is small)."""
+
+    def __init__(self) -> None:
+        self._rows: list[tuple[Any, int, Any]] | None = None
+
+    async def value(self, code: Any, month: int) -> Any:
+        """The value of ``code`` in force in ``month`` (YYYYMM), or None."""
+        if self._rows is None:
+            rows = await models.Parameter.all().order_by("effective_from").values_list("code", "effective_from", "value")
+            self._rows = list(rows)
+        in_force = None
+        for row_code, effective_from, value in self._rows:
+            if row_code == code and effective_from <= month:
+                in_force = value
+        return in_force
+
+
 class Loaders:
     def __init__(self) -> None:
+        self.parameters = ParametersInForce()
         self.district = ById(models.District, nodes.District)
         self.community = ById(models.Community, nodes.Community)
         self.person = ById(models.Person, nodes.Person)

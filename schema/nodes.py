@@ -9,6 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.scalars import JSON
 
+from domain import enums
+from domain.interest import back_pay_interest
+from domain.months import Month
+from services import clock
 from schema.enums import (
     ArrearStatus, BusinessCategory, BusinessType, Channel, EmployerStatus, EmploymentStatus, Gender,
     InsuranceType, JobKind, JobStatus, LedgerKind, PaidVia, ParameterCode, PeriodStatus, PersonCategory, PolicyStatus,
@@ -251,6 +255,19 @@ class Arrear(Node):
     created_at: dt.datetime = strawberry.field(description="When the arrear arose.")
     resolved_at: dt.datetime | None = strawberry.field(description="When it was paid or cancelled.")
     period_id: strawberry.Private[int]
+
+    @strawberry.field(description="Simple interest from the due month to this month at the rate in force (P5); null once paid or cancelled.")
+    async def interest_to_date(self, info: Info) -> Money | None:
+        if self.status not in (enums.ArrearStatus.OPEN, enums.ArrearStatus.ORDERED):
+            return None
+        today = clock.this_month()
+        rate = await loaders(info).parameters.value(enums.ParameterCode.BACK_PAY_INTEREST_RATE, today.to_int())
+        return back_pay_interest(self.principal, Month.from_int(self.month), today, rate)
+
+    @strawberry.field(description="Principal plus interest to date: what paying it this month would cost (F6); null once paid or cancelled.")
+    async def amount_to_date(self, info: Info) -> Money | None:
+        interest = await self.interest_to_date(info)
+        return None if interest is None else self.principal + interest
 
     @strawberry.field(description="The month's contribution record.")
     async def period(self, info: Info) -> ContributionPeriod:

@@ -171,3 +171,15 @@ async def test_parameters_in_force_at_a_month():
         {"effectiveFrom": "2026-01", "value": "8000"}]
     rate = await data('{ parameters(code: BACK_PAY_INTEREST_RATE) { edges { node { value } } } }')
     assert rate["parameters"]["edges"][0]["node"]["value"] == "0.015"
+
+
+async def test_arrears_show_interest_to_date_at_the_rate_in_force():
+    owner = await _flexible_person_with_history()
+    query = """query($n: String!) { person(idNumber: $n) { arrears { edges { node {
+      month principal interestToDate amountToDate } } } } }"""
+    # The clock stands in 2026-11: 960.00 x 1.5% x 2/12 = 2.40, and x 1/12 = 1.20 (P5)
+    arrears = [e["node"] for e in (await data(query, n=owner.id_number))["person"]["arrears"]["edges"]]
+    assert arrears == [
+        {"month": "2026-09", "principal": "960.00", "interestToDate": "2.40", "amountToDate": "962.40"},
+        {"month": "2026-10", "principal": "960.00", "interestToDate": "1.20", "amountToDate": "961.20"},
+    ]
