@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from collections.abc import Callable
 from typing import Any
 
 from tortoise import fields
@@ -10,9 +11,25 @@ from tortoise.migrations.constraints import CheckConstraint
 from tortoise.validators import Validator
 from tortoise.exceptions import ValidationError
 
+from domain.identifiers import InvalidIdentifier
 from domain.months import FIRST_YEAR, LAST_YEAR, InvalidMonth, Month
 
 ENUM_LENGTH = 32
+
+
+class IdentifierValidator(Validator):
+    """Refuses an identifier that fails its standard (A1, A2) or is not in its stored form."""
+
+    def __init__(self, normalise: Callable[[str], str]) -> None:
+        self.normalise = normalise
+
+    def __call__(self, value: str) -> None:
+        try:
+            normal = self.normalise(value)
+        except InvalidIdentifier as exc:
+            raise ValidationError(str(exc)) from None
+        if normal != value:
+            raise ValidationError(f"{value!r} is stored as {normal!r}")
 
 
 def money_field(**kwargs: Any) -> fields.DecimalField:

@@ -1,28 +1,16 @@
 """Employers (用人单位, rule A2) and the employments that bind persons to them."""
 
 from tortoise import fields
-from tortoise.exceptions import ValidationError
 from tortoise.models import Model
-from tortoise.validators import Validator
 
 from domain.enums import EmployerStatus, EmploymentStatus
-from domain.identifiers import InvalidIdentifier, normalise_credit_code
-from models.base import check, num, enum_check, enum_field, money_field, month_check, month_field
-
-
-class CreditCodeValidator(Validator):
-    def __call__(self, value: str) -> None:
-        try:
-            normal = normalise_credit_code(value)
-        except InvalidIdentifier as exc:
-            raise ValidationError(str(exc)) from None
-        if normal != value:
-            raise ValidationError("a credit code is stored in upper case")
+from domain.identifiers import normalise_credit_code
+from models.base import IdentifierValidator, check, enum_check, num, enum_field, money_field, month_check, month_field
 
 
 class Employer(Model):
     id = fields.IntField(primary_key=True)
-    credit_code = fields.CharField(max_length=18, unique=True, validators=[CreditCodeValidator()])
+    credit_code = fields.CharField(max_length=18, unique=True, validators=[IdentifierValidator(normalise_credit_code)])
     name = fields.CharField(max_length=128, db_index=True)
     district = fields.ForeignKeyField("models.District", related_name="employers", on_delete=fields.RESTRICT)
     address = fields.CharField(max_length=200, null=True)

@@ -1,30 +1,16 @@
 """The insured person (参保人), identified by a resident ID number (rule A1)."""
 
 from tortoise import fields
-from tortoise.exceptions import ValidationError
 from tortoise.models import Model
-from tortoise.validators import Validator
 
 from domain.enums import Gender, PersonCategory, RetirementClass
-from domain.identifiers import InvalidIdentifier, parse_resident_id
-from models.base import check, enum_check, enum_field
-
-
-class ResidentIdValidator(Validator):
-    """Refuses to store an ID number that fails A1 or is not in its upper-case form."""
-
-    def __call__(self, value: str) -> None:
-        try:
-            normal = parse_resident_id(value).number
-        except InvalidIdentifier as exc:
-            raise ValidationError(str(exc)) from None
-        if normal != value:
-            raise ValidationError("an ID number is stored with an upper-case X")
+from domain.identifiers import normalise_resident_id
+from models.base import IdentifierValidator, check, enum_check, enum_field
 
 
 class Person(Model):
     id = fields.IntField(primary_key=True)
-    id_number = fields.CharField(max_length=18, unique=True, validators=[ResidentIdValidator()])
+    id_number = fields.CharField(max_length=18, unique=True, validators=[IdentifierValidator(normalise_resident_id)])
     name = fields.CharField(max_length=64, db_index=True)
     gender = enum_field(Gender)
     birth_date = fields.DateField(description="as on the ID card")
