@@ -70,6 +70,9 @@ async def db(test_settings: Settings) -> AsyncIterator[Settings]:
 
 
 async def empty_tables() -> None:
+    # A server test's lifespan initialises Tortoise for its own database, which rebinds the
+    # models' query builders to that database's dialect: bind them to the test database again.
+    Tortoise._build_initial_querysets()
     connection = connections.get("default")
     for table in _DATA_TABLES:
         await connection.execute_script(f'DELETE FROM "{table}"')

@@ -81,7 +81,8 @@ async def test_the_lifespan_holds_the_clock_at_shebao_now(serve: Callable) -> No
 
 
 def settings_for(tmp_path: Path, **overrides: object) -> Settings:
-    return Settings(**{"database_url": f"sqlite://{tmp_path / 'hall.sqlite3'}", **overrides})
+    """The embedded defaults, whatever DATABASE_URL and REDIS_URL the test run has."""
+    return Settings(**{"database_url": f"sqlite://{tmp_path / 'hall.sqlite3'}", "redis_url": None, **overrides})
 
 
 @pytest.fixture
