@@ -15,6 +15,9 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 from tortoise import fields
+from tortoise.expressions import RawSQL
+from tortoise.functions import Count
+from tortoise.queryset import QuerySet
 from tortoise.models import Model
 
 import models
@@ -60,31 +63,74 @@ class ById(DataLoader[Any, Any]):
 class ByParent:
     """The rows of a child table for a parent id, filtered and ordered in SQL.
 
-    ``load(parent_id, **filters)``: None filters are ignored. Parents asked for with the same
-    filters in one tick share one query.
+    ``load(parent_id, **filters)`` loads them all; with ``window=n`` only the first n (the last n
+    when ``backwards``), ranked in SQL, so that a page of a long history reads only that page.
+    None filters are ignored. Parents asked for alike in one tick share one query.
     """
 
     def __init__(self, model: type[Model], node_type: type, parent: str, order: Sequence[str], single: bool = False):
         self.model, self.node_type, self.parent, self.order, self.single = model, node_type, parent, order, single
-        self._loader: DataLoader[tuple, Any] = DataLoader(load_fn=self._load)
+        self._rows: DataLoader[tuple, Any] = DataLoader(load_fn=self._load_rows)
+        self._counts: DataLoader[tuple, int] = DataLoader(load_fn=self._load_counts)
 
-    def load(self, parent_id: int, **filters: Hashable):
-        active = tuple(sorted((name, value) for name, value in filters.items() if value is not None))
-        return self._loader.load((parent_id, active))
+    def load(self, parent_id: int, *, window: int | None = None, backwards: bool = False, **filters: Hashable):
+        return self._rows.load((parent_id, _active(filters), window, backwards))
 
-    async def _load(self, keys: list[tuple]) -> list[Any]:
-        parents_by_filters: dict[tuple, list[int]] = defaultdict(list)
-        for parent_id, active in keys:
-            parents_by_filters[active].append(parent_id)
+    def count(self, parent_id: int, **filters: Hashable):
+        return self._counts.load((parent_id, _active(filters)))
+
+    def _filtered(self, parent_ids: list[int], active: tuple) -> QuerySet:
+        return self.model.filter(**{f"{self.parent}__in": parent_ids}, **dict(active))
+
+    async def _load_rows(self, keys: list[tuple]) -> list[Any]:
         grouped: dict[tuple, list[Any]] = defaultdict(list)
-        for active, parent_ids in parents_by_filters.items():
-            queryset = self.model.filter(**{f"{self.parent}__in": parent_ids}, **dict(active)).order_by(*self.order)
-            rows = await queryset.values(**columns(self.node_type), _parent=self.parent)
+        for (active, window, backwards), parent_ids in _group_parents(keys).items():
+            queryset = self._filtered(parent_ids, active)
+            if window is None:
+                rows = await queryset.order_by(*self.order).values(**columns(self.node_type), _parent=self.parent)
+            else:
+                rows = await self._ranked_rows(queryset, window, backwards)
             for row in rows:
-                grouped[(row.pop("_parent"), active)].append(self.node_type(**row))
+                grouped[(row.pop("_parent"), active, window, backwards)].append(self.node_type(**row))
         if self.single:
             return [next(iter(grouped.get(key, ())), None) for key in keys]
         return [grouped.get(key, []) for key in keys]
+
+    async def _ranked_rows(self, queryset: QuerySet, window: int, backwards: bool) -> list[dict[str, Any]]:
+        """The first ``window`` rows of each parent (the last, when ``backwards``), in list order."""
+        terms = []
+        for term in self.order:
+            descending = term.startswith("-") != backwards
+            terms.append(f'"{term.lstrip("-")}" {"DESC" if descending else "ASC"}')
+        rank = RawSQL(f'ROW_NUMBER() OVER (PARTITION BY "{self.parent}" ORDER BY {", ".join(terms)})')
+        ranked = queryset.annotate(_rank=rank).values(**columns(self.node_type), _parent=self.parent, _rank="_rank")
+        sql = (f"SELECT * FROM ({ranked.sql(params_inline=True)}) AS ranked WHERE _rank <= {int(window)} "
+               f"ORDER BY _parent, _rank {'DESC' if backwards else 'ASC'}")
+        fields_map = self.model._meta.fields_map
+        converters = {alias: fields_map[column].to_python_value for alias, column in columns(self.node_type).items()}
+        rows = await self.model._meta.db.execute_query_dict(sql)
+        return [{"_parent": row["_parent"], **{alias: convert(row[alias]) for alias, convert in converters.items()}}
+                for row in rows]
+
+    async def _load_counts(self, keys: list[tuple]) -> list[int]:
+        counts: dict[tuple, int] = {}
+        for (active,), parent_ids in _group_parents(keys).items():
+            rows = await (self._filtered(parent_ids, active).annotate(_count=Count("id"))
+                          .group_by(self.parent).values(_parent=self.parent, _count="_count"))
+            counts.update({(row["_parent"], active): row["_count"] for row in rows})
+        return [counts.get(key, 0) for key in keys]
+
+
+def _active(filters: dict[str, Hashable]) -> tuple:
+    return tuple(sorted((name, value) for name, value in filters.items() if value is not None))
+
+
+def _group_parents(keys: list[tuple]) -> dict[tuple, list[int]]:
+    """Parent ids by the rest of their key: one query per distinct rest."""
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for parent_id, *rest in keys:
+        groups[tuple(rest)].append(parent_id)
+    return groups
 
 
 class ParametersInForce:

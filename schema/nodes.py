@@ -18,7 +18,7 @@ from schema.enums import (
     InsuranceType, JobKind, JobStatus, LedgerKind, PaidVia, ParameterCode, PeriodStatus, PersonCategory, PolicyStatus,
     RetirementClass, ServiceChannel, TransactionStatus,
 )
-from schema.relay import Connection, Node, connection_from_list, page_request
+from schema.relay import Connection, Node, nested_connection, page_request
 from schema.scalars import ExactDecimal, Money, MonthScalar
 
 if TYPE_CHECKING:
@@ -88,8 +88,7 @@ class Person(Node):
         first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[Policy]:
         page = page_request(first, after, last, before)
-        rows = await loaders(info).policies_of_person.load(self.db_id, insurance_type=insurance_type, status=status)
-        return connection_from_list(rows, page)
+        return await nested_connection(loaders(info).policies_of_person, self.db_id, page, insurance_type=insurance_type, status=status)
 
     @strawberry.field(description="Monthly contributions of all the person's policies, by month then type.")
     async def periods(
@@ -101,11 +100,8 @@ class Person(Node):
         first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[ContributionPeriod]:
         page = page_request(first, after, last, before)
-        rows = await loaders(info).periods_of_person.load(
-            self.db_id, month__gte=_month(from_month), month__lte=_month(to_month),
-            insurance_type=insurance_type, status=status,
-        )
-        return connection_from_list(rows, page)
+        return await nested_connection(loaders(info).periods_of_person, self.db_id, page, month__gte=_month(from_month), month__lte=_month(to_month),
+            insurance_type=insurance_type, status=status)
 
     @strawberry.field(description="Arrears (欠费), oldest month first; by default those still owed (OPEN or ORDERED).")
     async def arrears(
@@ -115,8 +111,7 @@ class Person(Node):
     ) -> Connection[Arrear]:
         page = page_request(first, after, last, before)
         statuses = (status,) if status else ("OPEN", "ORDERED")
-        rows = await loaders(info).arrears_of_person.load(self.db_id, status__in=statuses)
-        return connection_from_list(rows, page)
+        return await nested_connection(loaders(info).arrears_of_person, self.db_id, page, status__in=statuses)
 
     @strawberry.field(description="The contribution passbook (缴费存折), if the person has one.")
     async def passbook(self, info: Info) -> Passbook | None:
@@ -128,7 +123,7 @@ class Person(Node):
         first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[Employment]:
         page = page_request(first, after, last, before)
-        return connection_from_list(await loaders(info).employments_of_person.load(self.db_id), page)
+        return await nested_connection(loaders(info).employments_of_person, self.db_id, page)
 
     @strawberry.field(description="Business transactions about this person, newest first.")
     async def transactions(
@@ -136,7 +131,7 @@ class Person(Node):
         first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[BusinessTransaction]:
         page = page_request(first, after, last, before)
-        return connection_from_list(await loaders(info).transactions_of_person.load(self.db_id), page)
+        return await nested_connection(loaders(info).transactions_of_person, self.db_id, page)
 
 
 @strawberry.type(description="An employer (用人单位), identified by its unified social credit code (A2).")
@@ -159,8 +154,7 @@ class Employer(Node):
         first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[Employment]:
         page = page_request(first, after, last, before)
-        rows = await loaders(info).employments_of_employer.load(self.db_id, status=status)
-        return connection_from_list(rows, page)
+        return await nested_connection(loaders(info).employments_of_employer, self.db_id, page, status=status)
 
     @strawberry.field(description="Business transactions filed by or about the employer, newest first.")
     async def transactions(
@@ -168,7 +162,7 @@ class Employer(Node):
         first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[BusinessTransaction]:
         page = page_request(first, after, last, before)
-        return connection_from_list(await loaders(info).transactions_of_employer.load(self.db_id), page)
+        return await nested_connection(loaders(info).transactions_of_employer, self.db_id, page)
 
 
 @strawberry.type(description="A person's employment by an employer.")
@@ -217,10 +211,7 @@ class Policy(Node):
         first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[ContributionPeriod]:
         page = page_request(first, after, last, before)
-        rows = await loaders(info).periods_of_policy.load(
-            self.db_id, month__gte=_month(from_month), month__lte=_month(to_month), status=status,
-        )
-        return connection_from_list(rows, page)
+        return await nested_connection(loaders(info).periods_of_policy, self.db_id, page, month__gte=_month(from_month), month__lte=_month(to_month), status=status)
 
 
 @strawberry.type(description="One month's contribution of one policy.")
@@ -296,7 +287,7 @@ class Passbook(Node):
         first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[LedgerEntry]:
         page = page_request(first, after, last, before)
-        return connection_from_list(await loaders(info).entries_of_passbook.load(self.db_id), page)
+        return await nested_connection(loaders(info).entries_of_passbook, self.db_id, page)
 
 
 @strawberry.type(description="A business done in the hall (API.md 4): filed, reviewed, completed.")

@@ -6,7 +6,7 @@ import base64
 import binascii
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import strawberry
 
@@ -117,14 +117,24 @@ def _resolved(value: int) -> Callable[[], Awaitable[int]]:
     return count
 
 
+def _position(cursor: str | None, length: int, argument: str) -> int | None:
+    """A list cursor as an index: "position" counts from the start, "fromend" from the end."""
+    if cursor is None:
+        return None
+    kind, key = decode_id(cursor, argument)
+    if kind not in ("position", "fromend") or not key.isdigit() or len(key) > 9:
+        raise BadUserInput(f"{cursor!r} is not a cursor of this list", argument)
+    return int(key) if kind == "position" else length - 1 - int(key)
+
+
 def connection_from_list(items: Sequence[T], page: PageRequest) -> Connection[T]:
-    """Page a list already in memory (a person's own periods): cursors are positions."""
+    """Page a whole list held in memory: cursors are positions."""
     start = 0
     end = len(items)
-    after = _decode_cursor(page.after, "position", "after")
-    before = _decode_cursor(page.before, "position", "before")
+    after = _position(page.after, end, "after")
+    before = _position(page.before, end, "before")
     if after is not None:
-        start = min(after + 1, end)
+        start = min(max(after + 1, 0), end)
     if before is not None:
         end = max(min(before, end), start)
     if page.backwards:
@@ -143,6 +153,36 @@ def connection_from_list(items: Sequence[T], page: PageRequest) -> Connection[T]
             end_cursor=edges[-1].cursor if edges else None,
         ),
         count=_resolved(len(items)),
+    )
+
+
+async def nested_connection(loader: Any, parent_id: int, page: PageRequest, **filters: Any) -> Connection:
+    """A page of a parent's list (a person's months). A page from either end reads only that page,
+    ranked in SQL, and counts only when totalCount is asked; a page after a cursor slices the list."""
+    if page.after is not None or page.before is not None:
+        return connection_from_list(await loader.load(parent_id, **filters), page)
+    rows = await loader.load(parent_id, window=page.size + 1, backwards=page.backwards, **filters)
+    more = len(rows) > page.size
+    if page.backwards:
+        rows = rows[1:] if more else rows
+        cursors = [encode_id("fromend", len(rows) - 1 - i) for i in range(len(rows))]
+    else:
+        rows = rows[: page.size]
+        cursors = [encode_id("position", i) for i in range(len(rows))]
+    edges = [Edge(node=row, cursor=cursor) for row, cursor in zip(rows, cursors)]
+
+    async def count() -> int:
+        return await loader.count(parent_id, **filters)
+
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=more and not page.backwards,
+            has_previous_page=more and page.backwards,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        count=count,
     )
 
 

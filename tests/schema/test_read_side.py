@@ -183,3 +183,16 @@ async def test_arrears_show_interest_to_date_at_the_rate_in_force():
         {"month": "2026-09", "principal": "960.00", "interestToDate": "2.40", "amountToDate": "962.40"},
         {"month": "2026-10", "principal": "960.00", "interestToDate": "1.20", "amountToDate": "961.20"},
     ]
+
+
+async def test_a_first_page_read_in_sql_continues_from_its_cursor():
+    owner = await _flexible_person_with_history()
+    query = """query($id: ID!, $after: String) { node(id: $id) { ... on Person {
+      periods(first: 4, after: $after, insuranceType: MEDICAL) {
+        totalCount pageInfo { hasNextPage endCursor } edges { node { month } } } } } }"""
+    person_id = encode_id("Person", owner.id)
+    first = (await data(query, id=person_id))["node"]["periods"]
+    assert [e["node"]["month"] for e in first["edges"]] == ["2026-01", "2026-02", "2026-03", "2026-04"]
+    assert first["totalCount"] == 10 and first["pageInfo"]["hasNextPage"] is True
+    second = (await data(query, id=person_id, after=first["pageInfo"]["endCursor"]))["node"]["periods"]
+    assert [e["node"]["month"] for e in second["edges"]] == ["2026-05", "2026-06", "2026-07", "2026-08"]
