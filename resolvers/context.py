@@ -1,4 +1,4 @@
-"""The per-request context: request id, DataLoaders (built fresh per request), the viewer."""
+"""The per-request context: request id, the signed-in viewer, DataLoaders built fresh."""
 
 from __future__ import annotations
 
@@ -8,10 +8,48 @@ from typing import Any
 
 from resolvers.loaders import Loaders
 
+BEARER = "bearer "
+MAX_TOKEN_LENGTH = 256
+
 
 @dataclass
 class Context:
     request: Any = None
     response: Any = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    loaders: Loaders = field(default_factory=Loaders)
+    viewer: Any = None  # services.access.Viewer, or None when anonymous
+    client_address: str | None = None
+    connection_params: dict[str, Any] | None = None
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.viewer)
+
+    def sign_in(self, viewer: Any) -> None:
+        self.viewer = viewer
+        self.loaders = Loaders(viewer)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header; None when absent or malformed."""
+    if not authorization or not authorization[: len(BEARER)].lower() == BEARER:
+        return None
+    token = authorization[len(BEARER):].strip()
+    return token if 0 < len(token) <= MAX_TOKEN_LENGTH else None
+
+
+async def viewer_of(authorization: str | None) -> Any:
+    from services.access import authenticate
+
+    token = bearer_token(authorization)
+    return None if token is None else await authenticate(token)
+
+
+async def make_context(request: Any, response: Any, request_id: str) -> Context:
+    client = getattr(request, "client", None)
+    headers = getattr(request, "headers", {})
+    return Context(
+        request=request, response=response, request_id=request_id,
+        viewer=await viewer_of(headers.get("authorization")),
+        client_address=client.host if client else None,
+    )

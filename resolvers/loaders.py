@@ -21,18 +21,26 @@ from tortoise.queryset import QuerySet
 from tortoise.models import Model
 
 import models
+from resolvers.scopes import scoped
 from schema import nodes
 
 
 @cache
 def columns(node_type: type) -> dict[str, str]:
-    """values() aliases for a node type: each init field is a column, db_id is the primary key."""
+    """values() aliases for a node type: each init field is a column of its name, but for db_id (the
+    primary key) and the renamings the type declares in ``__columns__``."""
     names = [f.name for f in dataclasses.fields(node_type) if f.init]
-    return {name: ("id" if name == "db_id" else name) for name in names}
+    renamed = {"db_id": "id", **getattr(node_type, "__columns__", {})}
+    return {name: renamed.get(name, name) for name in names}
 
 
 def rows_to_nodes(node_type: type, rows: Sequence[dict[str, Any]]) -> list[Any]:
     return [node_type(**row) for row in rows]
+
+
+def node_of(node_type: type, instance: Model) -> Any:
+    """The graph's object for a model instance a service just wrote."""
+    return node_type(**{alias: getattr(instance, column) for alias, column in columns(node_type).items()})
 
 
 async def fetch_nodes(node_type: type, queryset) -> list[Any]:
@@ -42,9 +50,9 @@ async def fetch_nodes(node_type: type, queryset) -> list[Any]:
 class ById(DataLoader[Any, Any]):
     """One entity by primary key; a missing key loads as None."""
 
-    def __init__(self, model: type[Model], node_type: type) -> None:
+    def __init__(self, model: type[Model], node_type: type, viewer: Any) -> None:
         super().__init__(load_fn=self._load)
-        self.model, self.node_type = model, node_type
+        self.model, self.node_type, self.viewer = model, node_type, viewer
 
     def parse_key(self, text: str) -> Any:
         """The primary key written in a global id, or None when it cannot be one."""
@@ -56,7 +64,8 @@ class ById(DataLoader[Any, Any]):
         return int(text) if text.isdigit() and len(text) <= 18 else None
 
     async def _load(self, keys: list[int]) -> list[Any]:
-        found = {node.db_id: node for node in await fetch_nodes(self.node_type, self.model.filter(id__in=keys))}
+        queryset = scoped(self.model.filter(id__in=keys), self.model, self.viewer)
+        found = {node.db_id: node for node in await fetch_nodes(self.node_type, queryset)}
         return [found.get(key) for key in keys]
 
 
@@ -68,8 +77,10 @@ class ByParent:
     None filters are ignored. Parents asked for alike in one tick share one query.
     """
 
-    def __init__(self, model: type[Model], node_type: type, parent: str, order: Sequence[str], single: bool = False):
+    def __init__(self, model: type[Model], node_type: type, viewer: Any, parent: str, order: Sequence[str],
+                 single: bool = False):
         self.model, self.node_type, self.parent, self.order, self.single = model, node_type, parent, order, single
+        self.viewer = viewer
         self._rows: DataLoader[tuple, Any] = DataLoader(load_fn=self._load_rows)
         self._counts: DataLoader[tuple, int] = DataLoader(load_fn=self._load_counts)
 
@@ -80,7 +91,8 @@ class ByParent:
         return self._counts.load((parent_id, _active(filters)))
 
     def _filtered(self, parent_ids: list[int], active: tuple) -> QuerySet:
-        return self.model.filter(**{f"{self.parent}__in": parent_ids}, **dict(active))
+        queryset = self.model.filter(**{f"{self.parent}__in": parent_ids}, **dict(active))
+        return scoped(queryset, self.model, self.viewer)
 
     async def _load_rows(self, keys: list[tuple]) -> list[Any]:
         grouped: dict[tuple, list[Any]] = defaultdict(list)
@@ -104,11 +116,14 @@ class ByParent:
             terms.append(f'"{term.lstrip("-")}" {"DESC" if descending else "ASC"}')
         rank = RawSQL(f'ROW_NUMBER() OVER (PARTITION BY "{self.parent}" ORDER BY {", ".join(terms)})')
         ranked = queryset.annotate(_rank=rank).values(**columns(self.node_type), _parent=self.parent, _rank="_rank")
-        sql = (f"SELECT * FROM ({ranked.sql(params_inline=True)}) AS ranked WHERE _rank <= {int(window)} "
+        ranked._choose_db_if_not_chosen()
+        ranked._make_query()
+        inner, parameters = ranked.query.get_parameterized_sql()
+        sql = (f"SELECT * FROM ({inner}) AS ranked WHERE _rank <= {int(window)} "
                f"ORDER BY _parent, _rank {'DESC' if backwards else 'ASC'}")
         fields_map = self.model._meta.fields_map
         converters = {alias: fields_map[column].to_python_value for alias, column in columns(self.node_type).items()}
-        rows = await self.model._meta.db.execute_query_dict(sql)
+        rows = await self.model._meta.db.execute_query_dict(sql, parameters)
         return [{"_parent": row["_parent"], **{alias: convert(row[alias]) for alias, convert in converters.items()}}
                 for row in rows]
 
@@ -152,37 +167,48 @@ class ParametersInForce:
 
 
 class Loaders:
-    def __init__(self) -> None:
-        self.parameters = ParametersInForce()
-        self.district = ById(models.District, nodes.District)
-        self.community = ById(models.Community, nodes.Community)
-        self.person = ById(models.Person, nodes.Person)
-        self.employer = ById(models.Employer, nodes.Employer)
-        self.employment = ById(models.Employment, nodes.Employment)
-        self.policy = ById(models.Policy, nodes.Policy)
-        self.period = ById(models.ContributionPeriod, nodes.ContributionPeriod)
-        self.arrear = ById(models.Arrear, nodes.Arrear)
-        self.passbook = ById(models.Passbook, nodes.Passbook)
-        self.ledger_entry = ById(models.LedgerEntry, nodes.LedgerEntry)
-        self.transaction = ById(models.BusinessTransaction, nodes.BusinessTransaction)
-        self.parameter = ById(models.Parameter, nodes.Parameter)
-        self.job = ById(models.Job, nodes.Job)
+    """The request's loaders; each reads only what ``viewer`` may see (resolvers.scopes)."""
 
-        self.policies_of_person = ByParent(models.Policy, nodes.Policy, "person_id", ("start_month", "id"))
-        self.periods_of_person = ByParent(
-            models.ContributionPeriod, nodes.ContributionPeriod, "person_id", ("month", "insurance_type", "id")
+    def __init__(self, viewer: Any = None) -> None:
+        self.viewer = viewer
+        self.parameters = ParametersInForce()
+
+        def by_id(model: type[Model], node_type: type) -> ById:
+            return ById(model, node_type, viewer)
+
+        def by_parent(model: type[Model], node_type: type, parent: str, *order: str, single: bool = False) -> ByParent:
+            return ByParent(model, node_type, viewer, parent, order, single)
+
+        self.district = by_id(models.District, nodes.District)
+        self.community = by_id(models.Community, nodes.Community)
+        self.person = by_id(models.Person, nodes.Person)
+        self.employer = by_id(models.Employer, nodes.Employer)
+        self.employment = by_id(models.Employment, nodes.Employment)
+        self.policy = by_id(models.Policy, nodes.Policy)
+        self.period = by_id(models.ContributionPeriod, nodes.ContributionPeriod)
+        self.arrear = by_id(models.Arrear, nodes.Arrear)
+        self.passbook = by_id(models.Passbook, nodes.Passbook)
+        self.ledger_entry = by_id(models.LedgerEntry, nodes.LedgerEntry)
+        self.transaction = by_id(models.BusinessTransaction, nodes.BusinessTransaction)
+        self.parameter = by_id(models.Parameter, nodes.Parameter)
+        self.job = by_id(models.Job, nodes.Job)
+        self.certificate = by_id(models.Certificate, nodes.Certificate)
+
+        self.policies_of_person = by_parent(models.Policy, nodes.Policy, "person_id", "start_month", "id")
+        self.periods_of_person = by_parent(
+            models.ContributionPeriod, nodes.ContributionPeriod, "person_id", "month", "insurance_type", "id"
         )
-        self.periods_of_policy = ByParent(models.ContributionPeriod, nodes.ContributionPeriod, "policy_id", ("month",))
-        self.arrears_of_person = ByParent(models.Arrear, nodes.Arrear, "person_id", ("month", "insurance_type", "id"))
-        self.passbook_of_person = ByParent(models.Passbook, nodes.Passbook, "person_id", ("id",), single=True)
-        self.entries_of_passbook = ByParent(models.LedgerEntry, nodes.LedgerEntry, "passbook_id", ("booked_at", "id"))
-        self.employments_of_person = ByParent(models.Employment, nodes.Employment, "person_id", ("start_month", "id"))
-        self.employments_of_employer = ByParent(models.Employment, nodes.Employment, "employer_id", ("start_month", "id"))
-        self.transactions_of_person = ByParent(
-            models.BusinessTransaction, nodes.BusinessTransaction, "person_id", ("-submitted_at", "-id")
+        self.periods_of_policy = by_parent(models.ContributionPeriod, nodes.ContributionPeriod, "policy_id", "month")
+        self.arrears_of_person = by_parent(models.Arrear, nodes.Arrear, "person_id", "month", "insurance_type", "id")
+        self.passbook_of_person = by_parent(models.Passbook, nodes.Passbook, "person_id", "id", single=True)
+        self.entries_of_passbook = by_parent(models.LedgerEntry, nodes.LedgerEntry, "passbook_id", "booked_at", "id")
+        self.employments_of_person = by_parent(models.Employment, nodes.Employment, "person_id", "start_month", "id")
+        self.employments_of_employer = by_parent(models.Employment, nodes.Employment, "employer_id", "start_month", "id")
+        self.transactions_of_person = by_parent(
+            models.BusinessTransaction, nodes.BusinessTransaction, "person_id", "-submitted_at", "-id"
         )
-        self.transactions_of_employer = ByParent(
-            models.BusinessTransaction, nodes.BusinessTransaction, "employer_id", ("-submitted_at", "-id")
+        self.transactions_of_employer = by_parent(
+            models.BusinessTransaction, nodes.BusinessTransaction, "employer_id", "-submitted_at", "-id"
         )
 
     def by_type(self, type_name: str) -> ById | None:
@@ -194,5 +220,5 @@ _BY_ID_NAMES = {
     "District": "district", "Community": "community", "Person": "person", "Employer": "employer",
     "Employment": "employment", "Policy": "policy", "ContributionPeriod": "period", "Arrear": "arrear",
     "Passbook": "passbook", "LedgerEntry": "ledger_entry", "BusinessTransaction": "transaction",
-    "Parameter": "parameter", "Job": "job",
+    "Parameter": "parameter", "Job": "job", "Certificate": "certificate",
 }

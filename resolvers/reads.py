@@ -11,6 +11,7 @@ import models
 from domain.enums import ArrearStatus
 from domain.identifiers import InvalidIdentifier, normalise_credit_code, normalise_resident_id
 from resolvers.loaders import fetch_nodes
+from resolvers.scopes import scoped
 from schema import nodes
 from schema.errors import BadUserInput
 from schema.relay import Connection, PageRequest, connection_from_keyset, decode_int_id
@@ -54,9 +55,9 @@ async def keyset_page(node_type: type, queryset: QuerySet, page: PageRequest, ne
     return await connection_from_keyset(page, fetch, queryset.count)
 
 
-def persons_queryset(f: Any) -> QuerySet:
-    """Persons matching a PersonFilter (schema.query); every filter narrows the list."""
-    queryset = models.Person.all()
+def persons_queryset(f: Any, viewer: Any) -> QuerySet:
+    """The persons the viewer may see that match a PersonFilter (schema.query)."""
+    queryset = scoped(models.Person.all(), models.Person, viewer)
     if f is None:
         return queryset
     if f.district_id is not None:
@@ -82,8 +83,8 @@ def persons_queryset(f: Any) -> QuerySet:
     return queryset
 
 
-def employers_queryset(f: Any) -> QuerySet:
-    queryset = models.Employer.all()
+def employers_queryset(f: Any, viewer: Any) -> QuerySet:
+    queryset = scoped(models.Employer.all(), models.Employer, viewer)
     if f is None:
         return queryset
     if f.district_id is not None:
@@ -97,8 +98,8 @@ def employers_queryset(f: Any) -> QuerySet:
     return queryset
 
 
-def transactions_queryset(f: Any) -> QuerySet:
-    queryset = models.BusinessTransaction.all()
+def transactions_queryset(f: Any, viewer: Any) -> QuerySet:
+    queryset = scoped(models.BusinessTransaction.all(), models.BusinessTransaction, viewer)
     if f is None:
         return queryset
     if f.business_type is not None:
@@ -134,9 +135,9 @@ async def parameters_in_force(code: Any, month: int | None) -> list[nodes.Parame
     return list(latest.values())
 
 
-async def jobs(kind: Any, status: Any) -> list[nodes.Job]:
+async def jobs(kind: Any, status: Any, viewer: Any) -> list[nodes.Job]:
     """Jobs are few (a handful a month), so they are listed whole, newest first."""
-    queryset = models.Job.all()
+    queryset = scoped(models.Job.all(), models.Job, viewer)
     if kind is not None:
         queryset = queryset.filter(kind=kind)
     if status is not None:

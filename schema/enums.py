@@ -23,3 +23,4 @@ ServiceChannel = strawberry.enum(enums.ServiceChannel, description="Done online,
 ParameterCode = strawberry.enum(enums.ParameterCode, description="Effective-dated parameters (P1-P7).")
 JobKind = strawberry.enum(enums.JobKind, description="Kinds of background work.")
 JobStatus = strawberry.enum(enums.JobStatus, description="State of a job.")
+Role = strawberry.enum(enums.Role, description="The actors of the hall (A3-A6).")

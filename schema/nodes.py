@@ -10,13 +10,14 @@ import strawberry
 from strawberry.scalars import JSON
 
 from domain import enums
+from domain.identifiers import mask_resident_id
 from domain.interest import back_pay_interest
 from domain.months import Month
 from services import clock
 from schema.enums import (
     ArrearStatus, BusinessCategory, BusinessType, Channel, EmployerStatus, EmploymentStatus, Gender,
     InsuranceType, JobKind, JobStatus, LedgerKind, PaidVia, ParameterCode, PeriodStatus, PersonCategory, PolicyStatus,
-    RetirementClass, ServiceChannel, TransactionStatus,
+    RetirementClass, Role, ServiceChannel, TransactionStatus,
 )
 from schema.relay import Connection, Node, nested_connection, page_request
 from schema.scalars import ExactDecimal, Money, MonthScalar
@@ -59,7 +60,7 @@ class Community(Node):
 
 @strawberry.type(description="An insured person (参保人), identified by the resident ID number (A1).")
 class Person(Node):
-    id_number: str = strawberry.field(description="18-character resident ID number (A1), masked for other viewers.")
+    id_number_on_card: strawberry.Private[str]
     name: str = strawberry.field(description="Name as on the ID card.")
     gender: Gender = strawberry.field(description="Gender.")
     birth_date: dt.date = strawberry.field(description="Birth date as on the ID card.")
@@ -71,6 +72,17 @@ class Person(Node):
     registered_at: dt.datetime = strawberry.field(description="When the person was registered.")
     district_id: strawberry.Private[int]
     community_id: strawberry.Private[int]
+    __columns__ = {"id_number_on_card": "id_number"}
+
+    @strawberry.field(description="18-character resident ID number (A1); masked (420102********123X) for anyone but the person, their community clerk and their district's reviewers (API.md 8).")
+    def id_number(self, info: Info) -> str:
+        viewer = info.context.viewer
+        sees_whole = viewer is not None and (
+            viewer.person_id == self.db_id
+            or (viewer.role is enums.Role.CLERK and viewer.community_id == self.community_id)
+            or (viewer.role is enums.Role.REVIEWER and viewer.district_id == self.district_id)
+        )
+        return self.id_number_on_card if sees_whole else mask_resident_id(self.id_number_on_card)
 
     @strawberry.field(description="District of residence.")
     async def district(self, info: Info) -> District:
@@ -343,8 +355,50 @@ class Job(Node):
     finished_at: dt.datetime | None = strawberry.field(description="When it succeeded or failed.")
 
 
+@strawberry.type(description="A device's installed digital certificate (A4); the credential itself is never shown again.")
+class Certificate(Node):
+    device_name: str = strawberry.field(description="The name given to the device at installation.")
+    installed_at: dt.datetime = strawberry.field(description="When it was installed.")
+    revoked_at: dt.datetime | None = strawberry.field(description="When it was revoked; a revoked certificate signs in no more.")
+
+
+@strawberry.type(description="The signed-in account, its role and what it acts for (A3).")
+class Me:
+    username: str = strawberry.field(description="The account's username.")
+    role: Role = strawberry.field(description="The actor this account is.")
+    person_id: strawberry.Private[int | None]
+    employer_id: strawberry.Private[int | None]
+    community_id: strawberry.Private[int | None]
+    district_id: strawberry.Private[int | None]
+
+    account_id: strawberry.Private[int]
+
+    @strawberry.field(description="The account's device certificates, revoked ones included, oldest first (A4).")
+    async def certificates(self, info: Info) -> list[Certificate]:
+        from services.access import certificates
+
+        return [Certificate(db_id=c.id, device_name=c.device_name, installed_at=c.installed_at, revoked_at=c.revoked_at)
+                for c in await certificates(info.context.viewer)]
+
+    @strawberry.field(description="The person a PERSON account is.")
+    async def person(self, info: Info) -> Person | None:
+        return None if self.person_id is None else await loaders(info).person.load(self.person_id)
+
+    @strawberry.field(description="The employer an EMPLOYER_AGENT account acts for.")
+    async def employer(self, info: Info) -> Employer | None:
+        return None if self.employer_id is None else await loaders(info).employer.load(self.employer_id)
+
+    @strawberry.field(description="The community a clerk serves, or a person lives in.")
+    async def community(self, info: Info) -> Community | None:
+        return None if self.community_id is None else await loaders(info).community.load(self.community_id)
+
+    @strawberry.field(description="The district a reviewer serves, or a person or an employer belongs to.")
+    async def district(self, info: Info) -> District | None:
+        return None if self.district_id is None else await loaders(info).district.load(self.district_id)
+
+
 NODE_TYPES: dict[str, type[Any]] = {
     cls.__name__: cls
     for cls in (District, Community, Person, Employer, Employment, Policy, ContributionPeriod, Arrear,
-                Passbook, LedgerEntry, BusinessTransaction, Parameter, Job)
+                Passbook, LedgerEntry, BusinessTransaction, Parameter, Job, Certificate)
 }

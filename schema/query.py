@@ -11,12 +11,17 @@ from schema.enums import (
     BusinessType, EmployerStatus, InsuranceType, JobKind, JobStatus, ParameterCode, PersonCategory, PolicyStatus,
     ServiceChannel, TransactionStatus,
 )
+from domain.enums import Role
 from schema.errors import BadUserInput
-from schema.nodes import After, Before, BusinessTransaction, Employer, First, Job, Last, Parameter, Person
+from schema.permissions import EVERY_ROLE, allow, public
+from schema.nodes import After, Before, BusinessTransaction, Employer, First, Job, Last, Me, Parameter, Person
 from schema.relay import MAX_PAGE_SIZE, Connection, Node, connection_from_list, decode_id, decode_int_id, page_request
 from schema.scalars import MonthScalar
 
 Info = strawberry.Info
+
+PERSON_READERS = (Role.PERSON, Role.EMPLOYER_AGENT, Role.CLERK, Role.REVIEWER, Role.ADMIN)
+EMPLOYER_READERS = (Role.EMPLOYER_AGENT, Role.REVIEWER, Role.ADMIN)
 
 
 @strawberry.input(description="Narrows a list of persons; every filter given must hold.")
@@ -61,17 +66,23 @@ async def _load_node(info: Info, opaque: str, argument: str) -> Node | None:
 
 @strawberry.type(description="The read side of the service hall.")
 class Query:
-    @strawberry.field(description="Any object by its global id; null when it does not exist or is out of your reach.")
+    @strawberry.field(description="The signed-in viewer.", extensions=[allow(*EVERY_ROLE)])
+    def me(self, info: Info) -> Me:
+        viewer = info.context.viewer
+        return Me(account_id=viewer.account_id, username=viewer.username, role=viewer.role, person_id=viewer.person_id,
+                  employer_id=viewer.employer_id, community_id=viewer.community_id, district_id=viewer.district_id)
+
+    @strawberry.field(description="Any object by its global id; null when it does not exist or is out of your reach.", extensions=[allow(*EVERY_ROLE)])
     async def node(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")]) -> Node | None:
         return await _load_node(info, id, "id")
 
-    @strawberry.field(description="Several objects by global id, in the order asked (at most 100); null where absent.")
+    @strawberry.field(description="Several objects by global id, in the order asked (at most 100); null where absent.", extensions=[allow(*EVERY_ROLE)])
     async def nodes(self, info: Info, ids: Annotated[list[strawberry.ID], strawberry.argument(description="Global ids.")]) -> list[Node | None]:
         if len(ids) > MAX_PAGE_SIZE:
             raise BadUserInput(f"at most {MAX_PAGE_SIZE} ids at once, not {len(ids)}", "ids")
         return [await _load_node(info, opaque, "ids") for opaque in ids]
 
-    @strawberry.field(description="One person, by global id or by resident ID number (exactly one of them).")
+    @strawberry.field(description="One person, by global id or by resident ID number (exactly one of them).", extensions=[allow(*PERSON_READERS)])
     async def person(
         self, info: Info,
         id: Annotated[strawberry.ID | None, strawberry.argument(description="The person's global id.")] = None,
@@ -81,18 +92,18 @@ class Query:
             raise BadUserInput("give either id or idNumber", "id")
         if id is not None:
             return await info.context.loaders.person.load(decode_int_id(id, "Person"))
-        rows = await reads.fetch_nodes(Person, reads.persons_queryset(PersonFilter(id_number=id_number)))
+        rows = await reads.fetch_nodes(Person, reads.persons_queryset(PersonFilter(id_number=id_number), info.context.viewer))
         return rows[0] if rows else None
 
-    @strawberry.field(description="Persons, in registration order, with filters.")
+    @strawberry.field(description="Persons, in registration order, with filters.", extensions=[allow(*PERSON_READERS)])
     async def persons(
-        self, filter: Annotated[PersonFilter | None, strawberry.argument(description="Filters.")] = None,
+        self, info: Info, filter: Annotated[PersonFilter | None, strawberry.argument(description="Filters.")] = None,
         first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[Person]:
         page = page_request(first, after, last, before)
-        return await reads.keyset_page(Person, reads.persons_queryset(filter), page)
+        return await reads.keyset_page(Person, reads.persons_queryset(filter, info.context.viewer), page)
 
-    @strawberry.field(description="One employer, by global id or by unified social credit code (exactly one of them).")
+    @strawberry.field(description="One employer, by global id or by unified social credit code (exactly one of them).", extensions=[allow(*EMPLOYER_READERS)])
     async def employer(
         self, info: Info,
         id: Annotated[strawberry.ID | None, strawberry.argument(description="The employer's global id.")] = None,
@@ -102,43 +113,43 @@ class Query:
             raise BadUserInput("give either id or creditCode", "id")
         if id is not None:
             return await info.context.loaders.employer.load(decode_int_id(id, "Employer"))
-        rows = await reads.fetch_nodes(Employer, reads.employers_queryset(EmployerFilter(credit_code=credit_code)))
+        rows = await reads.fetch_nodes(Employer, reads.employers_queryset(EmployerFilter(credit_code=credit_code), info.context.viewer))
         return rows[0] if rows else None
 
-    @strawberry.field(description="Employers, in registration order, with filters.")
+    @strawberry.field(description="Employers, in registration order, with filters.", extensions=[allow(*EMPLOYER_READERS)])
     async def employers(
-        self, filter: Annotated[EmployerFilter | None, strawberry.argument(description="Filters.")] = None,
+        self, info: Info, filter: Annotated[EmployerFilter | None, strawberry.argument(description="Filters.")] = None,
         first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[Employer]:
         page = page_request(first, after, last, before)
-        return await reads.keyset_page(Employer, reads.employers_queryset(filter), page)
+        return await reads.keyset_page(Employer, reads.employers_queryset(filter, info.context.viewer), page)
 
-    @strawberry.field(description="Business transactions, newest first, with filters.")
+    @strawberry.field(description="Business transactions, newest first, with filters.", extensions=[allow(*PERSON_READERS)])
     async def business_transactions(
-        self, filter: Annotated[TransactionFilter | None, strawberry.argument(description="Filters.")] = None,
+        self, info: Info, filter: Annotated[TransactionFilter | None, strawberry.argument(description="Filters.")] = None,
         first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[BusinessTransaction]:
         page = page_request(first, after, last, before)
-        return await reads.keyset_page(BusinessTransaction, reads.transactions_queryset(filter), page, newest_first=True)
+        return await reads.keyset_page(BusinessTransaction, reads.transactions_queryset(filter, info.context.viewer), page, newest_first=True)
 
-    @strawberry.field(description="A job by its global id; null when it does not exist.")
+    @strawberry.field(description="A job by its global id; null when it does not exist.", extensions=[allow(Role.ADMIN)])
     async def job(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The job's global id.")]) -> Job | None:
         node = await _load_node(info, id, "id")
         if node is not None and not isinstance(node, Job):
             raise BadUserInput(f"{id!r} is not the id of a Job", "id")
         return node
 
-    @strawberry.field(description="Jobs, newest first.")
+    @strawberry.field(description="Jobs, newest first.", extensions=[allow(Role.ADMIN)])
     async def jobs(
-        self,
+        self, info: Info,
         kind: Annotated[JobKind | None, strawberry.argument(description="Only jobs of this kind.")] = None,
         status: Annotated[JobStatus | None, strawberry.argument(description="Only jobs in this state.")] = None,
         first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[Job]:
         page = page_request(first, after, last, before)
-        return connection_from_list(await reads.jobs(kind, status), page)
+        return connection_from_list(await reads.jobs(kind, status, info.context.viewer), page)
 
-    @strawberry.field(description="Parameter values (P1-P7) by code and effective month; with inForceAt only the value in force then.")
+    @strawberry.field(description="Parameter values (P1-P7) by code and effective month; with inForceAt only the value in force then.", extensions=[public()])
     async def parameters(
         self,
         code: Annotated[ParameterCode | None, strawberry.argument(description="Only this parameter.")] = None,

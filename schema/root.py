@@ -4,6 +4,7 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 
 from schema.limits import QUERY_LIMITS
+from schema.mutation import Mutation
 from schema.masking import MaskUnexpectedErrors
 from schema.nodes import NODE_TYPES
 from schema.query import Query
@@ -12,6 +13,7 @@ from server.observability import OperationMetrics
 
 schema = strawberry.Schema(
     query=Query,
+    mutation=Mutation,
     types=list(NODE_TYPES.values()),
     config=StrawberryConfig(scalar_map=SCALAR_MAP),
     # Masking first: it also catches what the other extensions raise, after metrics saw it.

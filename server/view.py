@@ -31,7 +31,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry import Schema
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import MissingQueryError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
@@ -39,9 +39,9 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
-from strawberry.types.unset import UNSET
+from strawberry.types.unset import UNSET, UnsetType
 
-from resolvers.context import Context
+from resolvers.context import Context, make_context, viewer_of
 from schema.masking import INTERNAL_ERROR_CODE
 from server.observability import new_request_id
 from settings import Settings
@@ -175,7 +175,16 @@ class GraphQLView(GraphQL):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         request_id = getattr(request.state, "request_id", None) or new_request_id()
-        return Context(request=request, response=response, request_id=request_id)
+        return await make_context(request, response, request_id)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | None | dict[str, object]:
+        """A WebSocket signs in with the token in connection_init ({"Authorization": "Bearer ..."})."""
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        authorization = params.get("Authorization") or params.get("authorization")
+        context.sign_in(await viewer_of(authorization if isinstance(authorization, str) else None))
+        if context.viewer is None:
+            raise ConnectionRejectionError()  # the socket closes with 4403 Forbidden
+        return UNSET
 
     async def run(self, request: Request | WebSocket, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         if self.is_websocket_request(request):

@@ -8,11 +8,12 @@ from decimal import Decimal
 
 import models
 from domain.enums import (
-    ArrearStatus, Channel, Gender, InsuranceType, LedgerKind, PaidVia, PeriodStatus, PersonCategory,
+    ArrearStatus, Channel, Gender, InsuranceType, LedgerKind, PaidVia, PeriodStatus, PersonCategory, Role,
 )
 from domain.identifiers import make_credit_code, make_resident_id
 from domain.months import Month
 from services import clock
+from services.viewer import Viewer
 
 _sequence = itertools.count(1)
 
@@ -97,3 +98,20 @@ async def passbook(owner: models.Person, deposits: list[tuple[str, str]]) -> mod
     book.balance = balance
     await book.save()
     return book
+
+
+async def viewer(role: Role, *, person: models.Person | None = None, employer: models.Employer | None = None,
+                 community: models.Community | None = None, district: models.District | None = None) -> Viewer:
+    """An account of ``role`` bound to what it acts for, as the viewer of a request."""
+    account = await models.Account.create(
+        username=f"{role.value.lower()}{next(_sequence)}", password_hash="not-used-in-this-test", role=role,
+        person=person, employer=employer, community=community,
+        district=district or (await community.district if community else None),
+    )
+    if person is not None:
+        community_id, district_id = person.community_id, person.district_id
+    else:
+        community_id = community.id if community else None
+        district_id = account.district_id if account.district_id else (employer.district_id if employer else None)
+    return Viewer(account.id, account.username, role, person_id=account.person_id, employer_id=account.employer_id,
+                  community_id=community_id, district_id=district_id)

@@ -15,7 +15,9 @@ from starlette.applications import Starlette
 from starlette.exceptions import StarletteDeprecationWarning
 
 import main
+from domain.enums import Role
 from services import clock
+from services.viewer import Viewer
 from settings import Settings
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -49,10 +51,21 @@ def websocket_client(make_app: Callable[..., Starlette]) -> Iterator[Any]:
     yield TestClient(make_app())
 
 
-def test_a_subscription_streams_over_graphql_transport_ws(websocket_client: Any) -> None:
+@pytest.fixture
+def known_token(monkeypatch: pytest.MonkeyPatch) -> str:
+    """One token the server takes for a signed-in clerk (sessions themselves: tests/services)."""
+
+    async def viewer_of(authorization: str | None) -> Viewer | None:
+        return Viewer(1, "clerk", Role.CLERK) if authorization == "Bearer kiosk-token" else None
+
+    monkeypatch.setattr("server.view.viewer_of", viewer_of)
+    return "kiosk-token"
+
+
+def test_a_subscription_streams_over_graphql_transport_ws(websocket_client: Any, known_token: str) -> None:
     with websocket_client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as socket:
         assert socket.accepted_subprotocol == "graphql-transport-ws"
-        socket.send_json({"type": "connection_init", "payload": {}})
+        socket.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {known_token}"}})
         assert socket.receive_json() == {"type": "connection_ack"}
 
         socket.send_json({"id": "1", "type": "subscribe", "payload": {"query": "subscription { count(to: 2) }"}})
@@ -60,6 +73,16 @@ def test_a_subscription_streams_over_graphql_transport_ws(websocket_client: Any)
         assert socket.receive_json() == {"id": "1", "type": "next", "payload": {"data": {"count": 1}}}
         assert socket.receive_json() == {"id": "1", "type": "next", "payload": {"data": {"count": 2}}}
         assert socket.receive_json() == {"id": "1", "type": "complete"}
+
+
+@pytest.mark.parametrize("payload", [{}, {"Authorization": "Bearer stolen"}, {"Authorization": 42}])
+def test_a_socket_without_a_valid_token_is_closed_as_forbidden(websocket_client: Any, known_token: str,
+                                                               payload: dict) -> None:
+    with websocket_client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as socket:
+        socket.send_json({"type": "connection_init", "payload": payload})
+        message = socket.receive()
+
+    assert message == {"type": "websocket.close", "code": 4403, "reason": "Forbidden"}
 
 
 def test_the_legacy_graphql_ws_protocol_is_refused(websocket_client: Any) -> None:

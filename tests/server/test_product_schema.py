@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from domain.enums import Role
 from domain.months import Month
 from main import create_app
+from services import access
 from settings import Settings
 from tests import factories
 from tests.server.conftest import GRAPHQL_RESPONSE_JSON, running
@@ -19,8 +21,11 @@ async def hall(test_settings: Settings):
     owner = await factories.person(home, name="周杰")
     policy = await factories.flexible_pension(owner, Month(2026, 1))
     await factories.periods(policy, Month(2026, 1), 10, "8000.00", "0.20", "1600.00")
-    app = create_app(Settings(database_url=test_settings.database_url, graphiql=False))
+    await access.create_staff_account(Role.ADMIN, "admin.city", "Admin2026")
+    token = (await access.login("admin.city", "Admin2026", None, "127.0.0.1")).token
+    app = create_app(Settings(database_url=test_settings.database_url, graphiql=False, redis_url=None))
     async with running(app) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
         yield client
 
 

@@ -1,0 +1,38 @@
+"""Business-rule and validation failures: a stable code, a message for a person, the input field."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class ErrorCode(str, Enum):
+    INVALID_INPUT = "INVALID_INPUT"
+    INVALID_ID_NUMBER = "INVALID_ID_NUMBER"
+    INVALID_CREDIT_CODE = "INVALID_CREDIT_CODE"
+    INVALID_MONTH = "INVALID_MONTH"
+    INVALID_AMOUNT = "INVALID_AMOUNT"
+    NOT_FOUND = "NOT_FOUND"
+    OUT_OF_SCOPE = "OUT_OF_SCOPE"
+    ALREADY_REGISTERED = "ALREADY_REGISTERED"
+    ALREADY_HAS_ACCESS = "ALREADY_HAS_ACCESS"
+    EMPLOYER_CLOSED = "EMPLOYER_CLOSED"
+    INVALID_USERNAME = "INVALID_USERNAME"
+    USERNAME_TAKEN = "USERNAME_TAKEN"
+    WEAK_PASSWORD = "WEAK_PASSWORD"
+    PASSWORD_TOO_LONG = "PASSWORD_TOO_LONG"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    INVALID_CERTIFICATE_PASSWORD = "INVALID_CERTIFICATE_PASSWORD"
+    CERTIFICATE_REQUIRED = "CERTIFICATE_REQUIRED"
+    CERTIFICATE_NOT_ISSUED = "CERTIFICATE_NOT_ISSUED"
+    ACCOUNT_LOCKED = "ACCOUNT_LOCKED"
+    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+    ACCOUNT_DISABLED = "ACCOUNT_DISABLED"
+    SESSION_EXPIRED = "SESSION_EXPIRED"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    IDEMPOTENCY_KEY_IN_USE = "IDEMPOTENCY_KEY_IN_USE"
+
+
+class BusinessError(Exception):
+    def __init__(self, code: ErrorCode, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.field = code, message, field

@@ -1,0 +1,113 @@
+"""Row scoping (A6): which rows a viewer may read, as a filter every loader and list applies.
+
+A person sees themself; an employer agent their employer and the persons it employs or employed;
+a clerk the persons of their community; a reviewer their district; an administrator everything;
+a bank operator passbooks; an analyst nothing personal. Rows out of scope read as absent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise.expressions import Q, Subquery
+from tortoise.models import Model
+
+import models
+from domain.enums import Role
+
+NOTHING = Q(id__in=[])
+
+
+def visible_persons(viewer: Any) -> Q | None:
+    """None: every person."""
+    role = viewer.role if viewer else None
+    if role is Role.ADMIN:
+        return None
+    if role is Role.REVIEWER:
+        return Q(district_id=viewer.district_id)
+    if role is Role.CLERK:
+        return Q(community_id=viewer.community_id)
+    if role is Role.PERSON:
+        return Q(id=viewer.person_id)
+    if role is Role.EMPLOYER_AGENT:
+        return Q(id__in=Subquery(models.Employment.filter(employer_id=viewer.employer_id).values("person_id")))
+    return NOTHING
+
+
+def _of_visible_persons(viewer: Any, column: str = "person_id") -> Q | None:
+    persons = visible_persons(viewer)
+    if persons is None:
+        return None
+    if persons is NOTHING:
+        return NOTHING
+    return Q(**{f"{column}__in": Subquery(models.Person.filter(persons).values("id"))})
+
+
+def visible_employers(viewer: Any) -> Q | None:
+    role = viewer.role if viewer else None
+    if role is Role.ADMIN:
+        return None
+    if role is Role.REVIEWER:
+        return Q(district_id=viewer.district_id)
+    if role is Role.EMPLOYER_AGENT:
+        return Q(id=viewer.employer_id)
+    if role in (Role.PERSON, Role.CLERK):  # the employers of the persons they see
+        return Q(id__in=Subquery(models.Employment.filter(_of_visible_persons(viewer)).values("employer_id")))
+    return NOTHING
+
+
+def visible_transactions(viewer: Any) -> Q | None:
+    role = viewer.role if viewer else None
+    if role is Role.ADMIN:
+        return None
+    if role is Role.REVIEWER:
+        return Q(district_id=viewer.district_id)
+    if role is Role.EMPLOYER_AGENT:
+        return Q(employer_id=viewer.employer_id)
+    if role in (Role.PERSON, Role.CLERK):
+        return _of_visible_persons(viewer)
+    return NOTHING
+
+
+def _passbook_rows(viewer: Any, column: str) -> Q | None:
+    if viewer is not None and viewer.role is Role.BANK:
+        return None
+    return _of_visible_persons(viewer, column)
+
+
+def _signed_in(viewer: Any) -> Q | None:
+    return None if viewer is not None else NOTHING
+
+
+def _administrators(viewer: Any) -> Q | None:
+    return None if viewer is not None and viewer.role is Role.ADMIN else NOTHING
+
+
+SCOPES = {
+    models.Person: visible_persons,
+    models.Employer: visible_employers,
+    models.BusinessTransaction: visible_transactions,
+    models.Employment: lambda viewer: (Q(employer_id=viewer.employer_id) if viewer and viewer.role is Role.EMPLOYER_AGENT
+                                       else _of_visible_persons(viewer)),
+    models.Policy: lambda viewer: _of_visible_persons(viewer),
+    models.ContributionPeriod: lambda viewer: _of_visible_persons(viewer),
+    models.Arrear: lambda viewer: _of_visible_persons(viewer),
+    models.Passbook: lambda viewer: _passbook_rows(viewer, "person_id"),
+    models.LedgerEntry: lambda viewer: _passbook_rows(viewer, "passbook__person_id"),
+    models.District: _signed_in,
+    models.Community: _signed_in,
+    models.Parameter: lambda viewer: None,  # the rules are public
+    models.Job: _administrators,
+    models.Certificate: lambda viewer: (None if viewer and viewer.role is Role.ADMIN
+                                        else Q(account_id=viewer.account_id) if viewer else NOTHING),
+}
+
+
+def scope(model: type[Model], viewer: Any) -> Q | None:
+    """The filter of the rows of ``model`` the viewer may read; None when all of them."""
+    return SCOPES[model](viewer)
+
+
+def scoped(queryset, model: type[Model], viewer: Any):
+    condition = scope(model, viewer)
+    return queryset if condition is None else queryset.filter(condition)

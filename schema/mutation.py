@@ -1,0 +1,13 @@
+"""The root Mutation, assembled from per-area parts."""
+
+from __future__ import annotations
+
+import strawberry
+
+from schema.access import AccessMutations
+from schema.registration import RegistrationMutations
+
+
+@strawberry.type(description="Every business of the hall, one mutation each (API.md 2-4).")
+class Mutation(RegistrationMutations, AccessMutations):
+    pass

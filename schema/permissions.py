@@ -1,0 +1,71 @@
+"""Permissions, declared once on each root field and mutation (DOMAIN.md A5, A6; API.md 2).
+
+``extensions=[allow(Role.CLERK, ...)]`` on a field: an anonymous caller gets UNAUTHENTICATED, a
+signed-in caller of another role FORBIDDEN, both as top-level errors, and a refused mutation is
+written to the audit trail. ``extensions=[public()]`` declares a field open to anyone. What a
+permitted caller then sees is narrowed row by row (resolvers.scopes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import OperationType
+from strawberry.permission import BasePermission, PermissionExtension
+
+from domain.enums import AuditOutcome, Role
+
+STAFF = (Role.CLERK, Role.REVIEWER, Role.ADMIN)
+EVERY_ROLE = tuple(Role)
+
+
+class SignedIn(BasePermission):
+    message = "Sign in first: send Authorization: Bearer <token> from login."
+    error_extensions = {"code": "UNAUTHENTICATED"}
+
+    async def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        if info.context.viewer is not None:
+            return True
+        await _audit_refusal(info, kwargs, "not signed in")
+        return False
+
+
+class RoleIn(BasePermission):
+    error_extensions = {"code": "FORBIDDEN"}
+
+    def __init__(self, roles: tuple[Role, ...]) -> None:
+        self.roles = frozenset(roles)
+        self.message = "Your role may not do this; it is for " + ", ".join(sorted(r.value for r in self.roles)) + "."
+
+    async def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        if info.context.viewer.role in self.roles:
+            return True
+        await _audit_refusal(info, kwargs, f"role {info.context.viewer.role.value} refused")
+        return False
+
+
+class DeclaredPermission(PermissionExtension):
+    """A PermissionExtension that says which roles it lets in (None: anyone, anonymous included)."""
+
+    def __init__(self, roles: tuple[Role, ...] | None) -> None:
+        self.roles = None if roles is None else frozenset(roles)
+        checks: list[BasePermission] = [] if roles is None else [SignedIn(), RoleIn(roles)]
+        super().__init__(checks, use_directives=False)
+
+
+def allow(*roles: Role) -> DeclaredPermission:
+    if not roles:
+        raise ValueError("name the roles allowed, or declare the field public()")
+    return DeclaredPermission(roles)
+
+
+def public() -> DeclaredPermission:
+    return DeclaredPermission(None)
+
+
+async def _audit_refusal(info: Any, arguments: dict[str, Any], detail: str) -> None:
+    if info.operation.operation is not OperationType.MUTATION:
+        return
+    from services.audit import record
+
+    await record(info.context, operation=info.field_name, arguments=arguments, outcome=AuditOutcome.REFUSED, detail=detail)

@@ -1,0 +1,99 @@
+"""Sessions: a token opens one, and every request turns the token back into a Viewer (A6).
+
+A token is a random secret; only its SHA-256 is stored, so the table alone signs no one in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from tortoise.expressions import Q
+
+from domain.enums import Role
+from models import Account, AccountSession, Certificate
+from services import clock
+from services.access_secrets import digest, looks_like_random_credential, random_credential
+from services.viewer import Viewer  # shared with the GraphQL side
+
+SESSION_LIFETIME = dt.timedelta(hours=8)
+
+# One query per request: the session with its account, certificate, and where the account belongs.
+_VIEWER_COLUMNS = (
+    "id", "created_at", "expires_at", "ended_at", "certificate_id", "certificate__revoked_at",
+    "account_id", "account__username", "account__role", "account__is_active", "account__password_changed_at",
+    "account__person_id", "account__person__community_id", "account__person__district_id",
+    "account__employer_id", "account__employer__district_id",
+    "account__community_id", "account__community__district_id", "account__district_id",
+)
+
+
+async def open_session(account: Account, certificate: Certificate | None) -> tuple[str, dt.datetime]:
+    """A new session; returns its token (shown once) and when it expires."""
+    token = random_credential()
+    now = clock.now()
+    expires_at = now + SESSION_LIFETIME
+    await AccountSession.create(
+        account=account, certificate=certificate, token_hash=digest(token), created_at=now, expires_at=expires_at,
+    )
+    return token, expires_at
+
+
+async def authenticate(token: str) -> Viewer | None:
+    """The viewer a token signs in, or None for a token that is unknown, altered, expired or ended,
+    of an inactive account, of a revoked certificate, or older than the account's password."""
+    if not looks_like_random_credential(token):
+        return None
+    rows = await AccountSession.filter(token_hash=digest(token)).values(*_VIEWER_COLUMNS)
+    if not rows or not _is_live(rows[0], clock.now()):
+        return None
+    return _viewer_of(rows[0])
+
+
+def _is_live(row: dict[str, Any], now: dt.datetime) -> bool:
+    password_changed_at = row["account__password_changed_at"]
+    return (
+        row["ended_at"] is None
+        and row["expires_at"] > now
+        and row["account__is_active"]
+        and (row["certificate_id"] is None or row["certificate__revoked_at"] is None)
+        and (password_changed_at is None or row["created_at"] >= password_changed_at)
+    )
+
+
+def _viewer_of(row: dict[str, Any]) -> Viewer:
+    role = Role(row["account__role"])
+    if role is Role.PERSON:
+        community_id, district_id = row["account__person__community_id"], row["account__person__district_id"]
+    elif role is Role.EMPLOYER_AGENT:
+        community_id, district_id = None, row["account__employer__district_id"]
+    elif role is Role.CLERK:
+        community_id, district_id = row["account__community_id"], row["account__community__district_id"]
+    else:
+        community_id, district_id = row["account__community_id"], row["account__district_id"]
+    return Viewer(
+        account_id=row["account_id"], username=row["account__username"], role=role,
+        person_id=row["account__person_id"], employer_id=row["account__employer_id"],
+        community_id=community_id, district_id=district_id, session_id=row["id"],
+    )
+
+
+async def session_is_live(session_id: int) -> bool:
+    """Whether a session still signs in: checked again by operations that change the account."""
+    rows = await AccountSession.filter(id=session_id).values(*_VIEWER_COLUMNS)
+    return bool(rows) and _is_live(rows[0], clock.now())
+
+
+async def logout(viewer: Viewer) -> None:
+    """End the viewer's session; its token signs no one in any more."""
+    await end_sessions(Q(id=viewer.session_id))
+
+
+async def end_sessions(which: Q) -> int:
+    """End the sessions ``which`` selects that are still open; returns how many."""
+    return await AccountSession.filter(which, ended_at__isnull=True).update(ended_at=clock.now())
+
+
+def account_id_of(who: Account | Viewer) -> int:
+    """Operations on one's own account take the Account or the signed-in Viewer alike."""
+    return who.account_id if isinstance(who, Viewer) else who.id

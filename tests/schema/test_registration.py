@@ -1,0 +1,109 @@
+"""registerPerson and registerEmployer: A1/A2 checks, scope, idempotency and the audit trail."""
+
+from __future__ import annotations
+
+import pytest
+
+import models
+from domain.enums import AuditOutcome, BusinessType, Role
+from domain.identifiers import make_credit_code, make_resident_id
+from schema.relay import encode_id
+from tests import factories
+from tests.graphql_client import data, error_codes, run
+
+pytestmark = pytest.mark.usefixtures("db")
+
+REGISTER = """mutation Register($input: RegisterPersonInput!) { registerPerson(input: $input) {
+  person { name idNumber gender birthDate category community { name } }
+  transaction { businessType status channel }
+  errors { field code message } } }"""
+
+
+@pytest.fixture
+async def office():
+    jiangan = await factories.district()
+    baibuting = await factories.community(jiangan)
+    other = await factories.community(await factories.district("420106", "武昌区"), "中南社区")
+    clerk = await factories.viewer(Role.CLERK, community=baibuting)
+    return {"clerk": clerk, "community": baibuting, "other": other, "district": jiangan}
+
+
+def person_input(office, number="420102199003071234", **changes):
+    return {"idNumber": number, "name": "刘洋", "communityId": encode_id("Community", office["community"].id),
+            "phone": "13800000000", **changes}
+
+
+async def test_a_clerk_registers_a_person_of_their_community(office):
+    import datetime as dt
+    number = make_resident_id("420102", dt.date(1990, 3, 7), 123).lower()
+    result = (await data(REGISTER, viewer=office["clerk"], input=person_input(office, number)))["registerPerson"]
+    assert result["errors"] == []
+    assert result["person"] == {"name": "刘洋", "idNumber": number.upper(), "gender": "MALE", "birthDate": "1990-03-07",
+                                "category": "UNINSURED", "community": {"name": "百步亭社区"}}
+    assert result["transaction"] == {"businessType": "REGISTER_PERSON", "status": "COMPLETED", "channel": "COUNTER"}
+    event = await models.AuditEvent.get(operation="registerPerson")
+    assert event.outcome == AuditOutcome.ALLOWED and event.account_id == office["clerk"].account_id
+    assert event.input["input"]["id_number"] == number
+
+
+@pytest.mark.parametrize(("number", "code"), [("420102199003071239", "INVALID_ID_NUMBER"),
+                                              ("42010219900230123X", "INVALID_ID_NUMBER")])
+async def test_an_invalid_id_number_is_refused_and_nothing_is_stored(office, number, code):
+    result = (await data(REGISTER, viewer=office["clerk"], input=person_input(office, number)))["registerPerson"]
+    assert result["person"] is None and [(e["field"], e["code"]) for e in result["errors"]] == [("idNumber", code)]
+    assert await models.Person.all().count() == 0
+    assert await models.BusinessTransaction.all().count() == 0
+
+
+async def test_twice_the_same_person_is_already_registered(office):
+    import datetime as dt
+    number = make_resident_id("420102", dt.date(1990, 3, 7), 125)
+    await data(REGISTER, viewer=office["clerk"], input=person_input(office, number))
+    again = (await data(REGISTER, viewer=office["clerk"], input=person_input(office, number)))["registerPerson"]
+    assert [e["code"] for e in again["errors"]] == ["ALREADY_REGISTERED"]
+    assert await models.Person.all().count() == 1
+
+
+async def test_a_clerk_cannot_register_into_another_community(office):
+    import datetime as dt
+    number = make_resident_id("420106", dt.date(1990, 3, 7), 127)
+    form = person_input(office, number, communityId=encode_id("Community", office["other"].id))
+    result = (await data(REGISTER, viewer=office["clerk"], input=form))["registerPerson"]
+    assert [(e["field"], e["code"]) for e in result["errors"]] == [("communityId", "OUT_OF_SCOPE")]
+
+
+async def test_a_retry_with_the_same_key_returns_the_first_result_and_changes_nothing(office):
+    import datetime as dt
+    number = make_resident_id("420102", dt.date(1991, 1, 1), 129)
+    form = person_input(office, number, idempotencyKey="kiosk-7-0001")
+    first = (await data(REGISTER, viewer=office["clerk"], input=form))["registerPerson"]
+    retry = (await data(REGISTER, viewer=office["clerk"], input=form))["registerPerson"]
+    assert retry == first and first["errors"] == []
+    assert await models.Person.all().count() == 1
+    assert await models.BusinessTransaction.filter(business_type=BusinessType.REGISTER_PERSON).count() == 1
+    reused = (await data(REGISTER, viewer=office["clerk"], input={**form, "name": "刘海"}))["registerPerson"]
+    assert [e["code"] for e in reused["errors"]] == ["IDEMPOTENCY_KEY_REUSED"]
+
+
+async def test_a_refused_mutation_is_audited_and_changes_nothing(office):
+    person_viewer = await factories.viewer(Role.PERSON, person=await factories.person(office["community"]))
+    body = await run(REGISTER, viewer=person_viewer, input=person_input(office))
+    assert error_codes(body) == ["FORBIDDEN"]
+    anonymous = await run(REGISTER, viewer=None, input=person_input(office))
+    assert error_codes(anonymous) == ["UNAUTHENTICATED"]
+    events = await models.AuditEvent.filter(operation="registerPerson").order_by("id")
+    assert [(e.outcome, e.account_id) for e in events] == [(AuditOutcome.REFUSED, person_viewer.account_id),
+                                                          (AuditOutcome.REFUSED, None)]
+    assert await models.Person.all().count() == 1  # only the person the test made
+
+
+async def test_a_reviewer_registers_an_employer_of_their_district(office):
+    reviewer = await factories.viewer(Role.REVIEWER, district=office["district"])
+    mutation = """mutation($input: RegisterEmployerInput!) { registerEmployer(input: $input) {
+      employer { creditCode name district { name } } transaction { businessType } errors { field code } } }"""
+    code = make_credit_code("91420102", "MA4KQ001")
+    form = {"creditCode": code.lower(), "name": "江城物流有限公司", "districtId": encode_id("District", office["district"].id)}
+    result = (await data(mutation, viewer=reviewer, input=form))["registerEmployer"]
+    assert result["employer"] == {"creditCode": code, "name": "江城物流有限公司", "district": {"name": "江岸区"}}
+    bad = (await data(mutation, viewer=reviewer, input={**form, "creditCode": code[:-1] + ("0" if code[-1] != "0" else "1")}))
+    assert [(e["field"], e["code"]) for e in bad["registerEmployer"]["errors"]] == [("creditCode", "INVALID_CREDIT_CODE")]
