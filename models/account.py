@@ -28,6 +28,7 @@ class Account(Model):
 
     class Meta:
         table = "account"
+        unique_together = (("person",),)  # one account per person (A3); NULLs do not collide
         constraints = (
             enum_check("account", "role", Role),
             check("account", "bound_to_subject",
@@ -49,6 +50,7 @@ class Certificate(Model):
 
     class Meta:
         table = "certificate"
+        indexes = (("account_id",),)
 
 
 class AccountSession(Model):
@@ -64,6 +66,7 @@ class AccountSession(Model):
 
     class Meta:
         table = "account_session"
+        indexes = (("account_id",), ("certificate_id",))
 
 
 class LoginThrottle(Model):

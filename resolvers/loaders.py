@@ -166,6 +166,12 @@ class ParametersInForce:
         return in_force
 
 
+async def _usernames(account_ids: list[int]) -> list[str | None]:
+    """Usernames by account: an account's name is no secret to those who may read its acts."""
+    found = dict(await models.Account.filter(id__in=account_ids).values_list("id", "username"))
+    return [found.get(account_id) for account_id in account_ids]
+
+
 class Loaders:
     """The request's loaders; each reads only what ``viewer`` may see (resolvers.scopes)."""
 
@@ -193,6 +199,8 @@ class Loaders:
         self.parameter = by_id(models.Parameter, nodes.Parameter)
         self.job = by_id(models.Job, nodes.Job)
         self.certificate = by_id(models.Certificate, nodes.Certificate)
+        self.audit_event = by_id(models.AuditEvent, nodes.AuditEvent)
+        self.username = DataLoader(load_fn=_usernames)
 
         self.policies_of_person = by_parent(models.Policy, nodes.Policy, "person_id", "start_month", "id")
         self.periods_of_person = by_parent(
@@ -220,5 +228,5 @@ _BY_ID_NAMES = {
     "District": "district", "Community": "community", "Person": "person", "Employer": "employer",
     "Employment": "employment", "Policy": "policy", "ContributionPeriod": "period", "Arrear": "arrear",
     "Passbook": "passbook", "LedgerEntry": "ledger_entry", "BusinessTransaction": "transaction",
-    "Parameter": "parameter", "Job": "job", "Certificate": "certificate",
+    "Parameter": "parameter", "Job": "job", "Certificate": "certificate", "AuditEvent": "audit_event",
 }

@@ -143,3 +143,16 @@ async def jobs(kind: Any, status: Any, viewer: Any) -> list[nodes.Job]:
     if status is not None:
         queryset = queryset.filter(status=status)
     return await fetch_nodes(nodes.Job, queryset.order_by("-created_at"))
+
+
+def audit_events_queryset(f: Any, viewer: Any) -> QuerySet:
+    queryset = scoped(models.AuditEvent.all(), models.AuditEvent, viewer)
+    if f is None:
+        return queryset
+    if f.operation is not None:
+        queryset = queryset.filter(operation=f.operation)
+    if f.outcome is not None:
+        queryset = queryset.filter(outcome=f.outcome)
+    if f.username is not None:
+        queryset = queryset.filter(account__username=f.username.strip().lower())
+    return queryset

@@ -69,6 +69,18 @@ def visible_transactions(viewer: Any) -> Q | None:
     return NOTHING
 
 
+def visible_audit_events(viewer: Any) -> Q | None:
+    """Administrators read the whole trail; a reviewer what the accounts of their district did."""
+    role = viewer.role if viewer else None
+    if role is Role.ADMIN:
+        return None
+    if role is Role.REVIEWER:
+        district = viewer.district_id
+        return (Q(account__district_id=district) | Q(account__person__district_id=district)
+                | Q(account__employer__district_id=district) | Q(account__community__district_id=district))
+    return NOTHING
+
+
 def _passbook_rows(viewer: Any, column: str) -> Q | None:
     if viewer is not None and viewer.role is Role.BANK:
         return None
@@ -98,6 +110,7 @@ SCOPES = {
     models.Community: _signed_in,
     models.Parameter: lambda viewer: None,  # the rules are public
     models.Job: _administrators,
+    models.AuditEvent: visible_audit_events,
     models.Certificate: lambda viewer: (None if viewer and viewer.role is Role.ADMIN
                                         else Q(account_id=viewer.account_id) if viewer else NOTHING),
 }

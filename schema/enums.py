@@ -24,3 +24,4 @@ ParameterCode = strawberry.enum(enums.ParameterCode, description="Effective-date
 JobKind = strawberry.enum(enums.JobKind, description="Kinds of background work.")
 JobStatus = strawberry.enum(enums.JobStatus, description="State of a job.")
 Role = strawberry.enum(enums.Role, description="The actors of the hall (A3-A6).")
+AuditOutcome = strawberry.enum(enums.AuditOutcome, description="How an audited mutation ended.")

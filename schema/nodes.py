@@ -15,7 +15,7 @@ from domain.interest import back_pay_interest
 from domain.months import Month
 from services import clock
 from schema.enums import (
-    ArrearStatus, BusinessCategory, BusinessType, Channel, EmployerStatus, EmploymentStatus, Gender,
+    ArrearStatus, AuditOutcome, BusinessCategory, BusinessType, Channel, EmployerStatus, EmploymentStatus, Gender,
     InsuranceType, JobKind, JobStatus, LedgerKind, PaidVia, ParameterCode, PeriodStatus, PersonCategory, PolicyStatus,
     RetirementClass, Role, ServiceChannel, TransactionStatus,
 )
@@ -355,6 +355,23 @@ class Job(Node):
     finished_at: dt.datetime | None = strawberry.field(description="When it succeeded or failed.")
 
 
+@strawberry.type(description="One entry of the audit trail (A6): a mutation, allowed or refused. It cannot be changed through the API.")
+class AuditEvent(Node):
+    at: dt.datetime = strawberry.field(description="When it happened.")
+    role: Role | None = strawberry.field(description="The actor's role; null when anonymous.")
+    client_address: str | None = strawberry.field(description="The client's network address.")
+    request_id: str | None = strawberry.field(description="The request id, as in the server log.")
+    operation: str = strawberry.field(description="The mutation, e.g. registerPerson.")
+    input: JSON = strawberry.field(description="The input, secrets removed.")
+    outcome: AuditOutcome = strawberry.field(description="ALLOWED, REFUSED (permission) or FAILED (unexpected error).")
+    detail: str | None = strawberry.field(description="Why refused, or the error codes of an allowed mutation.")
+    account_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The actor's username; null when anonymous.")
+    async def username(self, info: Info) -> str | None:
+        return None if self.account_id is None else await loaders(info).username.load(self.account_id)
+
+
 @strawberry.type(description="A device's installed digital certificate (A4); the credential itself is never shown again.")
 class Certificate(Node):
     device_name: str = strawberry.field(description="The name given to the device at installation.")
@@ -400,5 +417,5 @@ class Me:
 NODE_TYPES: dict[str, type[Any]] = {
     cls.__name__: cls
     for cls in (District, Community, Person, Employer, Employment, Policy, ContributionPeriod, Arrear,
-                Passbook, LedgerEntry, BusinessTransaction, Parameter, Job, Certificate)
+                Passbook, LedgerEntry, BusinessTransaction, Parameter, Job, Certificate, AuditEvent)
 }

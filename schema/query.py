@@ -8,13 +8,14 @@ import strawberry
 
 from resolvers import reads
 from schema.enums import (
+    AuditOutcome,
     BusinessType, EmployerStatus, InsuranceType, JobKind, JobStatus, ParameterCode, PersonCategory, PolicyStatus,
     ServiceChannel, TransactionStatus,
 )
 from domain.enums import Role
 from schema.errors import BadUserInput
 from schema.permissions import EVERY_ROLE, allow, public
-from schema.nodes import After, Before, BusinessTransaction, Employer, First, Job, Last, Me, Parameter, Person
+from schema.nodes import After, AuditEvent, Before, BusinessTransaction, Employer, First, Job, Last, Me, Parameter, Person
 from schema.relay import MAX_PAGE_SIZE, Connection, Node, connection_from_list, decode_id, decode_int_id, page_request
 from schema.scalars import MonthScalar
 
@@ -53,6 +54,13 @@ class TransactionFilter:
     person_id: strawberry.ID | None = strawberry.field(default=None, description="About this person.")
     employer_id: strawberry.ID | None = strawberry.field(default=None, description="About this employer.")
     effective_month: MonthScalar | None = strawberry.field(default=None, description="Taking effect in this month.")
+
+
+@strawberry.input(description="Narrows the audit trail.")
+class AuditFilter:
+    operation: str | None = strawberry.field(default=None, description="Only this mutation, e.g. login.")
+    outcome: AuditOutcome | None = strawberry.field(default=None, description="Only this outcome.")
+    username: str | None = strawberry.field(default=None, description="Only what this account did.")
 
 
 async def _load_node(info: Info, opaque: str, argument: str) -> Node | None:
@@ -148,6 +156,17 @@ class Query:
     ) -> Connection[Job]:
         page = page_request(first, after, last, before)
         return connection_from_list(await reads.jobs(kind, status, info.context.viewer), page)
+
+    @strawberry.field(description="The audit trail, newest first (A6): administrators all of it, a reviewer their district's accounts.",
+                      extensions=[allow(Role.REVIEWER, Role.ADMIN)])
+    async def audit_events(
+        self, info: Info,
+        filter: Annotated[AuditFilter | None, strawberry.argument(description="Filters.")] = None,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[AuditEvent]:
+        page = page_request(first, after, last, before)
+        return await reads.keyset_page(AuditEvent, reads.audit_events_queryset(filter, info.context.viewer), page,
+                                       newest_first=True)
 
     @strawberry.field(description="Parameter values (P1-P7) by code and effective month; with inForceAt only the value in force then.", extensions=[public()])
     async def parameters(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from tortoise.migrations.constraints import CheckConstraint
 from tortoise.migrations.operations import AddConstraint, RemoveConstraint
 
 import migrations as package
@@ -25,7 +26,7 @@ def _migrated_check_constraints() -> dict[str, set[tuple[str, str]]]:
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
         migration = importlib.import_module(f"migrations.{info.name}").Migration
         for operation in migration.operations:
-            if isinstance(operation, AddConstraint):
+            if isinstance(operation, AddConstraint) and isinstance(operation.constraint, CheckConstraint):
                 found.setdefault(operation.model_name, set()).add((operation.constraint.name, operation.constraint.check))
             elif isinstance(operation, RemoveConstraint):
                 kept = {c for c in found.get(operation.model_name, set()) if c[0] != operation.name}

@@ -107,3 +107,23 @@ async def test_a_reviewer_registers_an_employer_of_their_district(office):
     assert result["employer"] == {"creditCode": code, "name": "江城物流有限公司", "district": {"name": "江岸区"}}
     bad = (await data(mutation, viewer=reviewer, input={**form, "creditCode": code[:-1] + ("0" if code[-1] != "0" else "1")}))
     assert [(e["field"], e["code"]) for e in bad["registerEmployer"]["errors"]] == [("creditCode", "INVALID_CREDIT_CODE")]
+
+
+async def test_the_audit_trail_is_read_by_administrators_and_the_district_reviewer(office):
+    import datetime as dt
+    await data(REGISTER, viewer=office["clerk"], input=person_input(office, make_resident_id("420102", dt.date(1992, 2, 2), 131)))
+    await run(REGISTER, viewer=None, input=person_input(office))
+    query = """query($filter: AuditFilter) { auditEvents(filter: $filter) { totalCount
+      edges { node { operation outcome username role detail input } } } }"""
+    admin = await factories.viewer(Role.ADMIN)
+    trail = (await data(query, viewer=admin))["auditEvents"]
+    assert [(e["node"]["outcome"], e["node"]["username"]) for e in trail["edges"]] == [
+        ("REFUSED", None), ("ALLOWED", office["clerk"].username)]
+    assert trail["edges"][1]["node"]["input"]["input"]["name"] == "刘洋"
+    refused = (await data(query, viewer=admin, filter={"outcome": "REFUSED"}))["auditEvents"]
+    assert refused["totalCount"] == 1 and refused["edges"][0]["node"]["detail"] == "not signed in"
+
+    own_reviewer = await factories.viewer(Role.REVIEWER, district=office["district"])
+    other_reviewer = await factories.viewer(Role.REVIEWER, district=await factories.district("420106", "武昌区"))
+    assert (await data(query, viewer=own_reviewer))["auditEvents"]["totalCount"] == 1  # the clerk's registration
+    assert (await data(query, viewer=other_reviewer))["auditEvents"]["totalCount"] == 0
