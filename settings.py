@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     max_query_tokens: int = 5000
     max_query_cost: int = 50_000
     max_upload_bytes: int = 10 * 1024 * 1024
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses of the reverse proxies whose X-Forwarded-For names the real client (login throttling)",
+    )
     job_queue_name: str = Field("shebao:jobs", description="arq queue shared by the servers and workers")
     job_max_tries: int = Field(5, description="attempts of a job that fails for a transient reason")
 

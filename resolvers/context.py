@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resolvers.loaders import Loaders
+from settings import get_settings
 
 BEARER = "bearer "
 MAX_TOKEN_LENGTH = 256
@@ -45,11 +46,22 @@ async def viewer_of(authorization: str | None) -> Any:
     return None if token is None else await authenticate(token)
 
 
+def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies: list[str]) -> str | None:
+    """The client's address: behind our own proxies, the nearest address they were not given by
+    another of our proxies (X-Forwarded-For lists the hops, the nearest last)."""
+    address = peer
+    hops = [hop.strip() for hop in (forwarded_for or "").split(",") if hop.strip()]
+    while address in trusted_proxies and hops:
+        address = hops.pop()
+    return address
+
+
 async def make_context(request: Any, response: Any, request_id: str) -> Context:
     client = getattr(request, "client", None)
     headers = getattr(request, "headers", {})
     return Context(
         request=request, response=response, request_id=request_id,
         viewer=await viewer_of(headers.get("authorization")),
-        client_address=client.host if client else None,
+        client_address=client_address(client.host if client else None, headers.get("x-forwarded-for"),
+                                      get_settings().trusted_proxies),
     )
