@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resolvers.loaders import Loaders
+from services.access import authenticate
+from services.viewer import Viewer
 from settings import get_settings
 
 BEARER = "bearer "
@@ -18,7 +20,7 @@ class Context:
     request: Any = None
     response: Any = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    viewer: Any = None  # services.access.Viewer, or None when anonymous
+    viewer: Viewer | None = None  # None: anonymous
     client_address: str | None = None
     connection_params: dict[str, Any] | None = None
     loaders: Loaders = field(init=False)
@@ -26,7 +28,7 @@ class Context:
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.viewer)
 
-    def sign_in(self, viewer: Any) -> None:
+    def sign_in(self, viewer: Viewer | None) -> None:
         self.viewer = viewer
         self.loaders = Loaders(viewer)
 
@@ -39,9 +41,7 @@ def bearer_token(authorization: str | None) -> str | None:
     return token if 0 < len(token) <= MAX_TOKEN_LENGTH else None
 
 
-async def viewer_of(authorization: str | None) -> Any:
-    from services.access import authenticate
-
+async def viewer_of(authorization: str | None) -> Viewer | None:
     token = bearer_token(authorization)
     return None if token is None else await authenticate(token)
 

@@ -126,11 +126,6 @@ def _transaction(row: models.BusinessTransaction | None) -> nodes.BusinessTransa
     return None if row is None else node_of(nodes.BusinessTransaction, row)
 
 
-def _certificate(row: models.Certificate) -> nodes.Certificate:
-    return nodes.Certificate(db_id=row.id, device_name=row.device_name, installed_at=row.installed_at,
-                             revoked_at=row.revoked_at)
-
-
 @strawberry.type
 class AccessMutations:
     @strawberry.mutation(description="Grant online access (A3): a clerk to persons of their community, a reviewer to employers of their district.",
@@ -163,7 +158,7 @@ class AccessMutations:
                                                          input.device_name, info.context.client_address)
             await _self_service(BusinessType.INSTALL_CERTIFICATE, await installed.certificate.account)
             return InstallCertificatePayload(device_credential=installed.device_credential,
-                                             certificate=_certificate(installed.certificate))
+                                             certificate=nodes.Certificate.of(installed.certificate))
 
         return await run_mutation(info, input, InstallCertificatePayload, install)
 
@@ -199,7 +194,7 @@ class AccessMutations:
             certificate_id = decode_int_id(input.certificate_id, "Certificate", "certificateId")
             certificate = await access.revoke_certificate(info.context.viewer, certificate_id)
             account = await models.Account.get(id=info.context.viewer.account_id)
-            return RevokeCertificatePayload(certificate=_certificate(certificate),
+            return RevokeCertificatePayload(certificate=nodes.Certificate.of(certificate),
                                             transaction=_transaction(await _self_service(BusinessType.REVOKE_CERTIFICATE, account)))
 
         return await run_mutation(info, input, RevokeCertificatePayload, revoke)

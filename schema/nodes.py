@@ -13,7 +13,7 @@ from domain import enums
 from domain.identifiers import mask_resident_id
 from domain.interest import back_pay_interest
 from domain.months import Month
-from services import clock
+from services import access, clock
 from schema.enums import (
     ArrearStatus, AuditOutcome, BusinessCategory, BusinessType, Channel, EmployerStatus, EmploymentStatus, Gender,
     InsuranceType, JobKind, JobStatus, LedgerKind, PaidVia, ParameterCode, PeriodStatus, PersonCategory, PolicyStatus,
@@ -378,6 +378,10 @@ class Certificate(Node):
     installed_at: dt.datetime = strawberry.field(description="When it was installed.")
     revoked_at: dt.datetime | None = strawberry.field(description="When it was revoked; a revoked certificate signs in no more.")
 
+    @classmethod
+    def of(cls, row: Any) -> Certificate:
+        return cls(db_id=row.id, device_name=row.device_name, installed_at=row.installed_at, revoked_at=row.revoked_at)
+
 
 @strawberry.type(description="The signed-in account, its role and what it acts for (A3).")
 class Me:
@@ -392,10 +396,7 @@ class Me:
 
     @strawberry.field(description="The account's device certificates, revoked ones included, oldest first (A4).")
     async def certificates(self, info: Info) -> list[Certificate]:
-        from services.access import certificates
-
-        return [Certificate(db_id=c.id, device_name=c.device_name, installed_at=c.installed_at, revoked_at=c.revoked_at)
-                for c in await certificates(info.context.viewer)]
+        return [Certificate.of(row) for row in await access.certificates(info.context.viewer)]
 
     @strawberry.field(description="The person a PERSON account is.")
     async def person(self, info: Info) -> Person | None:

@@ -14,6 +14,7 @@ from graphql import OperationType
 from strawberry.permission import BasePermission, PermissionExtension
 
 from domain.enums import AuditOutcome, Role
+from services.audit import record
 
 STAFF = (Role.CLERK, Role.REVIEWER, Role.ADMIN)
 EVERY_ROLE = tuple(Role)
@@ -66,6 +67,4 @@ def public() -> DeclaredPermission:
 async def _audit_refusal(info: Any, arguments: dict[str, Any], detail: str) -> None:
     if info.operation.operation is not OperationType.MUTATION:
         return
-    from services.audit import record
-
     await record(info.context, operation=info.field_name, arguments=arguments, outcome=AuditOutcome.REFUSED, detail=detail)
