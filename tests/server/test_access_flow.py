@@ -82,3 +82,20 @@ async def test_a_bad_or_tampered_token_is_unauthenticated(hall, authorization):
     client, _ = hall
     response = await client.post("/graphql", json={"query": "{ me { role } }"}, headers={"Authorization": authorization})
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_megabyte_password_is_refused_and_never_stored(hall):
+    client, _ = hall
+    result = await sign_in(client, "clerk.baibuting", "p" * 1_000_000)
+    assert result["token"] is None and result["errors"][0]["code"] == "PASSWORD_TOO_LONG"
+    event = await models.AuditEvent.filter(operation="login").order_by("-id").first()
+    assert event.input["input"]["password"] == "[removed]"
+
+
+async def test_an_odd_username_gets_a_clear_error(hall):
+    client, _ = hall
+    body = await graphql(client, """mutation($input: LoginInput!) { login(input: $input) { errors { field code message } } }""",
+                         input={"username": "管理员\x00; DROP", "password": "Whatever2026"})
+    [error] = body["data"]["login"]["errors"]
+    assert (error["field"], error["code"]) == ("username", "INVALID_USERNAME")
+    assert "\x00" not in error["message"] and "DROP" not in error["message"]
