@@ -109,17 +109,26 @@ def makemigrations(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def load_demo_city(settings: Settings, persons: int, seed: int, *, already_loaded_is_fine: bool = True) -> None:
+    from tortoise.transactions import in_transaction
+
+    from services.demo_accounts import DemoCityTooSmall, accounts_table, create_demo_accounts
     from services.demo_city import CityAlreadySeeded, seed_city
 
     if settings.uses_embedded_database:
         await apply_migrations(settings)
     await open_database(settings)
     try:
-        print(await seed_city(persons=persons, seed=seed))
+        async with in_transaction():  # the city and its demo accounts, or neither
+            report = await seed_city(persons=persons, seed=seed)
+            accounts = await create_demo_accounts(seed=seed)
+        print(report)
+        print(accounts_table(accounts))
     except CityAlreadySeeded as exc:
         if not already_loaded_is_fine:
             raise SystemExit(str(exc)) from None
         print(f"{exc}: serving it as it is.")
+    except DemoCityTooSmall as exc:
+        raise SystemExit(str(exc)) from None
     finally:
         await close_database()
 

@@ -15,6 +15,7 @@ from services import clock
 
 SECRET_WORDS = ("password", "credential", "token", "secret")
 MAX_TEXT = 200
+_CONTROL_CHARACTERS = {code: "\ufffd" for code in range(32) if chr(code) not in "\t\n"}
 
 
 def without_secrets(value: Any, key: str = "") -> Any:
@@ -33,8 +34,9 @@ def without_secrets(value: Any, key: str = "") -> Any:
         return str(value)
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
-    if isinstance(value, str) and len(value) > MAX_TEXT:
-        return value[:MAX_TEXT] + f"... ({len(value)} characters)"
+    if isinstance(value, str):
+        text = value.translate(_CONTROL_CHARACTERS)  # PostgreSQL's JSON refuses NUL
+        return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + f"... ({len(text)} characters)"
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return type(value).__name__  # an upload, say: its kind, never its content

@@ -30,8 +30,8 @@ class PersonRegistration:
 
 def _text(value: str, field: str, longest: int) -> str:
     text = value.strip()
-    if not 1 <= len(text) <= longest:
-        raise BusinessError(ErrorCode.INVALID_INPUT, f"give 1 to {longest} characters", field)
+    if not 1 <= len(text) <= longest or not text.isprintable():
+        raise BusinessError(ErrorCode.INVALID_INPUT, f"give 1 to {longest} printable characters", field)
     return text
 
 

@@ -127,3 +127,12 @@ async def test_the_audit_trail_is_read_by_administrators_and_the_district_review
     other_reviewer = await factories.viewer(Role.REVIEWER, district=await factories.district("420106", "武昌区"))
     assert (await data(query, viewer=own_reviewer))["auditEvents"]["totalCount"] == 1  # the clerk's registration
     assert (await data(query, viewer=other_reviewer))["auditEvents"]["totalCount"] == 0
+
+
+@pytest.mark.parametrize(("field", "value"), [("name", ""), ("name", "刘\x00洋"), ("name", "长" * 65), ("address", "解放\n大道")])
+async def test_names_and_addresses_must_be_printable_and_short_enough(office, field, value):
+    import datetime as dt
+    form = person_input(office, make_resident_id("420102", dt.date(1993, 3, 3), 133), **{field: value})
+    result = (await data(REGISTER, viewer=office["clerk"], input=form))["registerPerson"]
+    assert [(e["field"], e["code"]) for e in result["errors"]] == [(field, "INVALID_INPUT")]
+    assert await models.Person.all().count() == 0
