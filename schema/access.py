@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Annotated
 
 import strawberry
+from tortoise.transactions import in_transaction
 
 import models
 from domain.enums import BusinessType, Role, TransactionStatus
@@ -139,12 +140,14 @@ class AccessMutations:
                 person = await _subject(models.Person, decode_int_id(input.person_id, "Person", "personId"), "personId")
             else:
                 employer = await _subject(models.Employer, decode_int_id(input.employer_id, "Employer", "employerId"), "employerId")
-            granted = await access.grant_online_access(info.context.viewer, person=person, employer=employer, place=input.place)
-            transaction = await record_transaction(
-                BusinessType.GRANT_ONLINE_ACCESS, info.context.viewer, status=TransactionStatus.COMPLETED,
-                district_id=(person or employer).district_id, person_id=person and person.id,
-                employer_id=employer and employer.id, details={"username": granted.username, "place": input.place},
-            )
+            async with in_transaction():  # the account and its business, or neither
+                granted = await access.grant_online_access(info.context.viewer, person=person, employer=employer,
+                                                           place=input.place)
+                transaction = await record_transaction(
+                    BusinessType.GRANT_ONLINE_ACCESS, info.context.viewer, status=TransactionStatus.COMPLETED,
+                    district_id=(person or employer).district_id, person_id=person and person.id,
+                    employer_id=employer and employer.id, details={"username": granted.username, "place": input.place},
+                )
             return GrantOnlineAccessPayload(username=granted.username, initial_password=granted.initial_password,
                                             certificate_password=granted.certificate_password,
                                             transaction=_transaction(transaction))
