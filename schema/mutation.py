@@ -5,9 +5,10 @@ from __future__ import annotations
 import strawberry
 
 from schema.access import AccessMutations
+from schema.passbook import PassbookMutations
 from schema.registration import RegistrationMutations
 
 
 @strawberry.type(description="Every business of the hall, one mutation each (API.md 2-4).")
-class Mutation(RegistrationMutations, AccessMutations):
+class Mutation(RegistrationMutations, AccessMutations, PassbookMutations):
     pass

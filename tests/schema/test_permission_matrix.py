@@ -40,6 +40,7 @@ EXPECTED: dict[str, frozenset[Role] | None] = {
     "Mutation.logout": EVERY,
     "Mutation.changePassword": EVERY,
     "Mutation.revokeCertificate": frozenset({Role.PERSON, Role.EMPLOYER_AGENT}),
+    "Mutation.recordDeposit": frozenset({Role.BANK}),
 }
 
 SAMPLE_SCALARS = {
