@@ -31,7 +31,7 @@ async def person(
     home: models.Community, name: str = "张伟", category: PersonCategory = PersonCategory.FLEXIBLE,
     birth: dt.date = dt.date(1980, 5, 17), male: bool = True,
 ) -> models.Person:
-    number = next(_sequence) % 500
+    number = next(_sequence) % 499  # the sequence has three digits
     sequence = number * 2 + 1 if male else number * 2 + 2
     area = (await home.district).code
     return await models.Person.create(
