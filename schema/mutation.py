@@ -5,10 +5,11 @@ from __future__ import annotations
 import strawberry
 
 from schema.access import AccessMutations
+from schema.flexible import FlexibleMutations
 from schema.passbook import PassbookMutations
 from schema.registration import RegistrationMutations
 
 
 @strawberry.type(description="Every business of the hall, one mutation each (API.md 2-4).")
-class Mutation(RegistrationMutations, AccessMutations, PassbookMutations):
+class Mutation(RegistrationMutations, AccessMutations, FlexibleMutations, PassbookMutations):
     pass

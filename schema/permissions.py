@@ -13,7 +13,8 @@ from typing import Any
 from graphql import OperationType
 from strawberry.permission import BasePermission, PermissionExtension
 
-from domain.enums import AuditOutcome, Role
+from domain.enums import AuditOutcome, PersonCategory, Role
+from models import Person
 from services.audit import record
 
 STAFF = (Role.CLERK, Role.REVIEWER, Role.ADMIN)
@@ -52,6 +53,30 @@ class DeclaredPermission(PermissionExtension):
         self.roles = None if roles is None else frozenset(roles)
         checks: list[BasePermission] = [] if roles is None else [SignedIn(), RoleIn(roles)]
         super().__init__(checks, use_directives=False)
+
+
+class FlexibleEmploymentOnly(BasePermission):
+    """A5: a person insured through an employer reads their records, but their employer does their
+    business; only flexible-employment persons transact for themselves (F1-F8)."""
+
+    message = "Persons insured through an employer may only read their records: their employer does their business."
+    error_extensions = {"code": "FORBIDDEN"}
+
+    async def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        viewer = info.context.viewer
+        if viewer.role is not Role.PERSON:
+            return True
+        if await Person.exists(id=viewer.person_id, category=PersonCategory.FLEXIBLE):
+            return True
+        await _audit_refusal(info, kwargs, "insured through an employer (A5)")
+        return False
+
+
+def self_service() -> DeclaredPermission:
+    """Flexible-employment self-service: the person online, or their community clerk at a kiosk."""
+    permission = DeclaredPermission((Role.PERSON, Role.CLERK))
+    permission.permissions.append(FlexibleEmploymentOnly())
+    return permission
 
 
 def allow(*roles: Role) -> DeclaredPermission:

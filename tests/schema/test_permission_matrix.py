@@ -41,6 +41,7 @@ EXPECTED: dict[str, frozenset[Role] | None] = {
     "Mutation.changePassword": EVERY,
     "Mutation.revokeCertificate": frozenset({Role.PERSON, Role.EMPLOYER_AGENT}),
     "Mutation.recordDeposit": frozenset({Role.BANK}),
+    "Mutation.updatePersonalInfo": frozenset({Role.PERSON, Role.CLERK}),
 }
 
 SAMPLE_SCALARS = {
