@@ -15,7 +15,7 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # rule M2
 DEADLINE_DAY = 20  # rule M3
 FIRST_YEAR = 1950
 LAST_YEAR = 2199
-_MONTH_TEXT = re.compile(r"^(\d{4})-(\d{2})$")
+_MONTH_TEXT = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 
 
 class InvalidMonth(ValueError):

@@ -22,6 +22,7 @@ from tortoise.models import Model
 
 import models
 from resolvers.scopes import scoped
+from schema.relay import whole_number
 from schema import nodes
 
 
@@ -58,10 +59,11 @@ class ById(DataLoader[Any, Any]):
         """The primary key written in a global id, or None when it cannot be one."""
         if isinstance(self.model._meta.pk, fields.UUIDField):
             try:
-                return uuid.UUID(text)
+                key = uuid.UUID(text)
             except ValueError:
                 return None
-        return int(text) if text.isdigit() and len(text) <= 18 else None
+            return key if str(key) == text else None
+        return whole_number(text)
 
     async def _load(self, keys: list[int]) -> list[Any]:
         queryset = scoped(self.model.filter(id__in=keys), self.model, self.viewer)
@@ -110,11 +112,12 @@ class ByParent:
 
     async def _ranked_rows(self, queryset: QuerySet, window: int, backwards: bool) -> list[dict[str, Any]]:
         """The first ``window`` rows of each parent (the last, when ``backwards``), in list order."""
+        table = self.model._meta.db_table  # qualified: a scope may join another table with an id
         terms = []
         for term in self.order:
             descending = term.startswith("-") != backwards
-            terms.append(f'"{term.lstrip("-")}" {"DESC" if descending else "ASC"}')
-        rank = RawSQL(f'ROW_NUMBER() OVER (PARTITION BY "{self.parent}" ORDER BY {", ".join(terms)})')
+            terms.append(f'"{table}"."{term.lstrip("-")}" {"DESC" if descending else "ASC"}')
+        rank = RawSQL(f'ROW_NUMBER() OVER (PARTITION BY "{table}"."{self.parent}" ORDER BY {", ".join(terms)})')
         ranked = queryset.annotate(_rank=rank).values(**columns(self.node_type), _parent=self.parent, _rank="_rank")
         ranked._choose_db_if_not_chosen()
         ranked._make_query()

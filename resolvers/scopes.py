@@ -1,8 +1,10 @@
 """Row scoping (A6): which rows a viewer may read, as a filter every loader and list applies.
 
-A person sees themself; an employer agent their employer and the persons it employs or employed;
-a clerk the persons of their community; a reviewer their district; an administrator everything;
-a bank operator passbooks; an analyst nothing personal. Rows out of scope read as absent.
+A person sees themself; an employer agent their employer, the persons it employs or employed and
+what it paid for them (not their own flexible insurance nor their passbook); a clerk the persons of
+their community; a reviewer their district: its persons, its employers and their staff; an
+administrator everything; a bank operator passbooks; an analyst nothing personal. Rows out of
+scope read as absent.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ def visible_persons(viewer: Any) -> Q | None:
     role = viewer.role if viewer else None
     if role is Role.ADMIN:
         return None
-    if role is Role.REVIEWER:
-        return Q(district_id=viewer.district_id)
+    if role is Role.REVIEWER:  # the district's residents, and the staff of its employers (E2)
+        staff = models.Employment.filter(employer__district_id=viewer.district_id).values("person_id")
+        return Q(district_id=viewer.district_id) | Q(id__in=Subquery(staff))
     if role is Role.CLERK:
         return Q(community_id=viewer.community_id)
     if role is Role.PERSON:
@@ -47,8 +50,9 @@ def visible_employers(viewer: Any) -> Q | None:
     role = viewer.role if viewer else None
     if role is Role.ADMIN:
         return None
-    if role is Role.REVIEWER:
-        return Q(district_id=viewer.district_id)
+    if role is Role.REVIEWER:  # the district's employers, and those employing its residents
+        employing = models.Employment.filter(person__district_id=viewer.district_id).values("employer_id")
+        return Q(district_id=viewer.district_id) | Q(id__in=Subquery(employing))
     if role is Role.EMPLOYER_AGENT:
         return Q(id=viewer.employer_id)
     if role in (Role.PERSON, Role.CLERK):  # the employers of the persons they see
@@ -82,9 +86,28 @@ def visible_audit_events(viewer: Any) -> Q | None:
 
 
 def _passbook_rows(viewer: Any, column: str) -> Q | None:
+    """A person's own money: the bank keeps it, the employer does not see it."""
     if viewer is not None and viewer.role is Role.BANK:
         return None
+    if viewer is not None and viewer.role is Role.EMPLOYER_AGENT:
+        return NOTHING
     return _of_visible_persons(viewer, column)
+
+
+def _insurance_rows(viewer: Any, employer_column: str) -> Q | None:
+    """An agent sees the insurance its employer pays, not the staff's own flexible insurance."""
+    if viewer is not None and viewer.role is Role.EMPLOYER_AGENT:
+        return Q(**{employer_column: viewer.employer_id})
+    return _of_visible_persons(viewer)
+
+
+def _employments(viewer: Any) -> Q | None:
+    role = viewer.role if viewer else None
+    if role is Role.EMPLOYER_AGENT:
+        return Q(employer_id=viewer.employer_id)
+    if role is Role.REVIEWER:
+        return Q(employer__district_id=viewer.district_id) | Q(person__district_id=viewer.district_id)
+    return _of_visible_persons(viewer)
 
 
 def _signed_in(viewer: Any) -> Q | None:
@@ -99,11 +122,10 @@ SCOPES = {
     models.Person: visible_persons,
     models.Employer: visible_employers,
     models.BusinessTransaction: visible_transactions,
-    models.Employment: lambda viewer: (Q(employer_id=viewer.employer_id) if viewer and viewer.role is Role.EMPLOYER_AGENT
-                                       else _of_visible_persons(viewer)),
-    models.Policy: lambda viewer: _of_visible_persons(viewer),
-    models.ContributionPeriod: lambda viewer: _of_visible_persons(viewer),
-    models.Arrear: lambda viewer: _of_visible_persons(viewer),
+    models.Employment: _employments,
+    models.Policy: lambda viewer: _insurance_rows(viewer, "employer_id"),
+    models.ContributionPeriod: lambda viewer: _insurance_rows(viewer, "policy__employer_id"),
+    models.Arrear: lambda viewer: _insurance_rows(viewer, "period__policy__employer_id"),
     models.Passbook: lambda viewer: _passbook_rows(viewer, "person_id"),
     models.LedgerEntry: lambda viewer: _passbook_rows(viewer, "passbook__person_id"),
     models.District: _signed_in,

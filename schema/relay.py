@@ -33,11 +33,19 @@ def decode_id(opaque: str, argument: str = "id") -> tuple[str, str]:
     return kind, key
 
 
+def whole_number(key: str, longest: int = 18) -> int | None:
+    """The number a key we issued holds: ASCII digits, no leading zero, so each has one spelling."""
+    if not (key.isascii() and key.isdigit()) or len(key) > longest or (key != "0" and key.startswith("0")):
+        return None
+    return int(key)
+
+
 def decode_int_id(opaque: str, expected_kind: str, argument: str = "id") -> int:
     kind, key = decode_id(opaque, argument)
-    if kind != expected_kind or not key.isdigit() or len(key) > 18:
+    number = whole_number(key) if kind == expected_kind else None
+    if number is None:
         raise BadUserInput(f"{opaque!r} is not the id of a {expected_kind}", argument)
-    return int(key)
+    return number
 
 
 @strawberry.interface(description="An object with a global id, readable through node(id).")
@@ -122,9 +130,10 @@ def _position(cursor: str | None, length: int, argument: str) -> int | None:
     if cursor is None:
         return None
     kind, key = decode_id(cursor, argument)
-    if kind not in ("position", "fromend") or not key.isdigit() or len(key) > 9:
+    number = whole_number(key, 9) if kind in ("position", "fromend") else None
+    if number is None:
         raise BadUserInput(f"{cursor!r} is not a cursor of this list", argument)
-    return int(key) if kind == "position" else length - 1 - int(key)
+    return number if kind == "position" else length - 1 - number
 
 
 def connection_from_list(items: Sequence[T], page: PageRequest) -> Connection[T]:

@@ -73,3 +73,10 @@ def test_a_credit_code_whose_organisation_code_fails_is_refused():
     from domain.identifiers import credit_check_character
     with pytest.raises(InvalidIdentifier, match="organisation code"):
         normalise_credit_code(first17 + credit_check_character(first17))
+
+
+def test_digits_of_other_scripts_are_not_digits_of_an_id_number():
+    number = make_resident_id("420102", dt.date(1990, 5, 6), 123)
+    full_width = "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in number[:17]) + number[17]
+    with pytest.raises(InvalidIdentifier):
+        parse_resident_id(full_width)

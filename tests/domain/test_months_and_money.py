@@ -41,3 +41,8 @@ def test_rounding_is_half_up_to_the_fen():
 def test_client_amounts_with_more_than_two_places_or_out_of_range_are_refused(text):
     with pytest.raises(InvalidAmount):
         parse_amount(text)
+
+
+def test_a_month_is_written_in_ascii_digits():
+    with pytest.raises(InvalidMonth):
+        Month.parse("２０２６-01")
