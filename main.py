@@ -90,6 +90,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
             reload=args.reload,
             log_config=None,  # keep the JSON logging configured by create_app
             access_log=False,  # the observability middleware writes the access log
+            proxy_headers=False,  # X-Forwarded-For is read only from TRUSTED_PROXIES (resolvers.context)
         )
 
 

@@ -23,6 +23,7 @@ class Context:
     viewer: Viewer | None = None  # None: anonymous
     client_address: str | None = None
     connection_params: dict[str, Any] | None = None
+    authorization: str | None = None  # on a WebSocket, checked again before each operation
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

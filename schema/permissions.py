@@ -8,17 +8,32 @@ permitted caller then sees is narrowed row by row (resolvers.scopes).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from graphql import OperationType
+from starlette.websockets import WebSocket
+from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission, PermissionExtension
 
 from domain.enums import AuditOutcome, PersonCategory, Role
 from models import Person
+from resolvers.context import viewer_of
 from services.audit import record
 
 STAFF = (Role.CLERK, Role.REVIEWER, Role.ADMIN)
 EVERY_ROLE = tuple(Role)
+
+
+class SessionStillValid(SchemaExtension):
+    """A WebSocket signs in once, at connection_init: check its session again before each
+    operation, so that a logout, a password change, a revoked certificate or expiry ends it."""
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        context = self.execution_context.context
+        if isinstance(getattr(context, "request", None), WebSocket) and context.authorization is not None:
+            context.sign_in(await viewer_of(context.authorization))
+        yield
 
 
 class SignedIn(BasePermission):

@@ -7,6 +7,7 @@ from schema.limits import QUERY_LIMITS
 from schema.mutation import Mutation
 from schema.masking import MaskUnexpectedErrors
 from schema.nodes import NODE_TYPES
+from schema.permissions import SessionStillValid
 from schema.query import Query
 from schema.scalars import SCALAR_MAP
 from server.observability import OperationMetrics
@@ -17,5 +18,5 @@ schema = strawberry.Schema(
     types=list(NODE_TYPES.values()),
     config=StrawberryConfig(scalar_map=SCALAR_MAP),
     # Masking first: it also catches what the other extensions raise, after metrics saw it.
-    extensions=[MaskUnexpectedErrors, OperationMetrics, *QUERY_LIMITS],
+    extensions=[MaskUnexpectedErrors, OperationMetrics, *QUERY_LIMITS, SessionStillValid],
 )

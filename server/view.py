@@ -181,7 +181,8 @@ class GraphQLView(GraphQL):
         """A WebSocket signs in with the token in connection_init ({"Authorization": "Bearer ..."})."""
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
         authorization = params.get("Authorization") or params.get("authorization")
-        context.sign_in(await viewer_of(authorization if isinstance(authorization, str) else None))
+        context.authorization = authorization if isinstance(authorization, str) else None
+        context.sign_in(await viewer_of(context.authorization))
         if context.viewer is None:
             raise ConnectionRejectionError()  # the socket closes with 4403 Forbidden
         return UNSET
@@ -217,6 +218,17 @@ class GraphQLView(GraphQL):
         # create_response never sees the request; the sub-response is its per-request channel.
         sub_response.response_format = getattr(request.state, "response_format", None)  # type: ignore[attr-defined]
         return sub_response
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            value = super().decode_json(data)
+            # Lone surrogates ("\udfff") decode, but no database or encoder downstream takes them.
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except RecursionError:
+            raise HTTPError(400, "The JSON is nested too deeply.") from None
+        except UnicodeEncodeError:
+            raise HTTPError(400, "The JSON holds text that is not valid Unicode (a lone surrogate).") from None
+        return value
 
     def parse_json(self, data: str | bytes) -> Any:
         value = super().parse_json(data)

@@ -10,6 +10,7 @@ from typing import Any
 
 import models
 from domain.enums import AuditOutcome
+from domain.identifiers import mask_resident_id
 from domain.months import Month
 from services import clock
 
@@ -19,9 +20,12 @@ _CONTROL_CHARACTERS = {code: "\ufffd" for code in range(32) if chr(code) not in 
 
 
 def without_secrets(value: Any, key: str = "") -> Any:
-    """A JSON-ready copy of mutation input with secrets replaced and long texts cut."""
+    """A JSON-ready copy of mutation input with secrets replaced, ID numbers masked (API.md 8)
+    and long texts cut."""
     if any(word in key.lower() for word in SECRET_WORDS):
         return "[removed]"
+    if key == "id_number" and isinstance(value, str) and len(value) == 18:
+        return mask_resident_id(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
     if isinstance(value, dict):

@@ -41,6 +41,8 @@ async def register_person(actor: Viewer, form: PersonRegistration) -> tuple[mode
         resident = parse_resident_id(form.id_number)
     except InvalidIdentifier as exc:
         raise BusinessError(ErrorCode.INVALID_ID_NUMBER, str(exc), "idNumber") from None
+    if resident.birth_date > clock.today():
+        raise BusinessError(ErrorCode.INVALID_ID_NUMBER, "the birth date in the ID number is in the future", "idNumber")
     name = _text(form.name, "name", 64)
     community = await models.Community.get_or_none(id=form.community_id)
     if community is None or not _serves(actor, community):

@@ -43,11 +43,12 @@ async def test_a_clerk_registers_a_person_of_their_community(office):
     assert result["transaction"] == {"businessType": "REGISTER_PERSON", "status": "COMPLETED", "channel": "COUNTER"}
     event = await models.AuditEvent.get(operation="registerPerson")
     assert event.outcome == AuditOutcome.ALLOWED and event.account_id == office["clerk"].account_id
-    assert event.input["input"]["id_number"] == number
+    assert event.input["input"]["id_number"] == number[:6] + "********" + number[14:]  # masked (API.md 8)
 
 
 @pytest.mark.parametrize(("number", "code"), [("420102199003071239", "INVALID_ID_NUMBER"),
-                                              ("42010219900230123X", "INVALID_ID_NUMBER")])
+                                              ("42010219900230123X", "INVALID_ID_NUMBER"),
+                                              ("420102203001012035", "INVALID_ID_NUMBER")])  # born in 2030
 async def test_an_invalid_id_number_is_refused_and_nothing_is_stored(office, number, code):
     result = (await data(REGISTER, viewer=office["clerk"], input=person_input(office, number)))["registerPerson"]
     assert result["person"] is None and [(e["field"], e["code"]) for e in result["errors"]] == [("idNumber", code)]

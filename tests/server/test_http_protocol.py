@@ -207,3 +207,18 @@ async def test_a_named_operation_is_chosen_among_several(client: httpx.AsyncClie
     )
 
     assert response.json() == {"data": {"greeting": "你好"}}
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ('{"query": "{ hello }", "variables": {"v": ' + "[" * 3000 + "]" * 3000 + "}}", "nested too deeply"),
+        ('{"query": "{ hello }", "variables": {"v": "\\udfff"}}', "lone surrogate"),
+    ],
+)
+async def test_json_no_decoder_downstream_could_take_is_a_request_error(client: httpx.AsyncClient, body: str,
+                                                                        reason: str) -> None:
+    response = await client.post("/graphql", content=body, headers={"Content-Type": "application/json",
+                                                                     "Accept": GRAPHQL_RESPONSE_JSON})
+    assert response.status_code == 400 and reason in response.json()["errors"][0]["message"]
+
