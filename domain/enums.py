@@ -75,6 +75,9 @@ class ArrearStatus(str, Enum):
     CANCELLED = "CANCELLED"
 
 
+OWED_ARREARS = (ArrearStatus.OPEN, ArrearStatus.ORDERED)  # not yet paid nor cancelled
+
+
 class LedgerKind(str, Enum):
     DEPOSIT = "DEPOSIT"
     CONTRIBUTION_DEBIT = "CONTRIBUTION_DEBIT"

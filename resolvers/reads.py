@@ -8,16 +8,13 @@ from tortoise.expressions import Subquery
 from tortoise.queryset import QuerySet
 
 import models
-from domain.enums import ArrearStatus
+from domain.enums import OWED_ARREARS
 from domain.identifiers import InvalidIdentifier, normalise_credit_code, normalise_resident_id
 from resolvers.loaders import fetch_nodes
 from resolvers.scopes import scoped
 from schema import nodes
 from schema.errors import BadUserInput
 from schema.relay import Connection, PageRequest, connection_from_keyset, decode_int_id
-
-OWED = (ArrearStatus.OPEN, ArrearStatus.ORDERED)
-
 
 def resident_id_argument(raw: str, argument: str = "idNumber") -> str:
     try:
@@ -78,7 +75,7 @@ def persons_queryset(f: Any, viewer: Any) -> QuerySet:
             policies = policies.filter(status=f.policy_status)
         queryset = queryset.filter(id__in=Subquery(policies.values("person_id")))
     if f.has_arrears is not None:
-        owing = Subquery(models.Arrear.filter(status__in=OWED).values("person_id"))
+        owing = Subquery(models.Arrear.filter(status__in=OWED_ARREARS).values("person_id"))
         queryset = queryset.filter(id__in=owing) if f.has_arrears else queryset.exclude(id__in=owing)
     return queryset
 

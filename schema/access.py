@@ -14,9 +14,8 @@ from domain.enums import BusinessType, Role, TransactionStatus
 from resolvers.loaders import node_of
 from resolvers.mutations import run_mutation
 from schema import nodes
-from schema.payloads import INPUT, UserError
+from schema.payloads import IDEMPOTENCY_KEY, INPUT, UserError
 from schema.permissions import EVERY_ROLE, allow, public
-from schema.registration import IDEMPOTENCY_KEY
 from schema.relay import decode_int_id
 from services import access
 from services.transactions import record_transaction

@@ -10,9 +10,8 @@ from domain.errors import BusinessError, ErrorCode
 from resolvers.loaders import node_of
 from resolvers.mutations import run_mutation
 from schema import nodes
-from schema.payloads import INPUT, UserError
+from schema.payloads import IDEMPOTENCY_KEY, INPUT, UserError
 from schema.permissions import self_service
-from schema.registration import IDEMPOTENCY_KEY
 from schema.relay import decode_int_id
 from services import personal_info
 

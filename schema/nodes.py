@@ -122,7 +122,7 @@ class Person(Node):
         first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[Arrear]:
         page = page_request(first, after, last, before)
-        statuses = (status,) if status else ("OPEN", "ORDERED")
+        statuses = (status,) if status else enums.OWED_ARREARS
         return await nested_connection(loaders(info).arrears_of_person, self.db_id, page, status__in=statuses)
 
     @strawberry.field(description="The contribution passbook (缴费存折), if the person has one.")

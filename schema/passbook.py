@@ -10,9 +10,8 @@ from domain.enums import Role
 from resolvers.loaders import node_of
 from resolvers.mutations import run_mutation
 from schema import nodes
-from schema.payloads import INPUT, UserError
+from schema.payloads import IDEMPOTENCY_KEY, INPUT, UserError
 from schema.permissions import allow
-from schema.registration import IDEMPOTENCY_KEY
 from schema.scalars import Money
 from services import deposits
 

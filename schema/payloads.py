@@ -21,4 +21,5 @@ class UserError:
         return cls(field=error.field, code=error.code, message=error.message)
 
 
+IDEMPOTENCY_KEY = "Retrying with the same key returns the first result and changes nothing more (API.md 3)."
 INPUT = strawberry.argument(description="What to do; every mutation takes one input (API.md 2).")

@@ -13,13 +13,10 @@ from resolvers.loaders import node_of
 from resolvers.mutations import run_mutation
 from schema import nodes
 from schema.enums import RetirementClass
-from schema.payloads import INPUT, UserError
+from schema.payloads import IDEMPOTENCY_KEY, INPUT, UserError
 from schema.permissions import allow
 from schema.relay import decode_int_id
 from services import registration
-
-IDEMPOTENCY_KEY = "Retrying with the same key returns the first result and changes nothing more (API.md 3)."
-
 
 @strawberry.input(description="A person brought to a community or district office with their ID card (A1).")
 class RegisterPersonInput:

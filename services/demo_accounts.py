@@ -19,7 +19,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from domain.enums import (
-    ArrearStatus, BusinessType, EmploymentStatus, PersonCategory, Role, TransactionStatus,
+    OWED_ARREARS, BusinessType, EmploymentStatus, PersonCategory, Role, TransactionStatus,
 )
 from models import Account, Arrear, Certificate, Community, District, Employer, Employment, Office, Person
 from services import clock
@@ -44,7 +44,6 @@ CITY_WIDE = {
     Role.ADMIN: "parameters, batch runs and the audit trail, city-wide",
 }
 DEVICE_NAME = "demo device"
-OWED = (ArrearStatus.OPEN, ArrearStatus.ORDERED)
 
 
 class DemoCityTooSmall(RuntimeError):
@@ -100,7 +99,7 @@ async def _choose_subjects(rng: random.Random) -> _Subjects:
     return _Subjects(
         district=district, office=(await Office.get(district_id=district.id)).name,
         community=await Community.get(id=person.community_id), person=person,
-        person_owes=await Arrear.exists(person_id=person.id, status__in=OWED), employer=employer,
+        person_owes=await Arrear.exists(person_id=person.id, status__in=OWED_ARREARS), employer=employer,
         staff=await _active_staff(employer.id).count(),
     )
 
@@ -129,7 +128,7 @@ async def _demo_district() -> District:
 async def _demo_person(rng: random.Random, district: District) -> Person:
     """A flexible-employment person of the district (F1-F8), one who owes arrears if any does."""
     flexible = Person.filter(district_id=district.id, category=PersonCategory.FLEXIBLE).order_by("id_number")
-    owing = await flexible.filter(id__in=Subquery(Arrear.filter(status__in=OWED).values("person_id")))
+    owing = await flexible.filter(id__in=Subquery(Arrear.filter(status__in=OWED_ARREARS).values("person_id")))
     return rng.choice(owing or await flexible)
 
 
