@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from domain.enums import BusinessType, EmploymentStatus, PersonCategory, Role, ServiceChannel
+from domain.enums import OWED_ARREARS, BusinessType, EmploymentStatus, PersonCategory, Role, ServiceChannel
 from domain.months import LOCAL_TZ
 from models import Account, Arrear, BusinessTransaction, Employment
 from services.access import AccessError, ErrorCode, authenticate, install_certificate, login
 from services.access_secrets import PASSWORD_HASHER
 from services.demo_accounts import (
-    DEMO_PASSWORD, DEVICE_CREDENTIALS, OWED, USERNAMES, DemoAccount, DemoCityTooSmall, accounts_table,
+    DEMO_PASSWORD, DEVICE_CREDENTIALS, USERNAMES, DemoAccount, DemoCityTooSmall, accounts_table,
     create_demo_accounts,
 )
 from services.demo_city import seed_city
@@ -123,7 +123,7 @@ async def test_the_certificate_password_installs_a_certificate_on_another_device
 async def test_the_person_is_flexible_owes_arrears_and_lives_in_the_clerks_community(demo):
     person, clerk = await account(Role.PERSON), await account(Role.CLERK)
     assert person.person.category is PersonCategory.FLEXIBLE
-    assert await Arrear.exists(person_id=person.person_id, status__in=OWED)
+    assert await Arrear.exists(person_id=person.person_id, status__in=OWED_ARREARS)
     assert person.person.community_id == clerk.community_id
     assert clerk.community.district.code == "420102"
     assert person.granted_by.username == USERNAMES[Role.CLERK]
