@@ -9,7 +9,6 @@ from __future__ import annotations
 import calendar as gregorian
 import datetime as dt
 import random
-from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
@@ -27,6 +26,7 @@ from domain.pricing import (
     flexible_pension,
     rates_from_values,
 )
+from domain.tariff import PRICING_CODES, ParameterRow, value_in_force
 
 FLEXIBLE_HISTORY_MONTHS = 24  # two years of flexible history up to last month
 EMPLOYER_HISTORY_MONTHS = 12  # a year of employer-channel history up to last month
@@ -35,14 +35,6 @@ PUBLISHED_WAGE_YEARS = 3  # the years a 24-month history up to last month can to
 WAGE_ANCHOR_YEAR = 2024
 WAGE_ANCHOR = Decimal("8000")
 WAGE_GROWTH = Decimal("1.05")
-
-PRICING_CODES = tuple(code for code in ParameterCode if code not in (
-    ParameterCode.AVERAGE_MONTHLY_WAGE, ParameterCode.CARD_PHOTO_STANDARD))
-
-
-class MissingParameter(LookupError):
-    """A parameter has no value in force for a month the demo city needs."""
-
 
 def published_average_wage(year: int) -> Decimal:
     """The demo city's average monthly wage of ``year``: whole yuan, about 5% more each year."""
@@ -53,21 +45,6 @@ def published_average_wage(year: int) -> Decimal:
 def wage_years(this_month: Month) -> list[int]:
     """The years whose average wage is published: the last three, which hold the whole history."""
     return list(range(this_month.year - PUBLISHED_WAGE_YEARS + 1, this_month.year + 1))
-
-
-@dataclass(frozen=True, slots=True)
-class ParameterRow:
-    code: ParameterCode
-    effective_from: int
-    value: Decimal
-
-
-def value_in_force(rows: Iterable[ParameterRow], code: ParameterCode, month: Month) -> Decimal:
-    """The value of the latest row of ``code`` that took effect on or before ``month``."""
-    candidates = [row for row in rows if row.code == code and row.effective_from <= month.to_int()]
-    if not candidates:
-        raise MissingParameter(f"{code.value} has no value in force in {month}; are the migrations applied?")
-    return max(candidates, key=lambda row: row.effective_from).value
 
 
 @dataclass

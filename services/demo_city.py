@@ -37,7 +37,8 @@ from services.demo_bulk import (
     TRANSACTION,
     BulkWriter,
 )
-from services.demo_calendar import Calendar, ParameterRow, published_average_wage, wage_years
+from services.demo_calendar import Calendar, published_average_wage, wage_years
+from services.tariff import parameter_rows
 from services.demo_names import (
     DISTRICTS,
     community_name,
@@ -96,7 +97,7 @@ async def seed_city(persons: int, seed: int, *, now: dt.datetime | None = None) 
     async with in_transaction() as connection:
         await _refuse_existing_city(connection)
         published = await _publish_average_wages(connection, moment)
-        calendar = Calendar.build(moment, await _parameter_rows(connection))
+        calendar = Calendar.build(moment, await parameter_rows(connection))
         writer = BulkWriter(connection)
         await writer.start_ids()
         places = _write_geography(rng, writer)
@@ -142,11 +143,6 @@ async def _publish_average_wages(connection: BaseDBAsyncClient, now: dt.datetime
         for year in missing
     ], using_db=connection)
     return missing
-
-
-async def _parameter_rows(connection: BaseDBAsyncClient) -> list[ParameterRow]:
-    rows = await Parameter.filter(value__isnull=False).using_db(connection).values("code", "effective_from", "value")
-    return [ParameterRow(ParameterCode(row["code"]), row["effective_from"], row["value"]) for row in rows]
 
 
 def _write_geography(rng: random.Random, writer: BulkWriter) -> list[Place]:
