@@ -17,6 +17,10 @@ class PersonCategory(str, Enum):
     RETIRED = "RETIRED"
 
 
+# Who does flexible-employment business themself (A5): not the employed, nor the retired.
+SELF_SERVICE_CATEGORIES = (PersonCategory.FLEXIBLE, PersonCategory.UNINSURED)
+
+
 class RetirementClass(str, Enum):
     """The archive's job class, which sets a woman's retirement age (rule Q3)."""
 

@@ -16,7 +16,7 @@ from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission, PermissionExtension
 
-from domain.enums import AuditOutcome, PersonCategory, Role
+from domain.enums import SELF_SERVICE_CATEGORIES, AuditOutcome, Role
 from models import Person
 from resolvers.context import viewer_of
 from services.audit import record
@@ -72,18 +72,20 @@ class DeclaredPermission(PermissionExtension):
 
 class FlexibleEmploymentOnly(BasePermission):
     """A5: a person insured through an employer reads their records, but their employer does their
-    business; only flexible-employment persons transact for themselves (F1-F8)."""
+    business; flexible-employment persons, and the uninsured who come to enroll, transact for
+    themselves (F1-F8)."""
 
-    message = "Persons insured through an employer may only read their records: their employer does their business."
+    message = ("Persons insured through an employer, or retired, may only read their records: "
+               "flexible-employment business is for the flexibly insured and the uninsured.")
     error_extensions = {"code": "FORBIDDEN"}
 
     async def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
         viewer = info.context.viewer
         if viewer.role is not Role.PERSON:
             return True
-        if await Person.exists(id=viewer.person_id, category=PersonCategory.FLEXIBLE):
+        if await Person.exists(id=viewer.person_id, category__in=SELF_SERVICE_CATEGORIES):
             return True
-        await _audit_refusal(info, kwargs, "insured through an employer (A5)")
+        await _audit_refusal(info, kwargs, "employed or retired: reads only (A5)")
         return False
 
 

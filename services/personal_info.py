@@ -7,8 +7,9 @@ import re
 from tortoise.transactions import in_transaction
 
 import models
-from domain.enums import BusinessType, Role, TransactionStatus
+from domain.enums import BusinessType, TransactionStatus
 from domain.errors import BusinessError, ErrorCode
+from services.self_service import acts_for
 from services.transactions import record_transaction
 from services.viewer import Viewer
 
@@ -37,7 +38,7 @@ async def update_personal_info(actor: Viewer, person_id: int, *, phone: str | No
         raise BusinessError(ErrorCode.INVALID_INPUT, "give at least one of phone, address and communityId", None)
     async with in_transaction():
         person = await models.Person.select_for_update().get_or_none(id=person_id)
-        if person is None or not _acts_for(actor, person):
+        if person is None or not acts_for(actor, person):
             raise BusinessError(ErrorCode.OUT_OF_SCOPE, "you do not act for this person", "personId")
         before = {name: getattr(person, name) for name in CHANGEABLE}
         for name, value in changes.items():
@@ -51,9 +52,3 @@ async def update_personal_info(actor: Viewer, person_id: int, *, phone: str | No
             details={"before": before, "after": {name: getattr(person, name) for name in CHANGEABLE}},
         )
     return person, transaction
-
-
-def _acts_for(actor: Viewer, person: models.Person) -> bool:
-    if actor.role is Role.PERSON:
-        return actor.person_id == person.id
-    return actor.role is Role.CLERK and actor.community_id == person.community_id

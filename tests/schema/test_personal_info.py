@@ -46,7 +46,7 @@ async def test_a_person_insured_through_an_employer_may_only_read(people):
     assert error_codes(body) == ["FORBIDDEN"] and "employer" in body["errors"][0]["message"]
     assert (await models.Person.get(id=people["employed"].id)).phone is None
     event = await models.AuditEvent.get(operation="updatePersonalInfo")
-    assert event.outcome == AuditOutcome.REFUSED and event.detail == "insured through an employer (A5)"
+    assert event.outcome == AuditOutcome.REFUSED and event.detail == "employed or retired: reads only (A5)"
 
 
 async def test_a_clerk_acts_for_persons_of_their_community_only(people):

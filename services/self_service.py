@@ -1,0 +1,29 @@
+"""Who a flexible-employment business is about, and whether the actor may do it for them (A5, A6)."""
+
+from __future__ import annotations
+
+import models
+from domain.enums import PersonCategory, Role
+from domain.errors import BusinessError, ErrorCode
+from services.viewer import Viewer
+
+
+def acts_for(actor: Viewer, person: models.Person) -> bool:
+    """The person themself online, or the clerk of their community at a kiosk."""
+    if actor.role is Role.PERSON:
+        return actor.person_id == person.id
+    return actor.role is Role.CLERK and actor.community_id == person.community_id
+
+
+async def locked_subject(actor: Viewer, person_id: int) -> models.Person:
+    """The person, row-locked for the rest of the transaction, so that one person's businesses run
+    one after the other; refused when the actor does not act for them or they may not self-serve."""
+    person = await models.Person.select_for_update().get_or_none(id=person_id)
+    if person is None or not acts_for(actor, person):
+        raise BusinessError(ErrorCode.OUT_OF_SCOPE, "you do not act for this person", "personId")
+    if person.category is PersonCategory.EMPLOYED:
+        raise BusinessError(ErrorCode.INSURED_BY_EMPLOYER,
+                            "this person is insured through an employer, which does their business (A5)", "personId")
+    if person.category is PersonCategory.RETIRED:
+        raise BusinessError(ErrorCode.PERSON_RETIRED, "this person is retired and pays no more contributions", "personId")
+    return person
