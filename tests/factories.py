@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import itertools
+from functools import cache
 from decimal import Decimal
+
+from PIL import Image
+from skimage import data as skimage_data
 
 import models
 from domain.enums import (
-    ArrearStatus, Channel, Gender, InsuranceType, LedgerKind, PaidVia, PeriodStatus, PersonCategory, Role,
+    ArrearStatus, Channel, Gender, InsuranceType, LedgerKind, PaidVia, ParameterCode, PeriodStatus, PersonCategory,
+    Role,
 )
 from domain.identifiers import make_credit_code, make_resident_id
 from domain.months import Month
@@ -115,3 +121,31 @@ async def viewer(role: Role, *, person: models.Person | None = None, employer: m
         district_id = account.district_id if account.district_id else (employer.district_id if employer else None)
     return Viewer(account.id, account.username, role, person_id=account.person_id, employer_id=account.employer_id,
                   community_id=community_id, district_id=district_id)
+
+
+async def average_wage(year: int, amount: str) -> models.Parameter:
+    """Publish the average monthly wage of ``year`` (P1)."""
+    return await models.Parameter.create(code=ParameterCode.AVERAGE_MONTHLY_WAGE, effective_from=year * 100 + 1,
+                                         value=Decimal(amount))
+
+
+@cache
+def portrait(width: int, height: int) -> Image.Image:
+    """scikit-image's astronaut (one frontal face on a plain backdrop) scaled to ``width`` wide and
+    cut to ``height`` from the top."""
+    face = Image.fromarray(skimage_data.astronaut())
+    return face.resize((width, width), Image.Resampling.BICUBIC).crop((0, 0, width, height))
+
+
+def face_photo(width: int = 1600, height: int = 1200) -> bytes:
+    """A JPEG photo of one face, as a phone would send it."""
+    buffer = io.BytesIO()
+    portrait(width, height).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def photo(image_format: str = "JPEG", size: tuple[int, int] = (600, 800)) -> bytes:
+    """A small real image with no face: the upload check passes it, the photo job refuses it."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (235, 235, 235)).save(buffer, format=image_format)
+    return buffer.getvalue()

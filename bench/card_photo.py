@@ -1,0 +1,173 @@
+"""Card-photo normalisation (P7): time per 12-megapixel JPEG on one core.
+
+Makes 12-megapixel photos from scikit-image's astronaut portrait (the test extra), each framed,
+scaled and lit a little differently, with sensor-like grain, landscape and portrait alike. Then, in
+a fresh process pinned to one core, times ``normalise`` on each, and, as the baseline in the same
+run, a plain full decode of the same JPEG with Pillow.
+
+    python -m bench.card_photo [--photos 30] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import multiprocessing
+import os
+import platform
+import resource
+import statistics
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+LANDSCAPE, PORTRAIT = (4000, 3000), (3000, 4000)
+ID_NUMBER = "11010519491231002X"
+
+
+def make_photos(count: int, seed: int, folder: Path) -> list[Path]:
+    from skimage.data import astronaut
+
+    rng = np.random.default_rng(seed)
+    source = Image.fromarray(astronaut())
+    grain = rng.normal(0, 3.5, (512, 512, 3)).astype(np.float32)  # tiled: cheap to make
+    paths = []
+    for n in range(count):
+        width, height = LANDSCAPE if n % 3 else PORTRAIT
+        side = int(max(width, height) * rng.uniform(1.0, 1.3))
+        scaled = source.resize((side, side), Image.Resampling.BICUBIC)
+        centre = 224 * side / 512  # of the face, across
+        left = int(np.clip(centre - width * rng.uniform(0.35, 0.65), 0, side - width))
+        top = int(rng.uniform(0, min(side - height, side * 20 / 512)))  # the hair stays in the frame
+        pixels = np.asarray(scaled.crop((left, top, left + width, top + height)), dtype=np.float32)
+        pixels *= rng.uniform(0.9, 1.1)
+        pixels += np.tile(grain, (height // 512 + 1, width // 512 + 1, 1))[:height, :width]
+        path = folder / f"photo-{n:03d}.jpg"
+        Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path, quality=int(rng.integers(88, 96)))
+        paths.append(path)
+    return paths
+
+
+def measure(paths: list[Path]) -> dict:
+    """In a fresh process, so its peak memory is the work's own."""
+    pinned = hasattr(os, "sched_setaffinity")
+    if pinned:
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    from services.card_photos import PhotoRejected, normalise
+
+    photos = [path.read_bytes() for path in paths]
+    normalise(photos[0], ID_NUMBER)  # the cascade loads once
+    Image.open(io.BytesIO(photos[0])).load()
+    rss_before = _reset_peak_rss()
+
+    seconds, cards, rejected = [], [], []
+    for data in photos:
+        start = time.perf_counter()
+        try:
+            cards.append(normalise(data, ID_NUMBER))
+        except PhotoRejected as rejection:
+            rejected.append(rejection.reason_code.value)
+        seconds.append(time.perf_counter() - start)
+    rss_after = _peak_rss()
+
+    tracemalloc.start()
+    for data in photos[:5]:
+        try:
+            normalise(data, ID_NUMBER)
+        except PhotoRejected:
+            pass
+    traced_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+
+    decode = []
+    for data in photos:
+        start = time.perf_counter()
+        Image.open(io.BytesIO(data)).load()
+        decode.append(time.perf_counter() - start)
+    return {
+        "pinned": pinned, "seconds": seconds, "decode": decode, "rejected": rejected,
+        "sizes": [len(card.jpeg) for card in cards], "qualities": [card.quality for card in cards],
+        "rss_before_kb": rss_before, "rss_after_kb": rss_after, "traced_peak": traced_peak,
+        "photo_bytes": [len(data) for data in photos],
+    }
+
+
+def _status_kb(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss() -> int:
+    """The resident size now, with the peak reset to it where Linux allows; ru_maxrss elsewhere
+    (it keeps the parent's peak across exec, so it only bounds the work's own)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return _status_kb("VmRSS") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _peak_rss() -> int:
+    return _status_kb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1 else values[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as folder:
+        paths = make_photos(args.photos, args.seed, Path(folder))
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            result = pool.apply(measure, (paths,))
+
+    import cv2
+
+    ms = [s * 1000 for s in result["seconds"]]
+    decode_ms = [s * 1000 for s in result["decode"]]
+    median, baseline = statistics.median(ms), statistics.median(decode_ms)
+    print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs, "
+          f"{'pinned to one core' if result['pinned'] else 'not pinned'}; "
+          f"{platform.python_implementation()} {platform.python_version()}, "
+          f"Pillow {Image.__version__}, OpenCV {cv2.__version__}")
+    print(f"photos: {len(ms)} JPEGs of 12 megapixels, "
+          f"{statistics.mean(result['photo_bytes']) / 1e6:.1f} MB on average")
+    print(f"normalise: median {median:.1f} ms, p95 {p95(ms):.1f} ms, max {max(ms):.1f} ms")
+    print(f"baseline, full Pillow decode of the same JPEG: median {baseline:.1f} ms")
+    print(f"ratio normalise/decode: {median / baseline:.2f}")
+    print(f"peak memory: RSS grew {(result['rss_after_kb'] - result['rss_before_kb']) / 1024:.1f} MB over "
+          f"the warmed-up process ({result['rss_after_kb'] / 1024:.0f} MB peak), "
+          f"tracemalloc peak {result['traced_peak'] / 1e6:.1f} MB (Python and NumPy only)")
+    if result["sizes"]:
+        print(f"cards: {min(result['sizes'])}-{max(result['sizes'])} bytes, "
+              f"quality {min(result['qualities'])}-{max(result['qualities'])}")
+    if result["rejected"]:
+        print(f"rejected: {len(result['rejected'])} ({', '.join(sorted(set(result['rejected'])))})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,452 @@
+"""Medical-card photos (F2, P7): the cheap check made on upload and the normalisation done by the
+background job, as pure functions on bytes.
+
+``check_upload`` reads only the header: size of the file, format, dimensions. ``normalise`` decodes
+the photo, finds exactly one face, frames it as the card-photo standard asks (358 x 441, face about
+207 px wide, head about two thirds of the frame), whitens a plain light background and encodes a
+baseline JPEG of 14-40 KB named by the ID number.
+
+Decisions:
+
+- Background: the border strip of the framed photo (top, and the sides above the shoulders) must
+  be white already or plain and light; that colour is then whitened where it reaches the border,
+  never inside the oval of the face (so a face or hair of the same colour stays). A busy or dark
+  background is refused (BACKGROUND_NOT_PLAIN): whitening a dark wall would also whiten dark hair,
+  and a busy one cannot be told from the person. Beyond the photo's edges the card is white.
+- File size: the highest quality from 30 to 95 whose file is at most 40 KB. When quality 95 gives
+  less than 14 KB, full-resolution colour (no chroma subsampling) and quality up to 100 are tried;
+  a photo still under 14 KB is refused (TOO_LITTLE_DETAIL), as is one over 40 KB at quality 30
+  (TOO_NOISY): the standard's size bounds are never met by padding the file or by a ruined image.
+- Face: OpenCV's frontal-face Haar cascade, searched quickly on a small grey copy, then measured
+  again at the card's scale; ``CardPhoto.face_box`` is where the framing puts that box on the card.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import threading
+from dataclasses import dataclass
+from enum import Enum
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps
+
+from domain.identifiers import normalise_resident_id
+from domain.parameters import CARD_PHOTO_STANDARD
+
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_PIXELS = 40_000_000  # checked from the header, before any decoding (decompression bombs)
+FORMATS = ("JPEG", "PNG")
+
+CARD_SIZE = (CARD_PHOTO_STANDARD["width"], CARD_PHOTO_STANDARD["height"])
+FACE_WIDTH = CARD_PHOTO_STANDARD["face_width_px"]
+MIN_BYTES = CARD_PHOTO_STANDARD["min_bytes"]
+MAX_BYTES = CARD_PHOTO_STANDARD["max_bytes"]
+MIN_FACE_PX = 100  # narrower in the original, the card face would be blown up more than twice
+FACE_TOP = 128  # card row of the face box's top: crown near the top edge, head about 2/3 of the frame
+DARK_LIMIT = 70  # mean luminance (0-255) of the middle of the face
+
+WORK_SIDE = 1600  # decode at least this long a side first; large JPEGs decode at 1/2 to 1/8 scale
+CLEAR_VOTES = 12  # a quick search's single face with fewer votes is checked by a thorough one
+FAINT_VOTES = 0.5  # a detection with fewer votes than this share of the best one is noise
+SMALL_FACE_SHARE = 0.5  # faces narrower than this share of the main one are in the background
+
+CHROMA_WEIGHTS = np.array([1.0, 3.0, 3.0], dtype=np.float32)  # Y, Cr, Cb
+WHITE_YCRCB = np.array([255.0, 128.0, 128.0], dtype=np.float32) * CHROMA_WEIGHTS
+BACKGROUND_NEAR = 30  # weighted YCrCb distance from the background colour: whitened fully
+BACKGROUND_FAR = 50  # ... and faded to the photo at this distance
+PLAIN_SHARE = 0.85  # of the border strip near the background colour
+LIGHT_LIMIT = 120  # luminance of the background colour
+QUALITY_RANGE = (30, 95)
+WHITE = (255, 255, 255)
+
+
+class PhotoProblem(str, Enum):
+    EMPTY = "EMPTY"
+    TOO_LARGE_FILE = "TOO_LARGE_FILE"
+    NOT_AN_IMAGE = "NOT_AN_IMAGE"
+    UNSUPPORTED_FORMAT = "UNSUPPORTED_FORMAT"
+    TOO_MANY_PIXELS = "TOO_MANY_PIXELS"
+    TRUNCATED = "TRUNCATED"
+    DAMAGED = "DAMAGED"
+    NO_FACE = "NO_FACE"
+    SEVERAL_FACES = "SEVERAL_FACES"
+    FACE_TOO_SMALL = "FACE_TOO_SMALL"
+    TOO_DARK = "TOO_DARK"
+    BACKGROUND_NOT_PLAIN = "BACKGROUND_NOT_PLAIN"
+    TOO_NOISY = "TOO_NOISY"
+    TOO_LITTLE_DETAIL = "TOO_LITTLE_DETAIL"
+
+
+class PhotoRejected(Exception):
+    """A photo that cannot make a card photo; ``message`` is for the person who sent it."""
+
+    def __init__(self, reason_code: PhotoProblem, message: str) -> None:
+        super().__init__(message)
+        self.reason_code, self.message = reason_code, message
+
+
+@dataclass(frozen=True, slots=True)
+class UploadedImage:
+    format: str  # "JPEG" or "PNG"
+    width: int  # as stored, before any EXIF rotation
+    height: int
+    byte_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class CardPhoto:
+    jpeg: bytes
+    filename: str
+    face_box: tuple[int, int, int, int]  # x, y, width, height on the card photo
+    quality: int
+
+
+class _Source(io.BytesIO):
+    """The upload as Pillow reads it, noting a read past its end: the decoder wanted more data, so
+    the file is truncated, whatever ``ImageFile.LOAD_TRUNCATED_IMAGES`` says."""
+
+    ran_out = False
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        if not chunk and size != 0:
+            self.ran_out = True
+        return chunk
+
+
+@dataclass(frozen=True, slots=True)
+class _Decoded:
+    image: Image.Image  # RGB, upright
+    scale: float  # decoded pixels per pixel of the original
+
+
+def check_upload(data: bytes) -> UploadedImage:
+    """The check made on upload (F2): a JPEG or PNG of at most 10 MiB and 40 megapixels, from its
+    header only. Pillow's own decompression-bomb limit is a global others may change, so the pixel
+    count is checked here on every call."""
+    if not data:
+        raise PhotoRejected(PhotoProblem.EMPTY, "the photo file is empty")
+    if len(data) > MAX_PHOTO_BYTES:
+        raise PhotoRejected(PhotoProblem.TOO_LARGE_FILE, "the photo file is larger than 10 MB")
+    image = _open(io.BytesIO(data))
+    # A phone's multi-picture JPEG (MPO) is a JPEG whose first picture is the photo.
+    image_format = "JPEG" if image.format == "MPO" else image.format
+    width, height = image.size
+    image.close()
+    if image_format not in FORMATS:
+        raise PhotoRejected(PhotoProblem.UNSUPPORTED_FORMAT, "the photo must be a JPEG or PNG image")
+    if width * height > MAX_PIXELS:
+        raise PhotoRejected(PhotoProblem.TOO_MANY_PIXELS, "the photo has more than 40 megapixels")
+    if width < 1 or height < 1:
+        raise PhotoRejected(PhotoProblem.DAMAGED, "the photo file is damaged")
+    return UploadedImage(image_format, width, height, len(data))
+
+
+def normalise(data: bytes, id_number: str) -> CardPhoto:
+    """The job's check and normalisation of a card photo (F2, P7). Raises ``PhotoRejected`` for a
+    photo that cannot make a card photo, ``InvalidIdentifier`` for a malformed ID number."""
+    number = normalise_resident_id(id_number)  # upper-case X (P7)
+    upload = check_upload(data)
+    decoded = _decode(data, upload, WORK_SIDE / max(upload.width, upload.height))
+    box = _single_face(decoded)
+    if box[2] < FACE_WIDTH and decoded.scale < 1:
+        # The face is too narrow at this scale for a sharp card: decode again, larger.
+        finer = _decode(data, upload, FACE_WIDTH * decoded.scale / box[2])
+        box = tuple(v * finer.scale / decoded.scale for v in box)
+        decoded = finer
+    card, padded = _frame(decoded.image, box)
+    face = _card_face_box(box)
+    card = _whiten_background(card, padded, face)
+    jpeg, quality = _encode(Image.fromarray(card))
+    return CardPhoto(jpeg, f"{number}.jpg", face, quality)
+
+
+def _open(source: io.BytesIO, formats: list[str] | None = None) -> Image.Image:
+    try:
+        return Image.open(source, formats=formats)
+    except Image.DecompressionBombError:  # Pillow's own limit, when lower than ours
+        raise PhotoRejected(PhotoProblem.TOO_MANY_PIXELS, "the photo has more than 40 megapixels") from None
+    except (OSError, SyntaxError, ValueError):  # UnidentifiedImageError is an OSError
+        raise PhotoRejected(PhotoProblem.NOT_AN_IMAGE, "the file is not an image") from None
+
+
+def _decode(data: bytes, upload: UploadedImage, scale: float) -> _Decoded:
+    """Decode fully, a JPEG at the smallest of 1/8, 1/4, 1/2 or 1 that is at least ``scale``;
+    turned upright from its EXIF orientation and made RGB."""
+    source = _Source(data)
+    image = _open(source, [upload.format])
+    if image.size != (upload.width, upload.height):
+        raise PhotoRejected(PhotoProblem.DAMAGED, "the photo file is damaged")
+    if upload.format == "JPEG" and scale < 1:
+        image.draft("RGB", (math.ceil(upload.width * scale), math.ceil(upload.height * scale)))
+    source.ran_out = False
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError, EOFError):
+        if source.ran_out:
+            raise PhotoRejected(PhotoProblem.TRUNCATED, "the photo file is incomplete: send it again") from None
+        raise PhotoRejected(PhotoProblem.DAMAGED, "the photo file is damaged") from None
+    if source.ran_out:
+        raise PhotoRejected(PhotoProblem.TRUNCATED, "the photo file is incomplete: send it again")
+    actual = image.size[0] / upload.width
+    ImageOps.exif_transpose(image, in_place=True)
+    return _Decoded(_rgb(image), actual)
+
+
+def _rgb(image: Image.Image) -> Image.Image:
+    """24-bit colour (P7); transparency becomes white background."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, WHITE)
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    if image.mode == "I" or image.mode.startswith("I;16"):
+        image = image.point(lambda v: v / 256).convert("L")  # 16-bit grey down to 8 bits, not clipped
+    return image.convert("RGB")
+
+
+_detectors = threading.local()  # a cascade is not safe to share between threads
+
+
+def _cascade() -> cv2.CascadeClassifier:
+    cascade = getattr(_detectors, "cascade", None)
+    if cascade is None:
+        cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+        if cascade.empty():
+            raise RuntimeError("OpenCV's frontal-face cascade could not be loaded")
+        _detectors.cascade = cascade
+    return cascade
+
+
+@dataclass(frozen=True, slots=True)
+class _Search:
+    side: int  # longest side of the grey copy searched
+    scale_factor: float  # between the cascade's window sizes
+    min_neighbours: int  # overlapping detections a face needs
+    min_px: int  # smallest face searched, on the grey copy
+
+
+QUICK = _Search(256, 1.2, 3, 26)  # faces of a tenth of the photo or more: a card photo's
+THOROUGH = _Search(480, 1.1, 5, 48)  # when the quick one is unsure: more votes, fewer mistakes
+SMALL = _Search(960, 1.2, 3, 24)  # when both find none: a small face, to say so
+
+
+def _single_face(decoded: _Decoded) -> tuple[float, float, float, float]:
+    """The one face in the photo (P7), as x, y, width, height on the decoded image."""
+    grey = decoded.image.convert("L")
+    faces = _detect(grey, QUICK)
+    if len(faces) != 1 or faces[0][1] < CLEAR_VOTES:
+        faces = _detect(grey, THOROUGH)
+    smallest = THOROUGH.min_px / min(1.0, THOROUGH.side / max(grey.size))  # on the decoded image
+    if not faces and smallest / decoded.scale > MIN_FACE_PX / 2:
+        faces = _detect(grey, SMALL, max_px=smallest * 1.3)
+    if not faces:
+        raise PhotoRejected(PhotoProblem.NO_FACE, "no face found in the photo")
+    if len(faces) > 1:
+        raise PhotoRejected(PhotoProblem.SEVERAL_FACES,
+                            f"{_count(len(faces))} faces found: the photo must show only you")
+    (x, y, w, h), _votes = faces[0]
+    if w / decoded.scale < MIN_FACE_PX:
+        raise PhotoRejected(PhotoProblem.FACE_TOO_SMALL, "the face is too small: take the photo closer")
+    middle = grey.crop((round(x + w / 5), round(y + h / 5), round(x + w * 4 / 5), round(y + h * 4 / 5)))
+    if np.asarray(middle).mean() < DARK_LIMIT:
+        raise PhotoRejected(PhotoProblem.TOO_DARK, "the image is too dark")
+    return _refined(grey, (x, y, w, h))
+
+
+def _refined(grey: Image.Image, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """The face box measured again at the card's scale with fine steps: the searches above step
+    the window by 10-20 %, more than the standard's tolerance on the face width (P7)."""
+    x, y, w, h = box
+    zoom = FACE_WIDTH / w
+    region = (max(0.0, x - w * 0.3), max(0.0, y - h * 0.3),
+              min(float(grey.width), x + w * 1.3), min(float(grey.height), y + h * 1.3))
+    size = (round((region[2] - region[0]) * zoom), round((region[3] - region[1]) * zoom))
+    patch = np.asarray(grey.resize(size, Image.Resampling.BILINEAR, box=region))
+    # Smaller windows are kept: they take part in the average that makes the box, unbiased so.
+    boxes = _cascade().detectMultiScale(patch, scaleFactor=1.05, minNeighbors=3, minSize=(round(FACE_WIDTH * 0.6),) * 2)
+    if len(boxes) == 0:
+        return box
+    centre = ((x - region[0]) * zoom + FACE_WIDTH / 2, (y - region[1]) * zoom + FACE_WIDTH / 2)
+    bx, by, bw, bh = min(boxes, key=lambda b: (b[0] + b[2] / 2 - centre[0]) ** 2 + (b[1] + b[3] / 2 - centre[1]) ** 2)
+    return region[0] + bx / zoom, region[1] + by / zoom, bw / zoom, bh / zoom
+
+
+def _detect(grey: Image.Image, search: _Search, max_px: float | None = None
+            ) -> list[tuple[tuple[float, float, float, float], int]]:
+    """Faces and their votes, on ``grey``'s scale, less faint detections and faces far smaller than
+    the main one (a poster, a person far behind)."""
+    ratio = min(1.0, search.side / max(grey.size))
+    if ratio < 1.0:
+        size = (max(1, round(grey.width * ratio)), max(1, round(grey.height * ratio)))
+        grey = grey.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    largest = math.ceil(max_px * ratio) if max_px else 0
+    if largest and largest < search.min_px:
+        return []
+    boxes, votes = _cascade().detectMultiScale2(
+        np.asarray(grey), scaleFactor=search.scale_factor, minNeighbors=search.min_neighbours,
+        minSize=(search.min_px, search.min_px), maxSize=(largest, largest))
+    found = [(tuple(float(v) / ratio for v in box), int(n)) for box, n in zip(boxes, votes)]
+    if not found:
+        return []
+    best_box, best_votes = max(found, key=lambda item: item[1])
+    return [(box, n) for box, n in found
+            if n >= FAINT_VOTES * best_votes and box[2] >= SMALL_FACE_SHARE * best_box[2]]
+
+
+def _count(n: int) -> str:
+    return {2: "two", 3: "three", 4: "four"}.get(n, str(n))
+
+
+def _frame(image: Image.Image, box: tuple[float, float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The card-sized RGB pixels around the face, and where they lie outside the photo (white)."""
+    x, _y, w, _h = box
+    zoom = FACE_WIDTH / w  # card pixels per decoded pixel
+    width, height = CARD_SIZE
+    left, top = x + w / 2 - width / 2 / zoom, box[1] - FACE_TOP / zoom
+    right, bottom = left + width / zoom, top + height / zoom
+    inside = (max(0.0, left), max(0.0, top), min(float(image.width), right), min(float(image.height), bottom))
+    padded = np.ones((height, width), dtype=bool)
+    if inside == (left, top, right, bottom):
+        card = image.resize(CARD_SIZE, Image.Resampling.LANCZOS, box=inside)
+        padded[:] = False
+        return np.asarray(card), padded
+    card = Image.new("RGB", CARD_SIZE, WHITE)
+    to = [round((inside[0] - left) * zoom), round((inside[1] - top) * zoom),
+          round((inside[2] - left) * zoom), round((inside[3] - top) * zoom)]
+    if to[2] > to[0] and to[3] > to[1]:
+        part = image.resize((to[2] - to[0], to[3] - to[1]), Image.Resampling.LANCZOS, box=inside)
+        card.paste(part, (to[0], to[1]))
+        padded[to[1]:to[3], to[0]:to[2]] = False
+    return np.asarray(card), padded
+
+
+def _card_face_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+    """The face box on the card: the framing puts it at the same place every time."""
+    width = CARD_SIZE[0]
+    face_height = round(box[3] * FACE_WIDTH / box[2])
+    return round(width / 2 - FACE_WIDTH / 2), FACE_TOP, FACE_WIDTH, face_height
+
+
+def _border_strip(height: int, width: int) -> np.ndarray:
+    """The top rows and the sides above the shoulders: background in a well-framed photo."""
+    strip = np.zeros((height, width), dtype=bool)
+    band = max(2, width // 24)
+    strip[:band, :] = True
+    strip[:height * 3 // 5, :band] = True
+    strip[:height * 3 // 5, width - band:] = True
+    return strip
+
+
+def _whiten_background(card: np.ndarray, padded: np.ndarray, face: tuple[int, int, int, int]) -> np.ndarray:
+    """White background (P7): a plain, light background is whitened where it reaches the top or the
+    sides, never on the face; any other is refused. Colours are compared in YCrCb with the colour
+    differences weighted up: a wall's light varies, its hue hardly, and skin differs from it in hue."""
+    height, width = padded.shape
+    colours = cv2.cvtColor(card, cv2.COLOR_RGB2YCrCb).astype(np.float32) * CHROMA_WEIGHTS
+    ys, xs = np.nonzero(_border_strip(height, width) & ~padded)
+    if len(ys) == 0:
+        return card  # all padding: white already
+    plane = _background_plane(colours[ys, xs], xs / width, ys / height)
+    across = (np.arange(width, dtype=np.float32) / width)[None, :]
+    down = (np.arange(height, dtype=np.float32) / height)[:, None]
+    distance = _distance(colours, WHITE_YCRCB[None, :], across, down)
+    if plane is not None:
+        distance = np.minimum(distance, _distance(colours, plane, across, down))
+    candidate = ((distance < BACKGROUND_FAR) & ~_face_oval(height, width, face)) | padded
+    count, labels = cv2.connectedComponents(candidate.view(np.uint8), connectivity=4)
+    reaches_edge = np.zeros(count, dtype=bool)
+    reaches_edge[labels[0, :]] = reaches_edge[labels[:, 0]] = reaches_edge[labels[:, -1]] = True
+    reaches_edge[0] = False  # label 0: not background-coloured
+    alpha = np.clip((BACKGROUND_FAR - distance) * np.float32(1 / (BACKGROUND_FAR - BACKGROUND_NEAR)), 0.0, 1.0)
+    alpha[padded] = 1.0
+    alpha *= reaches_edge[labels]
+    whitened = card.astype(np.float32)
+    whitened += alpha[..., None] * (np.float32(255.5) - whitened)
+    return whitened.astype(np.uint8)
+
+
+def _background_plane(samples: np.ndarray, across: np.ndarray, down: np.ndarray) -> np.ndarray | None:
+    """The background's colour from the border strip, as a plane (c0 + c1 * across + c2 * down, for
+    the gradient of a lit wall); None when the strip is white already. Refuses a busy or dark one."""
+    whitish = _distance(samples, WHITE_YCRCB[None, :], across, down) < BACKGROUND_FAR
+    rest = ~whitish
+    if rest.mean() <= 1 - PLAIN_SHARE:
+        return None
+    plane = _plane(samples[rest], across[rest], down[rest])
+    near = _distance(samples[rest], plane, across[rest], down[rest]) < BACKGROUND_FAR
+    if near.sum() >= 3:  # again, without the hair and shoulders
+        plane = _plane(samples[rest][near], across[rest][near], down[rest][near])
+    plain = whitish | (_distance(samples, plane, across, down) < BACKGROUND_FAR)
+    if plain.mean() < PLAIN_SHARE or plane[0, 0] + (plane[1, 0] + plane[2, 0]) / 2 < LIGHT_LIMIT:
+        raise PhotoRejected(PhotoProblem.BACKGROUND_NOT_PLAIN,
+                            "the background must be plain and light: stand before a white or pale wall")
+    return plane
+
+
+def _plane(colours: np.ndarray, across: np.ndarray, down: np.ndarray) -> np.ndarray:
+    design = np.stack([np.ones(len(colours)), across, down], axis=1).astype(np.float32)
+    return np.linalg.lstsq(design, colours, rcond=None)[0].astype(np.float32)
+
+
+def _distance(colours: np.ndarray, plane: np.ndarray, across: np.ndarray, down: np.ndarray) -> np.ndarray:
+    """Distance of each colour from the plane's colour at its place; a one-row plane is constant."""
+    expected = plane[0]
+    if len(plane) == 3:
+        expected = expected + across[..., None] * plane[1] + down[..., None] * plane[2]
+    difference = colours - expected
+    return np.sqrt(np.einsum("...k,...k->...", difference, difference))
+
+
+def _face_oval(height: int, width: int, face: tuple[int, int, int, int]) -> np.ndarray:
+    """Forehead to chin around the face box: never background, whatever its colour."""
+    x, y, w, h = face
+    centre_x, centre_y = x + w / 2, y + h * 0.5
+    across = ((np.arange(width, dtype=np.float32) - centre_x) / (w * 0.45))[None, :]
+    down = ((np.arange(height, dtype=np.float32) - centre_y) / (h * 0.6))[:, None]
+    return across * across + down * down <= 1.0
+
+
+def _encode(card: Image.Image) -> tuple[bytes, int]:
+    """A baseline JPEG of 14-40 KB (P7) at the highest quality that fits; see the module's notes."""
+    encoded = _highest_fitting(card, QUALITY_RANGE, subsampling=2)
+    if encoded is None:
+        raise PhotoRejected(PhotoProblem.TOO_NOISY,
+                            "the photo is too grainy for the card: take it again in better light")
+    if len(encoded[0]) < MIN_BYTES:
+        encoded = _highest_fitting(card, (QUALITY_RANGE[0], 100), subsampling=0)  # full-resolution colour
+        if encoded is None or len(encoded[0]) < MIN_BYTES:
+            raise PhotoRejected(PhotoProblem.TOO_LITTLE_DETAIL,
+                                "the photo is too blurred for the card: take a sharper photo")
+    return encoded
+
+
+def _highest_fitting(card: Image.Image, qualities: tuple[int, int], subsampling: int) -> tuple[bytes, int] | None:
+    """The highest quality whose file is at most 40 KB, by bisection: the size grows with the quality."""
+    low, high = qualities
+    encoded = _jpeg(card, high, subsampling)
+    if len(encoded) <= MAX_BYTES:
+        return encoded, high
+    encoded = _jpeg(card, low, subsampling)
+    if len(encoded) > MAX_BYTES:
+        return None
+    best = encoded, low
+    while high - low > 1:  # low fits, high does not
+        middle = (low + high) // 2
+        encoded = _jpeg(card, middle, subsampling)
+        if len(encoded) <= MAX_BYTES:
+            best, low = (encoded, middle), middle
+        else:
+            high = middle
+    return best
+
+
+def _jpeg(card: Image.Image, quality: int, subsampling: int) -> bytes:
+    buffer = io.BytesIO()
+    card.save(buffer, "JPEG", quality=quality, subsampling=subsampling, progressive=False, optimize=False)
+    return buffer.getvalue()
