@@ -7,15 +7,18 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 from tortoise import Tortoise, connections
 
+from jobs.queue import use_queue
+from jobs.runner import run_job
 from services import clock
 from services.database import apply_migrations
-from settings import Settings
+from settings import Settings, get_settings
 
 # Tables emptied between tests that ask for a clean database; parameter defaults stay.
 _DATA_TABLES = (
@@ -78,6 +81,46 @@ async def empty_tables() -> None:
     for table in _DATA_TABLES:
         await connection.execute_script(f'DELETE FROM "{table}"')
     await connection.execute_script("DELETE FROM \"parameter\" WHERE note IS NULL OR note <> 'default (DOMAIN.md)'")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Uploaded photos go to a folder of the run, never into the checkout."""
+    folder = tmp_path_factory.mktemp("media")
+    previous = os.environ.get("MEDIA_DIR")
+    os.environ["MEDIA_DIR"] = str(folder)
+    get_settings.cache_clear()
+    yield folder
+    if previous is None:
+        os.environ.pop("MEDIA_DIR", None)
+    else:
+        os.environ["MEDIA_DIR"] = previous
+    get_settings.cache_clear()
+
+
+class HeldQueue:
+    """Jobs wait until the test runs them, so that it sees each state in turn."""
+
+    def __init__(self) -> None:
+        self.job_ids: list[str] = []
+
+    async def enqueue(self, job_id: str) -> None:
+        self.job_ids.append(job_id)
+
+    async def run_all(self) -> None:
+        while self.job_ids:
+            await run_job({}, self.job_ids.pop(0))
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.fixture(autouse=True)
+def held_jobs() -> Iterator[HeldQueue]:
+    queue = HeldQueue()
+    use_queue(queue)
+    yield queue
+    use_queue(None)
 
 
 @pytest.fixture(autouse=True)
