@@ -203,6 +203,9 @@ class Loaders:
         self.job = by_id(models.Job, nodes.Job)
         self.certificate = by_id(models.Certificate, nodes.Certificate)
         self.audit_event = by_id(models.AuditEvent, nodes.AuditEvent)
+        self.payment_order = by_id(models.PaymentOrder, nodes.PaymentOrder)
+        self.payment_order_line = by_id(models.PaymentOrderLine, nodes.PaymentOrderLine)
+        self.card_application = by_id(models.MedicalCardApplication, nodes.MedicalCardApplication)
         self.username = DataLoader(load_fn=_usernames)
 
         self.policies_of_person = by_parent(models.Policy, nodes.Policy, "person_id", "start_month", "id")
@@ -211,6 +214,10 @@ class Loaders:
         )
         self.periods_of_policy = by_parent(models.ContributionPeriod, nodes.ContributionPeriod, "policy_id", "month")
         self.arrears_of_person = by_parent(models.Arrear, nodes.Arrear, "person_id", "month", "insurance_type", "id")
+        self.payment_orders_of_person = by_parent(models.PaymentOrder, nodes.PaymentOrder, "person_id", "-id")
+        self.lines_of_order = by_parent(models.PaymentOrderLine, nodes.PaymentOrderLine, "order_id", "month", "insurance_type", "id")
+        self.card_applications_of_person = by_parent(
+            models.MedicalCardApplication, nodes.MedicalCardApplication, "person_id", "-id")
         self.passbook_of_person = by_parent(models.Passbook, nodes.Passbook, "person_id", "id", single=True)
         self.entries_of_passbook = by_parent(models.LedgerEntry, nodes.LedgerEntry, "passbook_id", "booked_at", "id")
         self.employments_of_person = by_parent(models.Employment, nodes.Employment, "person_id", "start_month", "id")
@@ -232,4 +239,5 @@ _BY_ID_NAMES = {
     "Employment": "employment", "Policy": "policy", "ContributionPeriod": "period", "Arrear": "arrear",
     "Passbook": "passbook", "LedgerEntry": "ledger_entry", "BusinessTransaction": "transaction",
     "Parameter": "parameter", "Job": "job", "Certificate": "certificate", "AuditEvent": "audit_event",
+    "PaymentOrder": "payment_order", "PaymentOrderLine": "payment_order_line", "MedicalCardApplication": "card_application",
 }

@@ -18,7 +18,7 @@ from domain.errors import BusinessError, ErrorCode
 from schema.errors import BadUserInput
 from schema.payloads import UserError
 from schema.relay import Node, decode_id, encode_id
-from services.audit import SECRET_WORDS, record, without_secrets
+from services.audit import SECRET_WORDS, record
 
 P = TypeVar("P")
 MAX_KEY_LENGTH = 128
@@ -26,10 +26,17 @@ IN_FLIGHT_WAIT_SECONDS = 5.0
 
 
 def _fingerprint(input_: Any) -> str:
-    """A hash of the whole input, secrets included (they are never stored), the key excluded."""
+    """A hash of the whole input, secrets included (they are never stored), the key excluded;
+    an uploaded file counts by its content."""
     fields = {f.name: getattr(input_, f.name) for f in dataclasses.fields(input_) if f.name != "idempotency_key"}
-    text = json.dumps(fields, sort_keys=True, default=str, ensure_ascii=False)
+    text = json.dumps(fields, sort_keys=True, default=_comparable, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _comparable(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "sha256:" + hashlib.sha256(value).hexdigest()
+    return str(value)
 
 
 def _is_secret(name: str) -> bool:
@@ -45,6 +52,8 @@ def _stored(payload: Any) -> dict[str, Any]:
             continue
         if isinstance(value, Node):
             stored[field.name] = {"node": encode_id(type(value).__name__, value.db_id)}
+        elif isinstance(value, list) and field.name != "errors" and all(isinstance(item, Node) for item in value):
+            stored[field.name] = {"nodes": [encode_id(type(item).__name__, item.db_id) for item in value]}
         elif field.name == "errors":
             stored[field.name] = [{"field": e.field, "code": e.code.value, "message": e.message} for e in value]
         elif isinstance(value, (str, int, float, bool)) or value is None:
@@ -56,14 +65,20 @@ async def _replayed(payload_type: type[P], stored: dict[str, Any], context: Any)
     values: dict[str, Any] = {}
     for name, value in stored.items():
         if isinstance(value, dict) and "node" in value:
-            kind, key = decode_id(value["node"])
-            loader = context.loaders.by_type(kind)
-            values[name] = await loader.load(loader.parse_key(key))
+            values[name] = await _reloaded(value["node"], context)
+        elif isinstance(value, dict) and "nodes" in value:
+            values[name] = [await _reloaded(opaque, context) for opaque in value["nodes"]]
         elif name == "errors":
             values[name] = [UserError(field=e["field"], code=ErrorCode(e["code"]), message=e["message"]) for e in value]
         else:
             values[name] = value
     return payload_type(**values)
+
+
+async def _reloaded(opaque: str, context: Any) -> Any:
+    kind, key = decode_id(opaque)
+    loader = context.loaders.by_type(kind)
+    return await loader.load(loader.parse_key(key))
 
 
 async def run_mutation(info: Any, input_: Any, payload_type: type[P], action: Callable[[], Awaitable[P]]) -> P:

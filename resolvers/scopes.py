@@ -94,6 +94,13 @@ def _passbook_rows(viewer: Any, column: str) -> Q | None:
     return _of_visible_persons(viewer, column)
 
 
+def _own_business(viewer: Any, column: str = "person_id") -> Q | None:
+    """A person's own orders and applications: not their employer's to see."""
+    if viewer is not None and viewer.role is Role.EMPLOYER_AGENT:
+        return NOTHING
+    return _of_visible_persons(viewer, column)
+
+
 def _insurance_rows(viewer: Any, employer_column: str) -> Q | None:
     """An agent sees the insurance its employer pays, not the staff's own flexible insurance."""
     if viewer is not None and viewer.role is Role.EMPLOYER_AGENT:
@@ -128,6 +135,9 @@ SCOPES = {
     models.Arrear: lambda viewer: _insurance_rows(viewer, "period__policy__employer_id"),
     models.Passbook: lambda viewer: _passbook_rows(viewer, "person_id"),
     models.LedgerEntry: lambda viewer: _passbook_rows(viewer, "passbook__person_id"),
+    models.PaymentOrder: _own_business,
+    models.PaymentOrderLine: lambda viewer: _own_business(viewer, "order__person_id"),
+    models.MedicalCardApplication: _own_business,
     models.District: _signed_in,
     models.Community: _signed_in,
     models.Parameter: lambda viewer: None,  # the rules are public

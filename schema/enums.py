@@ -25,3 +25,6 @@ JobKind = strawberry.enum(enums.JobKind, description="Kinds of background work."
 JobStatus = strawberry.enum(enums.JobStatus, description="State of a job.")
 Role = strawberry.enum(enums.Role, description="The actors of the hall (A3-A6).")
 AuditOutcome = strawberry.enum(enums.AuditOutcome, description="How an audited mutation ended.")
+PaymentOrderKind = strawberry.enum(enums.PaymentOrderKind, description="What a payment order pays: arrears (F6) or interrupted pension months (F8).")
+PaymentOrderStatus = strawberry.enum(enums.PaymentOrderStatus, description="State of a payment order.")
+CardApplicationStatus = strawberry.enum(enums.CardApplicationStatus, description="State of a medical-card application (F2, P7).")

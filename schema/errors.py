@@ -13,3 +13,13 @@ class BadUserInput(GraphQLError):
         if argument:
             extensions["argument"] = argument
         super().__init__(message, extensions=extensions)
+
+
+class Refused(GraphQLError):
+    """A business rule refusing a query (a mutation reports it in its payload instead)."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        extensions = {"code": code}
+        if field:
+            extensions["field"] = field
+        super().__init__(message, extensions=extensions)

@@ -15,8 +15,8 @@ from domain.interest import back_pay_interest
 from domain.months import Month
 from services import access, clock
 from schema.enums import (
-    ArrearStatus, AuditOutcome, BusinessCategory, BusinessType, Channel, EmployerStatus, EmploymentStatus, Gender,
-    InsuranceType, JobKind, JobStatus, LedgerKind, PaidVia, ParameterCode, PeriodStatus, PersonCategory, PolicyStatus,
+    ArrearStatus, AuditOutcome, CardApplicationStatus, BusinessCategory, BusinessType, Channel, EmployerStatus, EmploymentStatus, Gender,
+    InsuranceType, JobKind, JobStatus, LedgerKind, PaidVia, ParameterCode, PaymentOrderKind, PaymentOrderStatus, PeriodStatus, PersonCategory, PolicyStatus,
     RetirementClass, Role, ServiceChannel, TransactionStatus,
 )
 from schema.relay import Connection, Node, nested_connection, page_request
@@ -124,6 +124,23 @@ class Person(Node):
         page = page_request(first, after, last, before)
         statuses = (status,) if status else enums.OWED_ARREARS
         return await nested_connection(loaders(info).arrears_of_person, self.db_id, page, status__in=statuses)
+
+    @strawberry.field(description="Payment orders for arrears and interruption back-pay (F6, F8), newest first.")
+    async def payment_orders(
+        self, info: Info,
+        status: Annotated[PaymentOrderStatus | None, strawberry.argument(description="Only orders in this state.")] = None,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[PaymentOrder]:
+        page = page_request(first, after, last, before)
+        return await nested_connection(loaders(info).payment_orders_of_person, self.db_id, page, status=status)
+
+    @strawberry.field(description="Medical-card applications (F2), newest first.")
+    async def card_applications(
+        self, info: Info,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[MedicalCardApplication]:
+        page = page_request(first, after, last, before)
+        return await nested_connection(loaders(info).card_applications_of_person, self.db_id, page)
 
     @strawberry.field(description="The contribution passbook (缴费存折), if the person has one.")
     async def passbook(self, info: Info) -> Passbook | None:
@@ -277,6 +294,55 @@ class Arrear(Node):
         return await loaders(info).period.load(self.period_id)
 
 
+@strawberry.type(description="Money a person ordered to pay arrears (F6) or back-pay interrupted pension months (F8), collected from the passbook at the month-end of its collection month.")
+class PaymentOrder(Node):
+    kind: PaymentOrderKind = strawberry.field(description="Arrears or interruption back-pay.")
+    status: PaymentOrderStatus = strawberry.field(description="OPEN until its month-end; then COLLECTED, or LAPSED when the passbook held too little.")
+    principal: Money = strawberry.field(description="Sum of the months' contributions.")
+    interest: Money = strawberry.field(description="Interest to the collection month (P5).")
+    total: Money = strawberry.field(description="Principal plus interest: what the passbook must hold at the month-end.")
+    collection_month: MonthScalar = strawberry.field(description="The month whose month-end run collects it.")
+    created_at: dt.datetime = strawberry.field(description="When it was ordered.")
+    settled_at: dt.datetime | None = strawberry.field(description="When it was collected or lapsed.")
+    transaction_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The months it pays, oldest first.")
+    async def lines(self, info: Info) -> list[PaymentOrderLine]:
+        return await loaders(info).lines_of_order.load(self.db_id)
+
+    @strawberry.field(description="The PAY_ARREARS or PAY_INTERRUPTION business that placed it.")
+    async def transaction(self, info: Info) -> BusinessTransaction | None:
+        return None if self.transaction_id is None else await loaders(info).transaction.load(self.transaction_id)
+
+
+@strawberry.type(description="One month inside a payment order.")
+class PaymentOrderLine(Node):
+    month: MonthScalar = strawberry.field(description="The contribution month paid.")
+    insurance_type: InsuranceType = strawberry.field(description="Insurance type.")
+    base: Money = strawberry.field(description="The month's base: as it was due for an arrear, as in force now for a back-pay (F8).")
+    principal: Money = strawberry.field(description="The month's contribution.")
+    interest: Money = strawberry.field(description="Interest from the month to the collection month (P5).")
+    arrear_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The arrear paid, for an arrears order.")
+    async def arrear(self, info: Info) -> Arrear | None:
+        return None if self.arrear_id is None else await loaders(info).arrear.load(self.arrear_id)
+
+
+@strawberry.type(description="A medical-card application (制卡申请, F2): the photo is checked in the background (P7), then the person visits the district office by the deadline.")
+class MedicalCardApplication(Node):
+    status: CardApplicationStatus = strawberry.field(description="Where the application stands.")
+    rejection_reason: str | None = strawberry.field(description="Why the photo was refused, in words a person understands; send a new one with applyMedicalCard.")
+    visit_deadline: dt.date = strawberry.field(description="Visit the district office by this day to finish the card (F2, M3).")
+    created_at: dt.datetime = strawberry.field(description="When the application was made.")
+    updated_at: dt.datetime = strawberry.field(description="When its state last changed.")
+    card_photo: strawberry.Private[str | None]
+
+    @strawberry.field(description="True once the normalised card photo (358 x 441 JPEG, P7) is stored.")
+    def has_card_photo(self) -> bool:
+        return self.card_photo is not None
+
+
 @strawberry.type(description="A movement of a passbook.")
 class LedgerEntry(Node):
     kind: LedgerKind = strawberry.field(description="Deposit or one of the debits.")
@@ -418,5 +484,6 @@ class Me:
 NODE_TYPES: dict[str, type[Any]] = {
     cls.__name__: cls
     for cls in (District, Community, Person, Employer, Employment, Policy, ContributionPeriod, Arrear,
-                Passbook, LedgerEntry, BusinessTransaction, Parameter, Job, Certificate, AuditEvent)
+                Passbook, LedgerEntry, BusinessTransaction, Parameter, Job, Certificate, AuditEvent, PaymentOrder,
+                PaymentOrderLine, MedicalCardApplication)
 }

@@ -17,7 +17,8 @@ from schema.errors import BadUserInput
 from schema.permissions import EVERY_ROLE, allow, public
 from schema.nodes import After, AuditEvent, Before, BusinessTransaction, Employer, First, Job, Last, Me, Parameter, Person
 from schema.relay import MAX_PAGE_SIZE, Connection, Node, connection_from_list, decode_id, decode_int_id, page_request
-from schema.scalars import MonthScalar
+from schema.flexible import InterruptionQuote, interruption_quote
+from schema.scalars import ExactDecimal, MonthScalar
 
 Info = strawberry.Info
 
@@ -167,6 +168,16 @@ class Query:
         page = page_request(first, after, last, before)
         return await reads.keyset_page(AuditEvent, reads.audit_events_queryset(filter, info.context.viewer), page,
                                        newest_first=True)
+
+    @strawberry.field(description="What back-paying a person's interrupted pension months would cost if ordered this month (F8), month by month; null when the person is out of your reach. Medical is refused with MEDICAL_INTERRUPTION_NOT_BACKPAYABLE.",
+                      extensions=[allow(Role.PERSON, Role.CLERK, Role.REVIEWER, Role.ADMIN)])
+    async def interruption_quote(
+        self, info: Info,
+        person_id: Annotated[strawberry.ID | None, strawberry.argument(description="The person; a person asking for themself may leave it out.")] = None,
+        insurance_type: Annotated[InsuranceType, strawberry.argument(description="PENSION; MEDICAL is refused.")] = InsuranceType.PENSION,
+        pension_grade: Annotated[ExactDecimal | None, strawberry.argument(description="Price at this grade instead of the person's own.")] = None,
+    ) -> InterruptionQuote | None:
+        return await interruption_quote(info, person_id, insurance_type, pension_grade)
 
     @strawberry.field(description="Parameter values (P1-P7) by code and effective month; with inForceAt only the value in force then.", extensions=[public()])
     async def parameters(

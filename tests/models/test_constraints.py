@@ -9,7 +9,7 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError, OperationalError, ValidationError
 
 import models
-from domain.enums import LedgerKind, PeriodStatus
+from domain.enums import LedgerKind
 from domain.months import Month
 from services import clock
 from tests import factories

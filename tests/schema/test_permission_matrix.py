@@ -32,6 +32,7 @@ EXPECTED: dict[str, frozenset[Role] | None] = {
     "Query.jobs": frozenset({Role.ADMIN}),
     "Query.parameters": ANYONE,
     "Query.auditEvents": frozenset({Role.REVIEWER, Role.ADMIN}),
+    "Query.interruptionQuote": frozenset({Role.PERSON, Role.CLERK, Role.REVIEWER, Role.ADMIN}),
     "Mutation.registerPerson": frozenset({Role.CLERK, Role.REVIEWER, Role.ADMIN}),
     "Mutation.registerEmployer": frozenset({Role.REVIEWER, Role.ADMIN}),
     "Mutation.grantOnlineAccess": frozenset({Role.CLERK, Role.REVIEWER}),
@@ -41,12 +42,15 @@ EXPECTED: dict[str, frozenset[Role] | None] = {
     "Mutation.changePassword": EVERY,
     "Mutation.revokeCertificate": frozenset({Role.PERSON, Role.EMPLOYER_AGENT}),
     "Mutation.recordDeposit": frozenset({Role.BANK}),
-    "Mutation.updatePersonalInfo": frozenset({Role.PERSON, Role.CLERK}),
+    **{f"Mutation.{name}": frozenset({Role.PERSON, Role.CLERK}) for name in (
+        "enrollFlexible", "suspendFlexible", "changePensionGrade", "updatePersonalInfo", "payArrears",
+        "cancelArrears", "payInterruption", "applyMedicalCard")},
 }
 
 SAMPLE_SCALARS = {
     "ID": encode_id("Person", 1), "String": "x", "Int": 1, "Float": 1.0, "Boolean": False, "Month": "2026-01",
     "Decimal": "1.00", "ExactDecimal": "1", "Date": "2000-01-01", "DateTime": "2026-01-01T00:00:00+08:00", "JSON": {},
+    "Upload": b"not a photo",
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.enums import ArrearStatus, InsuranceType, PeriodStatus, PersonCategory
+from domain.enums import PeriodStatus, PersonCategory
 from domain.months import Month
 from schema.relay import encode_id
 from tests import factories
