@@ -12,7 +12,8 @@ from arq.worker import Retry
 from tortoise.exceptions import IntegrityError
 
 import models
-from domain.enums import JobKind
+from domain.enums import JobKind, JobStatus
+import jobs.card_photo  # noqa: F401  registers its job function
 from jobs.runner import run_job
 from settings import Settings, get_settings
 
@@ -97,6 +98,15 @@ async def close_job_queue() -> None:
     if _queue is not None:
         await _queue.close()
         _queue = None
+
+
+async def queue_waiting_jobs() -> int:
+    """Queue again every job still QUEUED (one whose enqueue failed, or was lost with Redis); a job
+    already in the queue is not run twice (its arq id is its own)."""
+    waiting = await models.Job.filter(status=JobStatus.QUEUED).values_list("id", flat=True)
+    for job_id in waiting:
+        await job_queue().enqueue(str(job_id))
+    return len(waiting)
 
 
 class JobAlreadyStarted(Exception):

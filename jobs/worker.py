@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from arq.connections import RedisSettings
 
+from jobs.queue import close_job_queue, queue_waiting_jobs
 from jobs.runner import run_job
 from services.database import close_database, open_database
 from settings import get_settings
@@ -15,9 +16,11 @@ _settings = get_settings()
 
 async def startup(ctx: dict[str, Any]) -> None:
     await open_database(_settings, shared_with_other_tasks=True)
+    await queue_waiting_jobs()
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    await close_job_queue()
     await close_database()
 
 

@@ -110,16 +110,17 @@ async def test_a_real_arq_worker_runs_queued_jobs_against_the_database(test_sett
     queue = ArqQueue(settings)
     use_queue(queue)
     try:
-        # No function is registered for card photos in this code base yet: the worker must
-        # still take the job, record the failure, and keep running.
-        jobs = [await start_job(JobKind.CARD_PHOTO, {"application": n}) for n in range(3)]
+        # Photo checks of applications that do not exist: the worker must take each job, record
+        # its failure with the reason, and keep running.
+        jobs = [await start_job(JobKind.CARD_PHOTO, {"application_id": n}) for n in (1001, 1002, 1003)]
         for _ in range(100):
             states = {job.status for job in await models.Job.filter(id__in=[j.id for j in jobs])}
             if states == {JobStatus.FAILED}:
                 break
             await asyncio.sleep(0.1)
         finished = await models.Job.filter(id__in=[j.id for j in jobs])
-        assert [job.error for job in finished] == ["no job function runs CARD_PHOTO jobs"] * 3
+        assert sorted(job.error for job in finished) == [
+            f"medical-card application {n} does not exist" for n in (1001, 1002, 1003)]
         assert worker.poll() is None, "the worker stopped"
     finally:
         use_queue(None)
