@@ -14,6 +14,7 @@ class ContributionPeriod(Model):
     month = month_field()
     insurance_type = enum_field(InsuranceType)
     channel = enum_field(Channel)
+    grade = rate_field(null=True, description="the flexible pension grade the month was priced at (P2)")
     base = money_field()
     rate = rate_field(description="the person's rate on the flexible channel, both shares' sum otherwise")
     amount = money_field(description="total due for the month, employer share included")

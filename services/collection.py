@@ -1,15 +1,18 @@
-"""The month-end debit for one person (M4, P6).
+"""The month-end debit (M4, P6), for one person or a chunk of the city in one transaction.
 
-For the month it makes the periods every policy in force owes, then collects from the passbook,
-oldest month first and pension before medical (P6); what the balance cannot cover becomes an
-arrear. Then the payment orders due for collection (F6, F8), oldest first: collected in full, or
-lapsed when the balance is short, their arrears open again. A contribution is never debited in
-part. The passbook row is locked throughout, and each debit is unique per period or order in the
-ledger: a second run, or one racing a deposit or an order, cannot debit twice.
+For the month it makes the periods every flexible policy in force owes, then collects from each
+passbook, oldest month first and pension before medical (P6); what the balance cannot cover
+becomes an arrear. Then the payment orders due for collection (F6, F8), oldest first: collected
+in full, or lapsed when the balance is short, their arrears open again. A contribution is never
+debited in part. The persons' and passbooks' rows are locked throughout, and each debit is unique
+per period or order in the ledger: a second run, or one racing a deposit or an order, cannot
+debit twice. Rows are read and written a chunk at a time (services.bulk), so that the city-wide
+run is a few statements per chunk, not per person.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -23,107 +26,153 @@ from domain.enums import (
 from domain.months import Month
 from domain.tariff import Tariff
 from services import clock
-from services.periods import ensure_period, in_force
+from services.bulk import Table, lock_rows, update_by_ids, update_each, write_rows
+from services.periods import in_force, priced_period
 from services.tariff import load_tariff
 
 COLLECTION_ORDER = (InsuranceType.PENSION, InsuranceType.MEDICAL)  # P6
+NEW_PERIOD = Table("contribution_period", (
+    "policy_id", "person_id", "month", "insurance_type", "channel", "grade", "base", "rate", "amount",
+    "employer_amount", "status", "created_at"))
+NEW_ARREAR = Table("arrear", ("period_id", "person_id", "month", "insurance_type", "principal", "status", "created_at"))
+NEW_DEBIT = Table("ledger_entry", ("passbook_id", "kind", "amount", "balance_after", "month", "period_id", "booked_at"))
 
 
 @dataclass
 class Collection:
-    """What one person's month-end did."""
+    """What a month-end did, summed over the persons it ran for."""
 
     month: Month
+    persons: int = 0
     debited: Decimal = Decimal("0.00")
     paid_periods: int = 0
     new_arrears: int = 0
     collected_orders: int = 0
     lapsed_orders: int = 0
-    balance: Decimal = Decimal("0.00")
-    arrear_months: list[str] = field(default_factory=list)
+    balance: Decimal = Decimal("0.00")  # of the last passbook: the one, for a single person
+
+    def add(self, other: Collection) -> None:
+        self.persons += other.persons
+        self.debited += other.debited
+        self.paid_periods += other.paid_periods
+        self.new_arrears += other.new_arrears
+        self.collected_orders += other.collected_orders
+        self.lapsed_orders += other.lapsed_orders
 
 
+@dataclass
 class _Purse:
-    """The passbook's balance during one run; a person without a passbook has nothing to debit."""
+    """One passbook during a run; a person without a passbook has nothing to debit."""
 
-    def __init__(self, passbook: models.Passbook | None, month: Month) -> None:
-        self.passbook, self.month = passbook, month
-        self.balance = passbook.balance if passbook is not None else Decimal("0.00")
-        self.now = clock.now()
+    passbook_id: int | None
+    balance: Decimal
+    debits: list[tuple] = field(default_factory=list)
 
-    async def debit(self, amount: Decimal, kind: LedgerKind, **link: object) -> bool:
-        if self.passbook is None or amount > self.balance:
-            return False
-        self.balance -= amount
-        await models.LedgerEntry.create(passbook_id=self.passbook.id, kind=kind, amount=amount, balance_after=self.balance,
-                                        month=self.month.to_int(), booked_at=self.now, **link)
-        return True
+    def can_pay(self, amount: Decimal) -> bool:
+        return self.passbook_id is not None and amount <= self.balance
 
 
 async def collect_month(person_id: int, month: Month, tariff: Tariff | None = None) -> Collection:
+    return await collect_persons([person_id], month, tariff)
+
+
+async def collect_persons(person_ids: Sequence[int], month: Month, tariff: Tariff | None = None) -> Collection:
     tariff = tariff or await load_tariff()
-    result = Collection(month)
-    async with in_transaction():
-        # Person first, as every self-service business locks it: orders wait for the run, and back.
-        await models.Person.select_for_update().filter(id=person_id).values_list("id", flat=True)
-        passbook = await models.Passbook.select_for_update().get_or_none(person_id=person_id)
-        purse = _Purse(passbook, month)
-        for policy in await models.Policy.filter(in_force(month), person_id=person_id):
-            await ensure_period(policy, month, tariff)
+    ids = sorted(set(person_ids))
+    result = Collection(month, persons=len(ids))
+    now = clock.now()
+    async with in_transaction() as connection:
+        # Persons first, as every self-service business locks them; then passbooks, as deposits do.
+        await lock_rows(connection, "person", "id", ids)
+        await lock_rows(connection, "passbook", "person_id", ids)
+        books = await models.Passbook.filter(person_id__in=ids).values("id", "person_id", "balance")
+        purses = {row["person_id"]: _Purse(row["id"], row["balance"]) for row in books}
+        await _make_periods(connection, ids, month, tariff, now)
         due = await models.ContributionPeriod.filter(
-            person_id=person_id, channel=Channel.FLEXIBLE, status=PeriodStatus.DUE, month__lte=month.to_int())
-        for period in sorted(due, key=lambda p: (p.month, COLLECTION_ORDER.index(p.insurance_type), p.id)):
-            await _collect_period(purse, period, result)
-        orders = await models.PaymentOrder.filter(person_id=person_id, status=PaymentOrderStatus.OPEN,
-                                                  collection_month__lte=month.to_int()).order_by("id")
+            person_id__in=ids, channel=Channel.FLEXIBLE, status=PeriodStatus.DUE, month__lte=month.to_int(),
+        ).values("id", "person_id", "month", "insurance_type", "amount")
+        due.sort(key=lambda p: (p["person_id"], p["month"], COLLECTION_ORDER.index(p["insurance_type"]), p["id"]))
+        paid, unpaid = [], []
+        for period in due:
+            purse = purses.setdefault(period["person_id"], _Purse(None, Decimal("0.00")))
+            if purse.can_pay(period["amount"]):
+                purse.balance -= period["amount"]
+                purse.debits.append((purse.passbook_id, LedgerKind.CONTRIBUTION_DEBIT.value, period["amount"],
+                                     purse.balance, month.to_int(), period["id"], now))
+                paid.append(period["id"])
+                result.debited += period["amount"]
+            else:
+                unpaid.append(period)
+        await write_rows(connection, NEW_DEBIT, [debit for purse in purses.values() for debit in purse.debits])
+        await update_by_ids(connection, "contribution_period", {
+            "status": PeriodStatus.PAID.value, "paid_via": PaidVia.PASSBOOK_DEBIT.value, "paid_at": now}, paid)
+        await update_by_ids(connection, "contribution_period", {"status": PeriodStatus.ARREARS.value},
+                            [p["id"] for p in unpaid])
+        await write_rows(connection, NEW_ARREAR, [
+            (p["id"], p["person_id"], p["month"], p["insurance_type"].value, p["amount"], ArrearStatus.OPEN.value, now)
+            for p in unpaid])
+        result.paid_periods, result.new_arrears = len(paid), len(unpaid)
+        orders = await models.PaymentOrder.filter(person_id__in=ids, status=PaymentOrderStatus.OPEN,
+                                                  collection_month__lte=month.to_int()).order_by("person_id", "id")
         for order in orders:
-            await _collect_order(purse, order, tariff, result)
-        if passbook is not None and purse.balance != passbook.balance:
-            passbook.balance = purse.balance
-            await passbook.save(update_fields=["balance", "updated_at"])
-    result.balance = purse.balance
+            purse = purses.setdefault(order.person_id, _Purse(None, Decimal("0.00")))
+            await _collect_order(purse, order, month, tariff, now, result)
+        opening = {row["id"]: row["balance"] for row in books}
+        await update_each(connection, "passbook", ("balance", "updated_at"), [
+            (purse.passbook_id, purse.balance, now) for purse in purses.values()
+            if purse.passbook_id is not None and purse.balance != opening[purse.passbook_id]], ("numeric", "timestamptz"))
+    if len(ids) == 1 and ids[0] in purses:
+        result.balance = purses[ids[0]].balance
     return result
 
 
-async def _collect_period(purse: _Purse, period: models.ContributionPeriod, result: Collection) -> None:
-    if await purse.debit(period.amount, LedgerKind.CONTRIBUTION_DEBIT, period_id=period.id):
-        period.status, period.paid_via, period.paid_at = PeriodStatus.PAID, PaidVia.PASSBOOK_DEBIT, purse.now
-        await period.save(update_fields=["status", "paid_via", "paid_at"])
-        result.debited += period.amount
-        result.paid_periods += 1
+async def _make_periods(connection, person_ids: list[int], month: Month, tariff: Tariff, now) -> None:
+    """The month's period of every policy in force that has none yet, priced now (P2, P3)."""
+    policies = await models.Policy.filter(in_force(month), person_id__in=person_ids)
+    if not policies:
         return
-    period.status = PeriodStatus.ARREARS
-    await period.save(update_fields=["status"])
-    await models.Arrear.create(period_id=period.id, person_id=period.person_id, month=period.month,
-                              insurance_type=period.insurance_type, principal=period.amount)
-    result.new_arrears += 1
-    result.arrear_months.append(f"{Month.from_int(period.month)} {period.insurance_type.value}")
+    made = set(await models.ContributionPeriod.filter(
+        policy_id__in=[p.id for p in policies], month=month.to_int()).values_list("policy_id", flat=True))
+    rows = []
+    for policy in policies:
+        if policy.id in made:
+            continue
+        period = priced_period(policy, month, tariff)
+        rows.append((policy.id, policy.person_id, period.month, policy.insurance_type.value, Channel.FLEXIBLE.value,
+                     period.grade, period.base, period.rate, period.amount, Decimal("0.00"),
+                     PeriodStatus.DUE.value, now))
+    await write_rows(connection, NEW_PERIOD, rows)
 
 
-async def _collect_order(purse: _Purse, order: models.PaymentOrder, tariff: Tariff, result: Collection) -> None:
-    lines = await models.PaymentOrderLine.filter(order_id=order.id).order_by("month")
-    kind = LedgerKind.ARREARS_DEBIT if order.kind is PaymentOrderKind.ARREARS else LedgerKind.INTERRUPTION_DEBIT
-    if not await purse.debit(order.total, kind, payment_order_id=order.id):
-        await _lapse(order, purse, f"the passbook held {purse.balance} at the end of {purse.month}; {order.total} was needed")
+async def _collect_order(purse: _Purse, order: models.PaymentOrder, month: Month, tariff: Tariff, now,
+                         result: Collection) -> None:
+    if not purse.can_pay(order.total):
+        await _lapse(order, now, f"the passbook held {purse.balance} at the end of {month}; {order.total} was needed")
         result.lapsed_orders += 1
         return
+    purse.balance -= order.total
+    kind = LedgerKind.ARREARS_DEBIT if order.kind is PaymentOrderKind.ARREARS else LedgerKind.INTERRUPTION_DEBIT
+    await models.LedgerEntry.create(passbook_id=purse.passbook_id, kind=kind, amount=order.total,
+                                    balance_after=purse.balance, month=month.to_int(), payment_order_id=order.id,
+                                    booked_at=now)
+    lines = await models.PaymentOrderLine.filter(order_id=order.id).order_by("month")
     if order.kind is PaymentOrderKind.ARREARS:
         arrear_ids = [line.arrear_id for line in lines]
-        await models.Arrear.filter(id__in=arrear_ids).update(status=ArrearStatus.PAID, resolved_at=purse.now)
+        await models.Arrear.filter(id__in=arrear_ids).update(status=ArrearStatus.PAID, resolved_at=now)
         period_ids = await models.Arrear.filter(id__in=arrear_ids).values_list("period_id", flat=True)
         await models.ContributionPeriod.filter(id__in=list(period_ids)).update(
-            status=PeriodStatus.PAID, paid_via=PaidVia.ARREARS_PAYMENT, paid_at=purse.now)
+            status=PeriodStatus.PAID, paid_via=PaidVia.ARREARS_PAYMENT, paid_at=now)
     else:
-        await _back_pay_months(order, lines, tariff, purse)
-    order.status, order.settled_at = PaymentOrderStatus.COLLECTED, purse.now
+        await _back_pay_months(order, lines, tariff, now)
+    order.status, order.settled_at = PaymentOrderStatus.COLLECTED, now
     await order.save(update_fields=["status", "settled_at"])
-    await _settle_transaction(order, TransactionStatus.COMPLETED, None)
+    await _settle_transaction(order, TransactionStatus.COMPLETED, None, now)
     result.debited += order.total
     result.collected_orders += 1
 
 
 async def _back_pay_months(order: models.PaymentOrder, lines: list[models.PaymentOrderLine], tariff: Tariff,
-                           purse: _Purse) -> None:
+                           now) -> None:
     """F8: a cancelled month's period is paid in place; a month with none gets one on the person's
     latest flexible pension policy."""
     policy = await models.Policy.filter(person_id=order.person_id, insurance_type=InsuranceType.PENSION,
@@ -136,21 +185,21 @@ async def _back_pay_months(order: models.PaymentOrder, lines: list[models.Paymen
         period = cancelled.get(line.month) or models.ContributionPeriod(
             policy_id=policy.id, person_id=order.person_id, month=line.month, insurance_type=InsuranceType.PENSION,
             channel=Channel.FLEXIBLE)
-        period.base, period.rate, period.amount = line.base, rate, line.principal
-        period.status, period.paid_via, period.paid_at = PeriodStatus.PAID, PaidVia.INTERRUPTION_BACK_PAY, purse.now
+        period.grade, period.base, period.rate, period.amount = policy.grade, line.base, rate, line.principal
+        period.status, period.paid_via, period.paid_at = PeriodStatus.PAID, PaidVia.INTERRUPTION_BACK_PAY, now
         await period.save()
 
 
-async def _lapse(order: models.PaymentOrder, purse: _Purse, reason: str) -> None:
-    order.status, order.settled_at = PaymentOrderStatus.LAPSED, purse.now
+async def _lapse(order: models.PaymentOrder, now, reason: str) -> None:
+    order.status, order.settled_at = PaymentOrderStatus.LAPSED, now
     await order.save(update_fields=["status", "settled_at"])
     if order.kind is PaymentOrderKind.ARREARS:
         arrear_ids = await models.PaymentOrderLine.filter(order_id=order.id).values_list("arrear_id", flat=True)
         await models.Arrear.filter(id__in=list(arrear_ids), status=ArrearStatus.ORDERED).update(status=ArrearStatus.OPEN)
-    await _settle_transaction(order, TransactionStatus.CANCELLED, reason)
+    await _settle_transaction(order, TransactionStatus.CANCELLED, reason, now)
 
 
-async def _settle_transaction(order: models.PaymentOrder, status: TransactionStatus, reason: str | None) -> None:
+async def _settle_transaction(order: models.PaymentOrder, status: TransactionStatus, reason: str | None, now) -> None:
     if order.transaction_id is not None:
         await models.BusinessTransaction.filter(id=order.transaction_id).update(
-            status=status, decided_at=clock.now(), decision_reason=reason)
+            status=status, decided_at=now, decision_reason=reason)

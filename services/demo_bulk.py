@@ -1,9 +1,6 @@
-"""Bulk writing for the demo city: rows as tuples, ids assigned here, many rows a statement.
-
-One ORM save per row would take hours at city scale, so rows are plain tuples, written with the
-connection's ``execute_many`` on SQLite and with COPY on PostgreSQL. Ids are assigned here so that rows
-can point at each other before anything is written; PostgreSQL's sequences are moved past them
-afterwards so that later inserts by the application keep working.
+"""Bulk writing for the demo city: rows as tuples, many rows a statement (services.bulk), ids
+assigned here so that rows can point at each other before anything is written; PostgreSQL's
+sequences are moved past them afterwards so that later inserts by the application keep working.
 """
 
 from __future__ import annotations
@@ -13,20 +10,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-
-@dataclass(frozen=True, slots=True)
-class Table:
-    name: str
-    columns: tuple[str, ...]
-
-    def insert_sql(self, dialect: str) -> str:
-        names = ", ".join(f'"{column}"' for column in self.columns)
-        if dialect == "postgres":
-            marks = ", ".join(f"${i}" for i in range(1, len(self.columns) + 1))
-        else:
-            marks = ", ".join("?" for _ in self.columns)
-        return f'INSERT INTO "{self.name}" ({names}) VALUES ({marks})'
-
+from services.bulk import Table, write_rows
 
 # The tables the demo city writes, in the order foreign keys allow them to be filled.
 DISTRICT = Table("district", ("id", "code", "name"))
@@ -46,7 +30,7 @@ POLICY = Table("policy", (
     "end_month", "created_at",
 ))
 PERIOD = Table("contribution_period", (
-    "id", "policy_id", "person_id", "month", "insurance_type", "channel", "base", "rate", "amount",
+    "id", "policy_id", "person_id", "month", "insurance_type", "channel", "grade", "base", "rate", "amount",
     "employer_amount", "status", "paid_via", "paid_at", "created_at",
 ))
 TRANSACTION = Table("business_transaction", (
@@ -80,7 +64,6 @@ class BulkWriter:
     """Collects rows per table and writes them in foreign-key order, a batch a statement."""
 
     connection: BaseDBAsyncClient
-    batch_size: int = 10_000
     written: dict[str, int] = field(default_factory=dict)
     _pending: dict[Table, list[tuple]] = field(default_factory=dict)
     _next_id: dict[Table, int] = field(default_factory=dict)
@@ -113,18 +96,8 @@ class BulkWriter:
                 await self._write(table, rows)
 
     async def _write(self, table: Table, rows: list[tuple]) -> None:
-        if self.dialect == "postgres":
-            await self._copy(table, rows)
-        else:
-            sql = table.insert_sql(self.dialect)
-            for start in range(0, len(rows), self.batch_size):
-                await self.connection.execute_many(sql, rows[start:start + self.batch_size])
+        await write_rows(self.connection, table, rows)
         self.written[table.name] = self.written.get(table.name, 0) + len(rows)
-
-    async def _copy(self, table: Table, rows: list[tuple]) -> None:
-        """PostgreSQL's COPY, on the transaction's own asyncpg connection: many times executemany's pace."""
-        async with self.connection.acquire_connection() as raw:
-            await raw.copy_records_to_table(table.name, records=rows, columns=list(table.columns))
 
     async def move_sequences_past_ids(self) -> None:
         """PostgreSQL hands out ids from sequences that know nothing of ids assigned here."""

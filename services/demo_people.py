@@ -113,6 +113,7 @@ class PeriodRecord:
     policy_id: int
     month: int
     insurance_type: InsuranceType
+    grade: Decimal | None
     base: Decimal
     rate: Decimal
     amount: Decimal
@@ -278,7 +279,7 @@ class PersonBuilder:
                 price = calendar.employer_price(month, wage, insurance_type)
                 writer.add(PERIOD, (
                     writer.new_id(PERIOD), policy_id, person.id, month, insurance_type.value,
-                    Channel.EMPLOYER.value, price.base, price.rate, price.total, price.employer_amount,
+                    Channel.EMPLOYER.value, None, price.base, price.rate, price.total, price.employer_amount,
                     PeriodStatus.PAID.value, PaidVia.EMPLOYER.value, calendar.month_end(month),
                     calendar.month_start(month),
                 ))
@@ -486,13 +487,14 @@ class FlexibleHistory:
 
     def _dues(self, month: int, segment: Segment) -> list[PeriodRecord]:
         created = self.calendar.month_start(month)
-        pension = self.calendar.pension_price(month, self.grade_at(month))
+        grade = self.grade_at(month)
+        pension = self.calendar.pension_price(month, grade)
         dues = [PeriodRecord(self.writer.new_id(PERIOD), segment.pension_policy_id, month, InsuranceType.PENSION,
-                             pension.base, pension.rate, pension.amount, created)]
+                             grade, pension.base, pension.rate, pension.amount, created)]
         if segment.medical_policy_id is not None:
             medical = self.calendar.medical_price(month)
             dues.append(PeriodRecord(self.writer.new_id(PERIOD), segment.medical_policy_id, month,
-                                     InsuranceType.MEDICAL, medical.base, medical.rate, medical.amount, created))
+                                     InsuranceType.MEDICAL, None, medical.base, medical.rate, medical.amount, created))
         self.periods.extend(dues)
         return dues
 
@@ -591,8 +593,8 @@ class FlexibleHistory:
         for period in self.periods:
             writer.add(PERIOD, (
                 period.id, period.policy_id, person_id, period.month, period.insurance_type.value,
-                Channel.FLEXIBLE.value, period.base, period.rate, period.amount, ZERO, period.status.value,
-                period.paid_via.value if period.paid_via else None, period.paid_at, period.created_at,
+                Channel.FLEXIBLE.value, period.grade, period.base, period.rate, period.amount, ZERO,
+                period.status.value, period.paid_via.value if period.paid_via else None, period.paid_at, period.created_at,
             ))
         for arrear in self.arrears:
             period = arrear.period

@@ -44,7 +44,7 @@ async def record_deposit(actor: Viewer, account_number: str, amount: Decimal, ba
     try:
         async with in_transaction():
             # Locked and added in Python: exact decimals on every engine (SQLite keeps them as text).
-            passbook = await models.Passbook.select_for_update().get(id=passbook.id)
+            passbook = await models.Passbook.select_for_update(no_key=True).get(id=passbook.id)
             passbook.balance = passbook.balance + amount
             await passbook.save(update_fields=["balance", "updated_at"])
             entry = await models.LedgerEntry.create(

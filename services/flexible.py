@@ -172,8 +172,8 @@ async def change_pension_grade(actor: Viewer, person_id: int, grade: Decimal | N
             policy_id=policy.id, month__gte=effective.to_int(), status=PeriodStatus.DUE).order_by("month"))
         for period in repriced:
             price = tariff.pension(Month.from_int(period.month), new_grade)
-            period.base, period.amount = price.base, price.amount
-            await period.save(update_fields=["base", "amount"])
+            period.grade, period.base, period.amount = new_grade, price.base, price.amount
+            await period.save(update_fields=["grade", "base", "amount"])
         transaction = await record_transaction(
             BusinessType.CHANGE_PENSION_GRADE, actor, district_id=person.district_id, person_id=person.id,
             status=TransactionStatus.COMPLETED, effective_month=effective.to_int(),

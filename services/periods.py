@@ -25,7 +25,8 @@ def priced_period(policy: models.Policy, month: Month, tariff: Tariff) -> models
         price = tariff.medical(month)
     return models.ContributionPeriod(
         policy_id=policy.id, person_id=policy.person_id, month=month.to_int(), insurance_type=policy.insurance_type,
-        channel=Channel.FLEXIBLE, base=price.base, rate=price.rate, amount=price.amount, status=PeriodStatus.DUE,
+        channel=Channel.FLEXIBLE, grade=policy.grade, base=price.base, rate=price.rate, amount=price.amount,
+        status=PeriodStatus.DUE,
     )
 
 

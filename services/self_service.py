@@ -18,7 +18,7 @@ def acts_for(actor: Viewer, person: models.Person) -> bool:
 async def locked_subject(actor: Viewer, person_id: int) -> models.Person:
     """The person, row-locked for the rest of the transaction, so that one person's businesses run
     one after the other; refused when the actor does not act for them or they may not self-serve."""
-    person = await models.Person.select_for_update().get_or_none(id=person_id)
+    person = await models.Person.select_for_update(no_key=True).get_or_none(id=person_id)
     if person is None or not acts_for(actor, person):
         raise BusinessError(ErrorCode.OUT_OF_SCOPE, "you do not act for this person", "personId")
     if person.category is PersonCategory.EMPLOYED:
