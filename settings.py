@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     )
     job_queue_name: str = Field("shebao:jobs", description="arq queue shared by the servers and workers")
     job_max_tries: int = Field(5, description="attempts of a job that fails for a transient reason")
+    job_stale_seconds: int = Field(120, description="a running job silent this long is taken to be dead")
 
     @property
     def uses_embedded_database(self) -> bool:

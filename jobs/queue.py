@@ -10,16 +10,18 @@ from arq import ArqRedis, create_pool
 from arq.connections import RedisSettings
 from arq.worker import Retry
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 
 import models
 from domain.enums import JobKind, JobStatus
-import jobs.card_photo  # noqa: F401  registers its job function
-from jobs.runner import run_job
+import jobs.batch  # noqa: F401  these register their job functions
+import jobs.card_photo  # noqa: F401
+from jobs.runner import run_job, stale_before
 from settings import Settings, get_settings
 
 
 class JobQueue(Protocol):
-    async def enqueue(self, job_id: str) -> None: ...
+    async def enqueue(self, job_id: str, attempt: int = 0) -> None: ...
     async def close(self) -> None: ...
 
 
@@ -29,7 +31,7 @@ class InProcessQueue:
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task] = set()
 
-    async def enqueue(self, job_id: str) -> None:
+    async def enqueue(self, job_id: str, attempt: int = 0) -> None:
         task = asyncio.create_task(self._run(job_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -65,9 +67,10 @@ class ArqQueue:
             )
         return self._pool
 
-    async def enqueue(self, job_id: str) -> None:
-        # arq's job id is the Job's id: enqueuing the same Job twice runs it once.
-        await (await self.pool()).enqueue_job("run_job", job_id, _job_id=job_id)
+    async def enqueue(self, job_id: str, attempt: int = 0) -> None:
+        # arq's job id is the Job's and its attempts: the same attempt enqueued twice runs once,
+        # and a dead attempt, whose arq job Redis still holds as in progress, can be queued again.
+        await (await self.pool()).enqueue_job("run_job", job_id, _job_id=f"{job_id}:{attempt}")
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -101,11 +104,13 @@ async def close_job_queue() -> None:
 
 
 async def queue_waiting_jobs() -> int:
-    """Queue again every job still QUEUED (one whose enqueue failed, or was lost with Redis); a job
-    already in the queue is not run twice (its arq id is its own)."""
-    waiting = await models.Job.filter(status=JobStatus.QUEUED).values_list("id", flat=True)
-    for job_id in waiting:
-        await job_queue().enqueue(str(job_id))
+    """Queue again every job still QUEUED (its enqueue failed, or Redis lost it) or RUNNING without
+    a sign of life (its worker was killed). Running a job twice is refused by the runner's claim."""
+    waiting = await models.Job.filter(
+        Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale_before())
+    ).values_list("id", "attempts")
+    for job_id, attempts in waiting:
+        await job_queue().enqueue(str(job_id), attempts)
     return len(waiting)
 
 

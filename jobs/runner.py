@@ -1,17 +1,21 @@
 """Running one Job: the same code under an arq worker and under the in-process runner.
 
 A job function receives its Job and a progress callback, does its work through the services,
-and returns a JSON-serialisable result. It must be idempotent: a retried or restarted job runs
-it again from the start.
+and returns a JSON-serialisable result. It must be idempotent: a retried or restarted job runs it
+again, from the start or from a cursor it keeps in its result. Each progress report is also the
+attempt's heartbeat: a RUNNING job silent for JOB_STALE_SECONDS is taken to be dead, and the next
+worker to start runs it again.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from arq.worker import Retry
+from tortoise.expressions import F, Q
 
 import models
 from domain.enums import JobKind, JobStatus
@@ -43,19 +47,17 @@ def retry_delay(attempt: int) -> int:
 
 
 async def run_job(ctx: dict[str, Any], job_id: str) -> str:
-    """Run the Job ``job_id`` once; a finished job is left as it is."""
+    """Run the Job ``job_id`` once, unless it is finished or another runner has it alive."""
     job = await models.Job.get_or_none(id=job_id)
     if job is None:
         log.warning("job %s does not exist", job_id)
         return "missing"
-    if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+    if not await _claim(job):
         return job.status.value
-    job.status, job.started_at, job.attempts = JobStatus.RUNNING, clock.now(), job.attempts + 1
-    await job.save(update_fields=["status", "started_at", "attempts"])
 
     async def report(progress: float) -> None:
-        job.progress = min(max(progress, 0.0), 1.0)
-        await job.save(update_fields=["progress"])
+        job.progress, job.heartbeat_at = min(max(progress, 0.0), 1.0), clock.now()
+        await job.save(update_fields=["progress", "heartbeat_at"])
 
     function = JOB_FUNCTIONS.get(job.kind)
     try:
@@ -76,8 +78,27 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> str:
     return job.status.value
 
 
+def stale_before() -> dt.datetime:
+    """A RUNNING attempt silent since before this moment is taken to be dead (its worker killed)."""
+    return clock.now() - dt.timedelta(seconds=get_settings().job_stale_seconds)
+
+
+async def _claim(job: models.Job) -> bool:
+    """Take the job for this runner: QUEUED, or RUNNING without a sign of life. One conditional
+    update, so that two runners handed the same job never both run it."""
+    now = clock.now()
+    claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale_before())
+    taken = await models.Job.filter(claimable, id=job.id).update(
+        status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1)
+    await job.refresh_from_db()
+    return taken == 1
+
+
 async def _finish(job: models.Job, status: JobStatus, result: dict | None = None, error: str | None = None) -> None:
-    job.status, job.result, job.error, job.finished_at = status, result, error, clock.now()
+    """A failed job keeps the cursor in its result, so that a restart goes on from there."""
+    job.status, job.error, job.finished_at = status, error, clock.now()
+    if result is not None:
+        job.result = result
     if status is JobStatus.SUCCEEDED:
         job.progress = 1.0
     await job.save(update_fields=["status", "result", "error", "finished_at", "progress"])

@@ -15,6 +15,8 @@ class Arrear(Model):
     insurance_type = enum_field(InsuranceType)
     principal = money_field()
     status = enum_field(ArrearStatus, default=ArrearStatus.OPEN)
+    interest = money_field(default=0, description="interest to interest_as_of (P5), kept fresh by a daily job")
+    interest_as_of = month_field(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     resolved_at = fields.DatetimeField(null=True, description="when paid or cancelled")
 

@@ -21,6 +21,7 @@ class Job(Model):
     created_by = fields.ForeignKeyField("models.Account", related_name="jobs", null=True, on_delete=fields.RESTRICT)
     created_at = fields.DatetimeField(auto_now_add=True)
     started_at = fields.DatetimeField(null=True)
+    heartbeat_at = fields.DatetimeField(null=True, description="last sign of life of the running attempt")
     finished_at = fields.DatetimeField(null=True)
 
     class Meta:

@@ -34,7 +34,8 @@ COLLECTION_ORDER = (InsuranceType.PENSION, InsuranceType.MEDICAL)  # P6
 NEW_PERIOD = Table("contribution_period", (
     "policy_id", "person_id", "month", "insurance_type", "channel", "grade", "base", "rate", "amount",
     "employer_amount", "status", "created_at"))
-NEW_ARREAR = Table("arrear", ("period_id", "person_id", "month", "insurance_type", "principal", "status", "created_at"))
+NEW_ARREAR = Table("arrear", (
+    "period_id", "person_id", "month", "insurance_type", "principal", "status", "interest", "created_at"))
 NEW_DEBIT = Table("ledger_entry", ("passbook_id", "kind", "amount", "balance_after", "month", "period_id", "booked_at"))
 
 
@@ -109,7 +110,8 @@ async def collect_persons(person_ids: Sequence[int], month: Month, tariff: Tarif
         await update_by_ids(connection, "contribution_period", {"status": PeriodStatus.ARREARS.value},
                             [p["id"] for p in unpaid])
         await write_rows(connection, NEW_ARREAR, [
-            (p["id"], p["person_id"], p["month"], p["insurance_type"].value, p["amount"], ArrearStatus.OPEN.value, now)
+            (p["id"], p["person_id"], p["month"], p["insurance_type"].value, p["amount"], ArrearStatus.OPEN.value,
+             Decimal("0.00"), now)
             for p in unpaid])
         result.paid_periods, result.new_arrears = len(paid), len(unpaid)
         orders = await models.PaymentOrder.filter(person_id__in=ids, status=PaymentOrderStatus.OPEN,

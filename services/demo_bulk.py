@@ -38,8 +38,8 @@ TRANSACTION = Table("business_transaction", (
     "effective_month", "details", "decided_at", "decision_reason",
 ))
 ARREAR = Table("arrear", (
-    "id", "period_id", "person_id", "month", "insurance_type", "principal", "status", "created_at",
-    "resolved_at",
+    "id", "period_id", "person_id", "month", "insurance_type", "principal", "status", "interest", "interest_as_of",
+    "created_at", "resolved_at",
 ))
 PAYMENT_ORDER = Table("payment_order", (
     "id", "person_id", "kind", "status", "principal", "interest", "total", "collection_month",

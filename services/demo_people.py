@@ -19,6 +19,7 @@ from decimal import ROUND_CEILING, Decimal
 from itertools import accumulate
 
 from domain.enums import (
+    OWED_ARREARS,
     ArrearStatus,
     BusinessType,
     Channel,
@@ -596,10 +597,14 @@ class FlexibleHistory:
                 Channel.FLEXIBLE.value, period.grade, period.base, period.rate, period.amount, ZERO,
                 period.status.value, period.paid_via.value if period.paid_via else None, period.paid_at, period.created_at,
             ))
+        this_month = self.calendar.this_month.to_int()
         for arrear in self.arrears:
             period = arrear.period
+            owed = arrear.status in OWED_ARREARS  # their interest as the daily refresh would leave it (P5)
+            interest = self.calendar.interest(period.amount, period.month, this_month) if owed else ZERO
             writer.add(ARREAR, (arrear.id, period.id, person_id, period.month, period.insurance_type.value,
-                                period.amount, arrear.status.value, arrear.created_at, arrear.resolved_at))
+                                period.amount, arrear.status.value, interest, this_month if owed else None,
+                                arrear.created_at, arrear.resolved_at))
         for order in self.orders:
             self._write_order(order)
 

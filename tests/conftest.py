@@ -104,7 +104,7 @@ class HeldQueue:
     def __init__(self) -> None:
         self.job_ids: list[str] = []
 
-    async def enqueue(self, job_id: str) -> None:
+    async def enqueue(self, job_id: str, attempt: int = 0) -> None:
         self.job_ids.append(job_id)
 
     async def run_all(self) -> None:
