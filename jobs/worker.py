@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from arq.connections import RedisSettings
+from arq.cron import cron
 
+from domain.months import LOCAL_TZ
+from jobs.cron import month_end_on_last_day, nightly_arrears_interest
 from jobs.queue import close_job_queue, queue_waiting_jobs
 from jobs.runner import run_job
 from services.database import close_database, open_database
@@ -26,6 +29,12 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 class WorkerSettings:
     functions: ClassVar[list] = [run_job]
+    # Local time (M2): the debit after the day's deposits are in, the interest before the day begins.
+    cron_jobs: ClassVar[list] = [
+        cron(month_end_on_last_day, hour=23, minute=30, run_at_startup=False),
+        cron(nightly_arrears_interest, hour=1, minute=0, run_at_startup=False),
+    ]
+    timezone = LOCAL_TZ
     on_startup = startup
     on_shutdown = shutdown
     queue_name = _settings.job_queue_name

@@ -1,4 +1,5 @@
-"""Effective-dated parameters (P1-P7). A value never changes in place: a new row takes effect."""
+"""Effective-dated parameters (P1-P7). A new value is a new row taking effect from its month; only a
+year's published average wage is corrected in place (P1), and the correction re-prices that year."""
 
 from tortoise import fields
 from tortoise.models import Model

@@ -5,11 +5,12 @@ from __future__ import annotations
 import strawberry
 
 from schema.access import AccessMutations
+from schema.batch import BatchMutations
 from schema.flexible import FlexibleMutations
 from schema.passbook import PassbookMutations
 from schema.registration import RegistrationMutations
 
 
 @strawberry.type(description="Every business of the hall, one mutation each (API.md 2-4).")
-class Mutation(RegistrationMutations, AccessMutations, FlexibleMutations, PassbookMutations):
+class Mutation(RegistrationMutations, AccessMutations, FlexibleMutations, PassbookMutations, BatchMutations):
     pass

@@ -45,6 +45,8 @@ EXPECTED: dict[str, frozenset[Role] | None] = {
     **{f"Mutation.{name}": frozenset({Role.PERSON, Role.CLERK}) for name in (
         "enrollFlexible", "suspendFlexible", "changePensionGrade", "updatePersonalInfo", "payArrears",
         "cancelArrears", "payInterruption", "applyMedicalCard")},
+    **{f"Mutation.{name}": frozenset({Role.ADMIN}) for name in ("runMonthEnd", "recalculateArrears", "publishAverageWage")},
+    "Subscription.jobUpdates": frozenset({Role.ADMIN}),
 }
 
 SAMPLE_SCALARS = {
@@ -103,6 +105,18 @@ def operation_for(type_name: str, field_name: str, field) -> tuple[str, dict]:
     return text, {name: sample(argument.type) for name, argument in required.items()}
 
 
+async def execute(text: str, variables: dict, context: Context):
+    """Run a query or mutation; a subscription up to its first result."""
+    if not text.startswith("subscription"):
+        return await schema.execute(text, variable_values=variables, context_value=context)
+    outcome = await schema.subscribe(text, variable_values=variables, context_value=context)
+    if not hasattr(outcome, "__aiter__"):
+        return outcome
+    async for result in outcome:
+        await outcome.aclose()
+        return result
+
+
 @pytest.fixture
 async def viewers(db):
     home = await factories.community(await factories.district())
@@ -122,7 +136,7 @@ async def test_each_role_is_let_in_or_refused_as_declared(viewers, type_name, fi
     text, variables = operation_for(type_name, field_name, field)
     allowed = EXPECTED[f"{type_name}.{field_name}"]
     for role, viewer in [*viewers.items(), (None, None)]:
-        result = await schema.execute(text, variable_values=variables, context_value=Context(viewer=viewer))
+        result = await execute(text, variables, Context(viewer=viewer))
         codes = [(error.extensions or {}).get("code") for error in result.errors or ()]
         refused = "UNAUTHENTICATED" in codes or "FORBIDDEN" in codes
         should_refuse = allowed is not ANYONE and (role is None or role not in allowed)
