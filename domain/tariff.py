@@ -46,6 +46,7 @@ class Tariff:
 
     rows: list[ParameterRow]
     _rates: dict[int, Rates] = field(default_factory=dict)
+    _prices: dict[tuple, FlexiblePrice] = field(default_factory=dict)  # a city has few distinct prices a month
 
     def average_wage(self, month: Month) -> Decimal:
         try:
@@ -62,11 +63,17 @@ class Tariff:
 
     def pension(self, month: Month, grade: Decimal) -> FlexiblePrice:
         """P2 for ``month`` at ``grade``."""
-        return flexible_pension(self.average_wage(month), grade, self.rates(month))
+        key = (month, grade)
+        if key not in self._prices:
+            self._prices[key] = flexible_pension(self.average_wage(month), grade, self.rates(month))
+        return self._prices[key]
 
     def medical(self, month: Month) -> FlexiblePrice:
         """P3 for ``month``."""
-        return flexible_medical(self.average_wage(month), self.rates(month))
+        key = (month, None)
+        if key not in self._prices:
+            self._prices[key] = flexible_medical(self.average_wage(month), self.rates(month))
+        return self._prices[key]
 
     def interest(self, principal: Decimal, due: Month, paid: Month) -> Decimal:
         """P5 at the rate in force in the month of payment."""

@@ -57,7 +57,7 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> str:
 
     async def report(progress: float) -> None:
         job.progress, job.heartbeat_at = min(max(progress, 0.0), 1.0), clock.now()
-        await job.save(update_fields=["progress", "heartbeat_at"])
+        await job.save(update_fields=["progress", "heartbeat_at", "result"])  # the result holds a cursor
 
     function = JOB_FUNCTIONS.get(job.kind)
     try:

@@ -84,12 +84,11 @@ async def update_each(connection: BaseDBAsyncClient, table: str, columns: Sequen
         await connection.execute_many(f'UPDATE "{table}" SET {settings} WHERE id = ?', reordered[start:start + SQLITE_BATCH])
 
 
-async def lock_rows(connection: BaseDBAsyncClient, table: str, column: str, values: Sequence[int]) -> None:
-    """Lock the rows whose ``column`` is in ``values`` for the transaction, in id order so that two
-    lockers never wait for each other. NO KEY: inserts referring to the rows (a ledger entry, a
-    business transaction) still pass, as their foreign-key checks only share the key. SQLite has
-    one writer at a time and needs no lock."""
-    if values and dialect_of(connection) == "postgres":
+async def lock_range(connection: BaseDBAsyncClient, table: str, column: str, first: int, last: int) -> None:
+    """Lock the rows whose ``column`` is ``first`` to ``last`` for the transaction, in id order so
+    that two lockers never wait for each other. NO KEY: inserts referring to the rows (a ledger
+    entry, a business transaction) still pass, as their foreign-key checks only share the key.
+    SQLite has one writer at a time and needs no lock."""
+    if dialect_of(connection) == "postgres":
         await connection.execute_query(
-            f'SELECT id FROM "{table}" WHERE "{column}" = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE',
-            [list(values)])
+            f'SELECT id FROM "{table}" WHERE "{column}" BETWEEN $1 AND $2 ORDER BY id FOR NO KEY UPDATE', [first, last])

@@ -12,7 +12,6 @@ run is a few statements per chunk, not per person.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -26,8 +25,8 @@ from domain.enums import (
 from domain.months import Month
 from domain.tariff import Tariff
 from services import clock
-from services.bulk import Table, lock_rows, update_by_ids, update_each, write_rows
-from services.periods import in_force, priced_period
+from services.bulk import Table, lock_range, update_by_ids, update_each, write_rows
+from services.periods import flexible_price, in_force
 from services.tariff import load_tariff
 
 COLLECTION_ORDER = (InsuranceType.PENSION, InsuranceType.MEDICAL)  # P6
@@ -74,23 +73,25 @@ class _Purse:
 
 
 async def collect_month(person_id: int, month: Month, tariff: Tariff | None = None) -> Collection:
-    return await collect_persons([person_id], month, tariff)
+    return await collect_persons(person_id, person_id, month, tariff)
 
 
-async def collect_persons(person_ids: Sequence[int], month: Month, tariff: Tariff | None = None) -> Collection:
+async def collect_persons(first_id: int, last_id: int, month: Month, tariff: Tariff | None = None) -> Collection:
+    """The month-end of the persons whose ids are ``first_id`` to ``last_id``: one transaction, and
+    statements whose size does not grow with the chunk's."""
     tariff = tariff or await load_tariff()
-    ids = sorted(set(person_ids))
-    result = Collection(month, persons=len(ids))
+    persons = {"person_id__gte": first_id, "person_id__lte": last_id}
+    result = Collection(month)
     now = clock.now()
     async with in_transaction() as connection:
         # Persons first, as every self-service business locks them; then passbooks, as deposits do.
-        await lock_rows(connection, "person", "id", ids)
-        await lock_rows(connection, "passbook", "person_id", ids)
-        books = await models.Passbook.filter(person_id__in=ids).values("id", "person_id", "balance")
+        await lock_range(connection, "person", "id", first_id, last_id)
+        await lock_range(connection, "passbook", "person_id", first_id, last_id)
+        books = await models.Passbook.filter(**persons).values("id", "person_id", "balance")
         purses = {row["person_id"]: _Purse(row["id"], row["balance"]) for row in books}
-        await _make_periods(connection, ids, month, tariff, now)
+        await _make_periods(connection, persons, month, tariff, now)
         due = await models.ContributionPeriod.filter(
-            person_id__in=ids, channel=Channel.FLEXIBLE, status=PeriodStatus.DUE, month__lte=month.to_int(),
+            **persons, channel=Channel.FLEXIBLE, status=PeriodStatus.DUE, month__lte=month.to_int(),
         ).values("id", "person_id", "month", "insurance_type", "amount")
         due.sort(key=lambda p: (p["person_id"], p["month"], COLLECTION_ORDER.index(p["insurance_type"]), p["id"]))
         paid, unpaid = [], []
@@ -114,7 +115,7 @@ async def collect_persons(person_ids: Sequence[int], month: Month, tariff: Tarif
              Decimal("0.00"), now)
             for p in unpaid])
         result.paid_periods, result.new_arrears = len(paid), len(unpaid)
-        orders = await models.PaymentOrder.filter(person_id__in=ids, status=PaymentOrderStatus.OPEN,
+        orders = await models.PaymentOrder.filter(**persons, status=PaymentOrderStatus.OPEN,
                                                   collection_month__lte=month.to_int()).order_by("person_id", "id")
         for order in orders:
             purse = purses.setdefault(order.person_id, _Purse(None, Decimal("0.00")))
@@ -123,25 +124,25 @@ async def collect_persons(person_ids: Sequence[int], month: Month, tariff: Tarif
         await update_each(connection, "passbook", ("balance", "updated_at"), [
             (purse.passbook_id, purse.balance, now) for purse in purses.values()
             if purse.passbook_id is not None and purse.balance != opening[purse.passbook_id]], ("numeric", "timestamptz"))
-    if len(ids) == 1 and ids[0] in purses:
-        result.balance = purses[ids[0]].balance
+    result.persons = len({p["person_id"] for p in due} | {order.person_id for order in orders})
+    if first_id == last_id and first_id in purses:
+        result.balance = purses[first_id].balance
     return result
 
 
-async def _make_periods(connection, person_ids: list[int], month: Month, tariff: Tariff, now) -> None:
+async def _make_periods(connection, persons: dict[str, int], month: Month, tariff: Tariff, now) -> None:
     """The month's period of every policy in force that has none yet, priced now (P2, P3)."""
-    policies = await models.Policy.filter(in_force(month), person_id__in=person_ids)
+    policies = await models.Policy.filter(in_force(month), **persons).values("id", "person_id", "insurance_type", "grade")
     if not policies:
         return
-    made = set(await models.ContributionPeriod.filter(
-        policy_id__in=[p.id for p in policies], month=month.to_int()).values_list("policy_id", flat=True))
+    made = set(await models.ContributionPeriod.filter(**persons, month=month.to_int()).values_list("policy_id", flat=True))
     rows = []
     for policy in policies:
-        if policy.id in made:
+        if policy["id"] in made:
             continue
-        period = priced_period(policy, month, tariff)
-        rows.append((policy.id, policy.person_id, period.month, policy.insurance_type.value, Channel.FLEXIBLE.value,
-                     period.grade, period.base, period.rate, period.amount, Decimal("0.00"),
+        price = flexible_price(policy["insurance_type"], policy["grade"], month, tariff)
+        rows.append((policy["id"], policy["person_id"], month.to_int(), policy["insurance_type"].value,
+                     Channel.FLEXIBLE.value, policy["grade"], price.base, price.rate, price.amount, Decimal("0.00"),
                      PeriodStatus.DUE.value, now))
     await write_rows(connection, NEW_PERIOD, rows)
 

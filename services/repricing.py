@@ -7,55 +7,55 @@ the price the person ordered at, and a cancelled month is no longer owed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from decimal import Decimal
 
 from tortoise import connections
+from tortoise.expressions import Q
 
 import models
-from domain.enums import ArrearStatus, Channel, InsuranceType, PeriodStatus
+from domain.enums import OWED_ARREARS, ArrearStatus, Channel, PeriodStatus
 from domain.months import Month
 from domain.pricing import employer_contribution
 from domain.tariff import Tariff
 from services.bulk import update_each
+from services.periods import flexible_price
 
 UNPAID = (PeriodStatus.DUE, PeriodStatus.ARREARS)
 
 
+def _unpaid(first: Month, last: Month | None) -> Q:
+    months = Q(month__gte=first.to_int()) if last is None else Q(month__gte=first.to_int(), month__lte=last.to_int())
+    return months & Q(status__in=UNPAID)
+
+
 async def unpaid_period_ids(first: Month, last: Month | None) -> list[int]:
     """The ids of the periods from ``first`` (to ``last``) that a new wage re-prices, in id order."""
-    query = models.ContributionPeriod.filter(month__gte=first.to_int(), status__in=UNPAID)
-    if last is not None:
-        query = query.filter(month__lte=last.to_int())
-    return list(await query.order_by("id").values_list("id", flat=True))
+    return list(await models.ContributionPeriod.filter(_unpaid(first, last)).order_by("id").values_list("id", flat=True))
 
 
-async def reprice_periods(period_ids: Sequence[int], tariff: Tariff) -> dict[str, int]:
-    """Price the periods again at the parameters in force now for their month; inside the caller's
-    transaction. Returns how many periods and arrears changed."""
-    periods = await models.ContributionPeriod.filter(id__in=list(period_ids), status__in=UNPAID).values(
+async def reprice_periods(first_id: int, last_id: int, first: Month, last: Month | None, tariff: Tariff) -> dict[str, int]:
+    """Price the unpaid periods with ids ``first_id`` to ``last_id`` again at the parameters in force
+    now for their month; inside the caller's transaction. Returns how many periods and arrears changed."""
+    ids = {"id__gte": first_id, "id__lte": last_id}
+    periods = await models.ContributionPeriod.filter(_unpaid(first, last), **ids).values(
         "id", "policy_id", "person_id", "month", "insurance_type", "channel", "grade", "base", "amount",
         "employer_amount", "status")
     owed = {row["period_id"]: row["id"] for row in await models.Arrear.filter(
-        period_id__in=[p["id"] for p in periods if p["status"] is PeriodStatus.ARREARS], status=ArrearStatus.OPEN,
-    ).values("id", "period_id")}
+        period_id__gte=first_id, period_id__lte=last_id, status=ArrearStatus.OPEN).values("id", "period_id")}
     periods = [p for p in periods if p["status"] is PeriodStatus.DUE or p["id"] in owed]
-    policies = {row["id"]: row for row in await models.Policy.filter(
-        id__in=list({p["policy_id"] for p in periods})).values("id", "grade", "employer_id")}
+    needing_policy = {p["policy_id"] for p in periods if p["channel"] is Channel.EMPLOYER or p["grade"] is None}
+    policies = {row["id"]: row for row in await models.Policy.filter(id__in=list(needing_policy)).values(
+        "id", "grade", "employer_id")} if needing_policy else {}
     wages = await _declared_wages(periods, policies)
     changed_periods, changed_arrears = [], []
     for period in periods:
         month = Month.from_int(period["month"])
-        policy = policies[period["policy_id"]]
         if period["channel"] is Channel.FLEXIBLE:
-            employer_amount = Decimal("0.00")
-            if period["insurance_type"] is InsuranceType.PENSION:
-                price = tariff.pension(month, period["grade"] or policy["grade"])
-            else:
-                price = tariff.medical(month)
-            base, amount = price.base, price.amount
+            grade = period["grade"] or policies.get(period["policy_id"], {}).get("grade")
+            price = flexible_price(period["insurance_type"], grade, month, tariff)
+            base, amount, employer_amount = price.base, price.amount, Decimal("0.00")
         else:
-            wage = wages.get((period["person_id"], policy["employer_id"], period["month"]))
+            wage = wages.get((period["person_id"], policies[period["policy_id"]]["employer_id"], period["month"]))
             if wage is None:
                 continue  # no employment on record for the month: its price stands
             price = employer_contribution(wage, tariff.average_wage(month), period["insurance_type"], tariff.rates(month))
@@ -90,15 +90,14 @@ async def _declared_wages(periods: list[dict], policies: dict[int, dict]) -> dic
 
 
 async def owed_arrear_ids() -> list[int]:
-    return list(await models.Arrear.filter(status__in=(ArrearStatus.OPEN, ArrearStatus.ORDERED))
-                .order_by("id").values_list("id", flat=True))
+    return list(await models.Arrear.filter(status__in=OWED_ARREARS).order_by("id").values_list("id", flat=True))
 
 
-async def refresh_interest(arrear_ids: Sequence[int], tariff: Tariff, as_of: Month) -> dict[str, int]:
-    """Interest of each owed arrear to ``as_of`` (P5), kept for the lists and statistics that sum
-    what the city is owed; inside the caller's transaction."""
-    arrears = await models.Arrear.filter(id__in=list(arrear_ids), status__in=(ArrearStatus.OPEN, ArrearStatus.ORDERED)
-                                         ).values("id", "month", "principal", "interest", "interest_as_of")
+async def refresh_interest(first_id: int, last_id: int, tariff: Tariff, as_of: Month) -> dict[str, int]:
+    """Interest of each owed arrear with an id from ``first_id`` to ``last_id`` to ``as_of`` (P5), kept
+    for the lists and statistics that sum what the city is owed; inside the caller's transaction."""
+    arrears = await models.Arrear.filter(id__gte=first_id, id__lte=last_id, status__in=OWED_ARREARS).values(
+        "id", "month", "principal", "interest", "interest_as_of")
     rows = []
     for arrear in arrears:
         interest = tariff.interest(arrear["principal"], Month.from_int(arrear["month"]), as_of)
