@@ -206,6 +206,9 @@ class Loaders:
         self.payment_order = by_id(models.PaymentOrder, nodes.PaymentOrder)
         self.payment_order_line = by_id(models.PaymentOrderLine, nodes.PaymentOrderLine)
         self.card_application = by_id(models.MedicalCardApplication, nodes.MedicalCardApplication)
+        self.office = by_id(models.Office, nodes.Office)
+        self.appointment_slot = by_id(models.AppointmentSlot, nodes.AppointmentSlot)
+        self.appointment = by_id(models.Appointment, nodes.Appointment)
         self.username = DataLoader(load_fn=_usernames)
 
         self.policies_of_person = by_parent(models.Policy, nodes.Policy, "person_id", "start_month", "id")
@@ -228,6 +231,8 @@ class Loaders:
         self.transactions_of_employer = by_parent(
             models.BusinessTransaction, nodes.BusinessTransaction, "employer_id", "-submitted_at", "-id"
         )
+        self.appointments_of_person = by_parent(models.Appointment, nodes.Appointment, "person_id", "-id")
+        self.appointments_of_employer = by_parent(models.Appointment, nodes.Appointment, "employer_id", "-id")
 
     def by_type(self, type_name: str) -> ById | None:
         loader = getattr(self, _BY_ID_NAMES.get(type_name, ""), None)
@@ -240,4 +245,5 @@ _BY_ID_NAMES = {
     "Passbook": "passbook", "LedgerEntry": "ledger_entry", "BusinessTransaction": "transaction",
     "Parameter": "parameter", "Job": "job", "Certificate": "certificate", "AuditEvent": "audit_event",
     "PaymentOrder": "payment_order", "PaymentOrderLine": "payment_order_line", "MedicalCardApplication": "card_application",
+    "Office": "office", "AppointmentSlot": "appointment_slot", "Appointment": "appointment",
 }

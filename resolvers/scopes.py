@@ -3,8 +3,9 @@
 A person sees themself; an employer agent their employer, the persons it employs or employed and
 what it paid for them (not their own flexible insurance nor their passbook); a clerk the persons of
 their community; a reviewer their district: its persons, its employers and their staff; an
-administrator everything; a bank operator passbooks; an analyst nothing personal. Rows out of
-scope read as absent.
+administrator everything; a bank operator passbooks; an analyst nothing personal. Offices and
+their slots are open to every signed-in viewer; an appointment to its subject, the clerk of the
+person's community and the reviewers of the office's district. Rows out of scope read as absent.
 """
 
 from __future__ import annotations
@@ -117,6 +118,24 @@ def _employments(viewer: Any) -> Q | None:
     return _of_visible_persons(viewer)
 
 
+def visible_appointments(viewer: Any) -> Q | None:
+    """Q1: the subject's own visits, the clerk's community's persons', the visits kept at the
+    reviewer's district's offices (whoever they are for)."""
+    role = viewer.role if viewer else None
+    if role is Role.ADMIN:
+        return None
+    if role is Role.REVIEWER:
+        return Q(slot__office__district_id=viewer.district_id)
+    # An account bound to nothing sees nothing: person_id=None would match every employer's visit.
+    if role is Role.EMPLOYER_AGENT and viewer.employer_id is not None:
+        return Q(employer_id=viewer.employer_id)
+    if role is Role.PERSON and viewer.person_id is not None:
+        return Q(person_id=viewer.person_id)
+    if role is Role.CLERK:
+        return _of_visible_persons(viewer)
+    return NOTHING
+
+
 def _signed_in(viewer: Any) -> Q | None:
     return None if viewer is not None else NOTHING
 
@@ -140,6 +159,9 @@ SCOPES = {
     models.MedicalCardApplication: _own_business,
     models.District: _signed_in,
     models.Community: _signed_in,
+    models.Office: _signed_in,  # offices and their free places are no one's personal data
+    models.AppointmentSlot: _signed_in,
+    models.Appointment: visible_appointments,
     models.Parameter: lambda viewer: None,  # the rules are public
     models.Job: _administrators,
     models.AuditEvent: visible_audit_events,

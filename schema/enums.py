@@ -28,3 +28,4 @@ AuditOutcome = strawberry.enum(enums.AuditOutcome, description="How an audited m
 PaymentOrderKind = strawberry.enum(enums.PaymentOrderKind, description="What a payment order pays: arrears (F6) or interrupted pension months (F8).")
 PaymentOrderStatus = strawberry.enum(enums.PaymentOrderStatus, description="State of a payment order.")
 CardApplicationStatus = strawberry.enum(enums.CardApplicationStatus, description="State of a medical-card application (F2, P7).")
+AppointmentStatus = strawberry.enum(enums.AppointmentStatus, description="State of an appointment at a district office (Q1).")

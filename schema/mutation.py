@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from schema.access import AccessMutations
+from schema.appointments import AppointmentMutations
 from schema.batch import BatchMutations
 from schema.flexible import FlexibleMutations
 from schema.passbook import PassbookMutations
@@ -12,5 +13,6 @@ from schema.registration import RegistrationMutations
 
 
 @strawberry.type(description="Every business of the hall, one mutation each (API.md 2-4).")
-class Mutation(RegistrationMutations, AccessMutations, FlexibleMutations, PassbookMutations, BatchMutations):
+class Mutation(RegistrationMutations, AccessMutations, FlexibleMutations, PassbookMutations, BatchMutations,
+               AppointmentMutations):
     pass

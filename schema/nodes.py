@@ -15,7 +15,7 @@ from domain.interest import back_pay_interest
 from domain.months import Month
 from services import access, clock
 from schema.enums import (
-    ArrearStatus, AuditOutcome, CardApplicationStatus, BusinessCategory, BusinessType, Channel, EmployerStatus, EmploymentStatus, Gender,
+    AppointmentStatus, ArrearStatus, AuditOutcome, CardApplicationStatus, BusinessCategory, BusinessType, Channel, EmployerStatus, EmploymentStatus, Gender,
     InsuranceType, JobKind, JobStatus, LedgerKind, PaidVia, ParameterCode, PaymentOrderKind, PaymentOrderStatus, PeriodStatus, PersonCategory, PolicyStatus,
     RetirementClass, Role, ServiceChannel, TransactionStatus,
 )
@@ -162,6 +162,15 @@ class Person(Node):
         page = page_request(first, after, last, before)
         return await nested_connection(loaders(info).transactions_of_person, self.db_id, page)
 
+    @strawberry.field(description="Visits booked for this person at the district offices (Q1), latest booking first.")
+    async def appointments(
+        self, info: Info,
+        status: Annotated[AppointmentStatus | None, strawberry.argument(description="Only appointments in this state.")] = None,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[Appointment]:
+        page = page_request(first, after, last, before)
+        return await nested_connection(loaders(info).appointments_of_person, self.db_id, page, status=status)
+
 
 @strawberry.type(description="An employer (用人单位), identified by its unified social credit code (A2).")
 class Employer(Node):
@@ -192,6 +201,15 @@ class Employer(Node):
     ) -> Connection[BusinessTransaction]:
         page = page_request(first, after, last, before)
         return await nested_connection(loaders(info).transactions_of_employer, self.db_id, page)
+
+    @strawberry.field(description="Visits booked for the employer at the district offices (Q1), latest booking first.")
+    async def appointments(
+        self, info: Info,
+        status: Annotated[AppointmentStatus | None, strawberry.argument(description="Only appointments in this state.")] = None,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[Appointment]:
+        page = page_request(first, after, last, before)
+        return await nested_connection(loaders(info).appointments_of_employer, self.db_id, page, status=status)
 
 
 @strawberry.type(description="A person's employment by an employer.")
@@ -398,6 +416,63 @@ class BusinessTransaction(Node):
         return await loaders(info).district.load(self.district_id)
 
 
+@strawberry.type(description="A district's social-insurance office (服务大厅), where appointments are kept (Q1).")
+class Office(Node):
+    name: str = strawberry.field(description="Name of the office.")
+    address: str = strawberry.field(description="Street address.")
+    district_id: strawberry.Private[int]
+
+    @strawberry.field(description="The district the office serves.")
+    async def district(self, info: Info) -> District:
+        return await loaders(info).district.load(self.district_id)
+
+
+@strawberry.type(description="A time at an office for one business category, with a number of places never exceeded (Q1).")
+class AppointmentSlot(Node):
+    business_category: BusinessCategory = strawberry.field(description="The business the visits are for.")
+    starts_at: dt.datetime = strawberry.field(description="When the slot starts (local time, M2); bookings and cancellations end then.")
+    ends_at: dt.datetime = strawberry.field(description="When the slot ends.")
+    capacity: int = strawberry.field(description="How many visitors the slot takes.")
+    booked: int = strawberry.field(description="Places taken by appointments still booked or checked in.")
+    office_id: strawberry.Private[int]
+
+    @strawberry.field(description="Places still free: capacity minus booked, as read now.")
+    def free(self) -> int:
+        return self.capacity - self.booked
+
+    @strawberry.field(description="The office of the slot.")
+    async def office(self, info: Info) -> Office:
+        return await loaders(info).office.load(self.office_id)
+
+
+@strawberry.type(description="A visit booked at a district office (预约, Q1), for a person or for an employer.")
+class Appointment(Node):
+    status: AppointmentStatus = strawberry.field(description="BOOKED, then CANCELLED (before the slot starts) or CHECKED_IN (on the day).")
+    booked_at: dt.datetime = strawberry.field(description="When it was booked.")
+    cancelled_at: dt.datetime | None = strawberry.field(description="When it was cancelled.")
+    checked_in_at: dt.datetime | None = strawberry.field(description="When the visitor was checked in at the office.")
+    slot_id: strawberry.Private[int]
+    person_id: strawberry.Private[int | None]
+    employer_id: strawberry.Private[int | None]
+    transaction_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The slot booked.")
+    async def slot(self, info: Info) -> AppointmentSlot:
+        return await loaders(info).appointment_slot.load(self.slot_id)
+
+    @strawberry.field(description="The person the visit is for; null for an employer's visit, or when the person is out of your reach.")
+    async def person(self, info: Info) -> Person | None:
+        return None if self.person_id is None else await loaders(info).person.load(self.person_id)
+
+    @strawberry.field(description="The employer the visit is for; null for a person's visit, or when the employer is out of your reach.")
+    async def employer(self, info: Info) -> Employer | None:
+        return None if self.employer_id is None else await loaders(info).employer.load(self.employer_id)
+
+    @strawberry.field(description="The BOOK_APPOINTMENT business that made it.")
+    async def transaction(self, info: Info) -> BusinessTransaction | None:
+        return None if self.transaction_id is None else await loaders(info).transaction.load(self.transaction_id)
+
+
 @strawberry.type(description="An effective-dated parameter value (P1-P7).")
 class Parameter(Node):
     code: ParameterCode = strawberry.field(description="Which parameter.")
@@ -485,5 +560,5 @@ NODE_TYPES: dict[str, type[Any]] = {
     cls.__name__: cls
     for cls in (District, Community, Person, Employer, Employment, Policy, ContributionPeriod, Arrear,
                 Passbook, LedgerEntry, BusinessTransaction, Parameter, Job, Certificate, AuditEvent, PaymentOrder,
-                PaymentOrderLine, MedicalCardApplication)
+                PaymentOrderLine, MedicalCardApplication, Office, AppointmentSlot, Appointment)
 }

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 import strawberry
 
 from resolvers import reads
 from schema.enums import (
-    AuditOutcome,
+    AuditOutcome, BusinessCategory,
     BusinessType, EmployerStatus, InsuranceType, JobKind, JobStatus, ParameterCode, PersonCategory, PolicyStatus,
     ServiceChannel, TransactionStatus,
 )
 from domain.enums import Role
 from schema.errors import BadUserInput
 from schema.permissions import EVERY_ROLE, allow, public
-from schema.nodes import After, AuditEvent, Before, BusinessTransaction, Employer, First, Job, Last, Me, Parameter, Person
+from schema.appointments import SLOT_READERS, appointment_slots
+from schema.nodes import After, AppointmentSlot, AuditEvent, Before, BusinessTransaction, Employer, First, Job, Last, Me, Parameter, Person
 from schema.relay import MAX_PAGE_SIZE, Connection, Node, connection_from_list, decode_id, decode_int_id, page_request
 from schema.flexible import InterruptionQuote, interruption_quote
 from schema.scalars import ExactDecimal, MonthScalar
@@ -178,6 +180,21 @@ class Query:
         pension_grade: Annotated[ExactDecimal | None, strawberry.argument(description="Price at this grade instead of the person's own.")] = None,
     ) -> InterruptionQuote | None:
         return await interruption_quote(info, person_id, insurance_type, pension_grade)
+
+    @strawberry.field(description="Slots that have not started, on the days asked (at most 31), with their free places (Q1), by start then office; full slots only when asked for. A longer or backwards range is refused with BAD_USER_INPUT.",
+                      extensions=[allow(*SLOT_READERS)])
+    async def appointment_slots(
+        self, info: Info,
+        from_day: Annotated[dt.date, strawberry.argument(description="First day (local, M2).")],
+        to_day: Annotated[dt.date, strawberry.argument(description="Last day, at most 30 days after fromDay.")],
+        office_id: Annotated[strawberry.ID | None, strawberry.argument(description="Only this office.")] = None,
+        district_id: Annotated[strawberry.ID | None, strawberry.argument(description="Only the offices of this district.")] = None,
+        business_category: Annotated[BusinessCategory | None, strawberry.argument(description="Only slots for this business.")] = None,
+        include_full: Annotated[bool, strawberry.argument(description="List full slots too (free = 0).")] = False,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[AppointmentSlot]:
+        page = page_request(first, after, last, before)
+        return await appointment_slots(office_id, district_id, business_category, from_day, to_day, include_full, page)
 
     @strawberry.field(description="Parameter values (P1-P7) by code and effective month; with inForceAt only the value in force then.", extensions=[public()])
     async def parameters(

@@ -102,9 +102,10 @@ async def free_slots(office_id: int | None, district_id: int | None, category: B
     """Slots starting on ``day_from``..``day_to`` (local days, M2) that have not started, with their
     free places; full slots only when asked for. No personal data: anyone may read them."""
     if day_to < day_from:
-        raise BusinessError(ErrorCode.INVALID_INPUT, "the last day comes before the first", "dayTo")
+        raise BusinessError(ErrorCode.INVALID_INPUT, "the last day comes before the first", "toDay")
     if (day_to - day_from).days + 1 > MAX_RANGE_DAYS:
-        raise BusinessError(ErrorCode.INVALID_INPUT, f"at most {MAX_RANGE_DAYS} days at once", "dayTo")
+        raise BusinessError(ErrorCode.INVALID_INPUT,
+                            f"at most {MAX_RANGE_DAYS} days at once, not {(day_to - day_from).days + 1}", "toDay")
     query = models.AppointmentSlot.filter(starts_at__gte=_day_start(day_from), starts_at__gt=clock.now(),
                                           starts_at__lt=_day_start(day_to + dt.timedelta(days=1)))
     if office_id is not None:
@@ -166,11 +167,11 @@ async def _booked_that_day(subject: Subject, slot: models.AppointmentSlot) -> bo
 
 def _refuse_started(slot: models.AppointmentSlot) -> None:
     if _local(slot.starts_at) <= clock.now():
-        raise BusinessError(ErrorCode.INVALID_INPUT, "this slot has already started", "slotId")
+        raise BusinessError(ErrorCode.SLOT_STARTED, "this slot has already started", "slotId")
 
 
 def _refuse_full() -> None:
-    raise BusinessError(ErrorCode.INVALID_INPUT, "this slot is full", "slotId")
+    raise BusinessError(ErrorCode.SLOT_FULL, "this slot is full", "slotId")
 
 
 def _details(slot: models.AppointmentSlot, appointment_id: int | None = None) -> dict:
@@ -193,7 +194,7 @@ async def book(actor: Viewer, slot_id: int, person_id: int | None = None, employ
     async with in_transaction():
         await _lock(actor, subject)
         if await _booked_that_day(subject, slot):
-            raise BusinessError(ErrorCode.INVALID_INPUT, "there is already an appointment at this office that day",
+            raise BusinessError(ErrorCode.ALREADY_BOOKED, "there is already an appointment at this office that day",
                                 "slotId")
         # The database decides who takes the last place: a second booking waits for the first to
         # commit, then finds the condition false and changes nothing.
@@ -208,7 +209,7 @@ async def book(actor: Viewer, slot_id: int, person_id: int | None = None, employ
         )
         appointment = await models.Appointment.create(
             slot_id=slot.id, account_id=actor.account_id, person_id=subject.person_id, employer_id=subject.employer_id,
-            transaction_id=transaction.id, status=AppointmentStatus.BOOKED,
+            transaction_id=transaction.id, status=AppointmentStatus.BOOKED, booked_at=clock.now(),
         )
     return appointment, transaction
 
@@ -232,15 +233,15 @@ def _booked_for(actor: Viewer, appointment: models.Appointment) -> bool:
 
 def _refuse_unless_booked(appointment: models.Appointment) -> None:
     if appointment.status is not AppointmentStatus.BOOKED:
-        raise BusinessError(ErrorCode.INVALID_INPUT, f"this appointment is {appointment.status.value.lower()}",
-                            "appointmentId")
+        raise BusinessError(ErrorCode.APPOINTMENT_NOT_BOOKED,
+                            f"this appointment is {appointment.status.value.lower().replace('_', ' ')}", "appointmentId")
 
 
 async def _leave_booked(appointment: models.Appointment, **changes: object) -> None:
     """Move the appointment out of BOOKED only if it still is: the loser of a race changes nothing."""
     moved = await models.Appointment.filter(id=appointment.id, status=AppointmentStatus.BOOKED).update(**changes)
     if moved != 1:
-        raise BusinessError(ErrorCode.INVALID_INPUT, "this appointment was cancelled or checked in meanwhile",
+        raise BusinessError(ErrorCode.APPOINTMENT_NOT_BOOKED, "this appointment was cancelled or checked in meanwhile",
                             "appointmentId")
     for name, value in changes.items():
         setattr(appointment, name, value)
@@ -263,8 +264,8 @@ async def cancel(actor: Viewer, appointment_id: int) -> tuple[models.Appointment
     _refuse_unless_booked(appointment)
     now = clock.now()
     if _local(appointment.slot.starts_at) <= now:
-        raise BusinessError(ErrorCode.INVALID_INPUT, "an appointment is cancelled only before its slot starts",
-                            "appointmentId")
+        raise BusinessError(ErrorCode.APPOINTMENT_NOT_CANCELLABLE,
+                            "an appointment is cancelled only before its slot starts", "appointmentId")
     async with in_transaction():
         await _leave_booked(appointment, status=AppointmentStatus.CANCELLED, cancelled_at=now)
         await models.AppointmentSlot.filter(id=appointment.slot_id, booked__gt=0).update(booked=F("booked") - 1)
@@ -280,7 +281,7 @@ async def check_in(actor: Viewer, appointment_id: int) -> tuple[models.Appointme
         raise BusinessError(ErrorCode.OUT_OF_SCOPE, "only a reviewer of the office's district checks in",
                             "appointmentId")
     if day != clock.today():
-        raise BusinessError(ErrorCode.INVALID_INPUT, f"this appointment is for {day}", "appointmentId")
+        raise BusinessError(ErrorCode.APPOINTMENT_NOT_TODAY, f"this appointment is for {day}", "appointmentId")
     _refuse_unless_booked(appointment)
     async with in_transaction():
         await _leave_booked(appointment, status=AppointmentStatus.CHECKED_IN, checked_in_at=clock.now())

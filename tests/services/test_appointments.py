@@ -80,8 +80,10 @@ async def test_free_slots_lists_what_has_not_started_in_the_days_asked(hall):
 
 
 async def test_free_slots_refuses_a_backwards_or_too_long_range(hall):
-    await refused(appointments.free_slots(None, None, None, TOMORROW, TODAY))
-    await refused(appointments.free_slots(None, None, None, TODAY, dt.date(2026, 12, 11)))  # 32 days
+    backwards = await refused(appointments.free_slots(None, None, None, TOMORROW, TODAY))
+    too_long = await refused(appointments.free_slots(None, None, None, TODAY, dt.date(2026, 12, 11)))  # 32 days
+    assert backwards.field == too_long.field == "toDay" and "32" in too_long.message
+    assert len(await appointments.free_slots(None, None, None, TODAY, dt.date(2026, 12, 10))) == 0  # 31 days
 
 
 async def test_booking_takes_one_place(hall):
@@ -91,6 +93,7 @@ async def test_booking_takes_one_place(hall):
     appointment, transaction = await appointments.book(me, slot.id, None, None)
     assert appointment.person_id == person.id and appointment.employer_id is None
     assert appointment.status is AppointmentStatus.BOOKED and appointment.account_id == me.account_id
+    assert (await models.Appointment.get(id=appointment.id)).booked_at == clock.now()  # local time (M2)
     assert appointment.transaction_id == transaction.id
     assert transaction.business_type is BusinessType.BOOK_APPOINTMENT
     assert transaction.status is TransactionStatus.COMPLETED and transaction.channel is ServiceChannel.ONLINE
@@ -106,7 +109,7 @@ async def test_a_full_slot_is_refused_and_left_full(hall):
     _, first = await someone(community, "甲")
     _, second = await someone(community, "乙")
     await appointments.book(first, slot.id, None, None)
-    error = await refused(appointments.book(second, slot.id, None, None))
+    error = await refused(appointments.book(second, slot.id, None, None), ErrorCode.SLOT_FULL)
     assert error.field == "slotId" and "full" in error.message
     assert await free_places(slot) == 0
     assert slot.id not in [a.slot.id for a in await appointments.free_slots(office.id, None, None, TOMORROW, TOMORROW)]
@@ -117,7 +120,7 @@ async def test_a_started_or_missing_slot_is_refused(hall):
     _, community, office = hall
     started = (await day_of_slots(office, TODAY))[2]  # 10:00, now
     _, me = await someone(community)
-    error = await refused(appointments.book(me, started.id, None, None))
+    error = await refused(appointments.book(me, started.id, None, None), ErrorCode.SLOT_STARTED)
     assert "started" in error.message
     await refused(appointments.book(me, started.id + 1000, None, None), ErrorCode.NOT_FOUND)
     assert await free_places(started) == 2
@@ -130,9 +133,9 @@ async def test_one_booked_appointment_per_office_and_day(hall):
     other_business = await day_of_slots(office, category=BusinessCategory.BACK_PAYMENT)
     person, me = await someone(community)
     first, _ = await appointments.book(me, tomorrow[0].id, None, None)
-    error = await refused(appointments.book(me, tomorrow[3].id, None, None))
+    error = await refused(appointments.book(me, tomorrow[3].id, None, None), ErrorCode.ALREADY_BOOKED)
     assert "already" in error.message
-    await refused(appointments.book(me, other_business[1].id, None, None))
+    await refused(appointments.book(me, other_business[1].id, None, None), ErrorCode.ALREADY_BOOKED)
     await appointments.book(me, later[0].id, None, None)  # another day
     await appointments.cancel(me, first.id)
     await appointments.book(me, tomorrow[3].id, None, None)  # once cancelled, the day is free again
@@ -171,12 +174,12 @@ async def test_cancelling_twice_frees_one_place(hall):
     await appointments.book(neighbour, slot.id, None, None)
     appointment, _ = await appointments.book(me, slot.id, None, None)
     await appointments.cancel(me, appointment.id)
-    await refused(appointments.cancel(me, appointment.id))
+    await refused(appointments.cancel(me, appointment.id), ErrorCode.APPOINTMENT_NOT_BOOKED)
     assert await free_places(slot) == 1
     again, _ = await appointments.book(me, slot.id, None, None)
     outcomes = await asyncio.gather(*(appointments.cancel(me, again.id) for _ in range(5)), return_exceptions=True)
     assert sum(not isinstance(o, BaseException) for o in outcomes) == 1
-    assert all(o.code is ErrorCode.INVALID_INPUT for o in outcomes if isinstance(o, BaseException))
+    assert all(o.code is ErrorCode.APPOINTMENT_NOT_BOOKED for o in outcomes if isinstance(o, BaseException))
     assert await free_places(slot) == 1
     assert await models.BusinessTransaction.filter(business_type=BusinessType.CANCEL_APPOINTMENT).count() == 2
 
@@ -190,7 +193,7 @@ async def test_no_cancelling_once_the_slot_has_started_nor_someone_elses(hall):
     await refused(appointments.cancel(stranger, appointment.id), ErrorCode.OUT_OF_SCOPE)
     await refused(appointments.cancel(me, appointment.id + 1000), ErrorCode.NOT_FOUND)
     clock.freeze("2026-11-11T09:00:00+08:00")
-    error = await refused(appointments.cancel(me, appointment.id))
+    error = await refused(appointments.cancel(me, appointment.id), ErrorCode.APPOINTMENT_NOT_CANCELLABLE)
     assert "before its slot starts" in error.message
     assert await free_places(slot) == 1
 
@@ -217,7 +220,7 @@ async def test_an_agent_books_for_their_employer(hall):
     appointment, transaction = await appointments.book(agent, slots[0].id, None, employer.id)
     assert appointment.employer_id == employer.id and appointment.person_id is None
     assert transaction.employer_id == employer.id and transaction.channel is ServiceChannel.ONLINE
-    await refused(appointments.book(agent, slots[1].id, None, None))  # the employer's one for the day
+    await refused(appointments.book(agent, slots[1].id, None, None), ErrorCode.ALREADY_BOOKED)  # the employer's one for the day
     other = await factories.employer(district, "武汉汉口贸易有限公司")
     await refused(appointments.book(agent, slots[1].id, None, other.id), ErrorCode.OUT_OF_SCOPE)
     colleague = await factories.viewer(Role.EMPLOYER_AGENT, employer=employer)
@@ -232,7 +235,7 @@ async def test_the_district_reviewer_checks_in_on_the_day(hall):
     appointment, _ = await appointments.book(me, slot.id, None, None)
     reviewer = await factories.viewer(Role.REVIEWER, district=district)
     stranger = await factories.viewer(Role.REVIEWER, district=await factories.district("420103", "江汉区"))
-    await refused(appointments.check_in(reviewer, appointment.id))  # tomorrow's appointment
+    await refused(appointments.check_in(reviewer, appointment.id), ErrorCode.APPOINTMENT_NOT_TODAY)  # tomorrow's
     clock.freeze("2026-11-11T08:50:00+08:00")
     await refused(appointments.check_in(stranger, appointment.id), ErrorCode.OUT_OF_SCOPE)
     await refused(appointments.check_in(me, appointment.id), ErrorCode.OUT_OF_SCOPE)
@@ -240,8 +243,8 @@ async def test_the_district_reviewer_checks_in_on_the_day(hall):
     assert arrived.status is AppointmentStatus.CHECKED_IN and arrived.checked_in_at == clock.now()
     assert transaction.business_type is BusinessType.CHECK_IN_APPOINTMENT
     assert transaction.channel is ServiceChannel.COUNTER and transaction.person_id == person.id
-    await refused(appointments.check_in(reviewer, appointment.id))  # once
-    await refused(appointments.cancel(me, appointment.id))  # checked in: nothing to cancel
+    await refused(appointments.check_in(reviewer, appointment.id), ErrorCode.APPOINTMENT_NOT_BOOKED)  # once
+    await refused(appointments.cancel(me, appointment.id), ErrorCode.APPOINTMENT_NOT_BOOKED)  # checked in
     assert (await models.Appointment.get(id=appointment.id)).status is AppointmentStatus.CHECKED_IN
     assert await free_places(slot) == 1
 
@@ -253,7 +256,7 @@ async def test_a_cancelled_appointment_is_not_checked_in(hall):
     appointment, _ = await appointments.book(me, slot.id, None, None)
     await appointments.cancel(me, appointment.id)
     reviewer = await factories.viewer(Role.REVIEWER, district=district)
-    await refused(appointments.check_in(reviewer, appointment.id))
+    await refused(appointments.check_in(reviewer, appointment.id), ErrorCode.APPOINTMENT_NOT_BOOKED)
 
 
 @on_postgres
@@ -268,7 +271,7 @@ async def test_fifty_persons_racing_for_three_places_get_three(hall):
     lost = [o for o in outcomes if isinstance(o, BaseException)]
     assert len(won) == 3
     assert len(lost) == 47 and all(isinstance(o, BusinessError) and o.field == "slotId" for o in lost), lost[:3]
-    assert {o.code for o in lost} == {ErrorCode.INVALID_INPUT}
+    assert {o.code for o in lost} == {ErrorCode.SLOT_FULL}
     assert (await models.AppointmentSlot.get(id=slot.id)).booked == 10
     assert await models.Appointment.filter(slot_id=slot.id).count() == 3
     assert await models.BusinessTransaction.filter(business_type=BusinessType.BOOK_APPOINTMENT).count() == 3
