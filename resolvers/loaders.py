@@ -15,12 +15,13 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 from tortoise import fields
-from tortoise.expressions import RawSQL
+from tortoise.expressions import Q, RawSQL
 from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 from tortoise.models import Model
 
 import models
+from domain.enums import JobStatus
 from resolvers.scopes import scoped
 from schema.relay import whole_number
 from schema import nodes
@@ -169,6 +170,29 @@ class ParametersInForce:
         return in_force
 
 
+class PendingJobs(DataLoader[str, Any]):
+    """The unfinished job whose key starts with a prefix ("card-photo:12", "reprice:2026:"), for the
+    objects a job is changing (API.md 5); jobs are for administrators, others read null."""
+
+    def __init__(self, viewer: Any) -> None:
+        super().__init__(load_fn=self._load)
+        self.viewer = viewer
+
+    async def _load(self, prefixes: list[str]) -> list[Any]:
+        wanted = Q(dedupe_key__startswith=prefixes[0])
+        for prefix in prefixes[1:]:
+            wanted |= Q(dedupe_key__startswith=prefix)
+        queryset = scoped(models.Job.filter(wanted, status__in=(JobStatus.QUEUED, JobStatus.RUNNING)), models.Job, self.viewer)
+        rows = await queryset.order_by("created_at").values(**columns(nodes.Job), _key="dedupe_key")
+        found: dict[str, Any] = {}
+        for row in rows:
+            key = row.pop("_key")
+            for prefix in prefixes:
+                if key.startswith(prefix):
+                    found[prefix] = nodes.Job(**row)
+        return [found.get(prefix) for prefix in prefixes]
+
+
 async def _usernames(account_ids: list[int]) -> list[str | None]:
     """Usernames by account: an account's name is no secret to those who may read its acts."""
     found = dict(await models.Account.filter(id__in=account_ids).values_list("id", "username"))
@@ -210,6 +234,7 @@ class Loaders:
         self.appointment_slot = by_id(models.AppointmentSlot, nodes.AppointmentSlot)
         self.appointment = by_id(models.Appointment, nodes.Appointment)
         self.username = DataLoader(load_fn=_usernames)
+        self.pending_job = PendingJobs(viewer)
 
         self.policies_of_person = by_parent(models.Policy, nodes.Policy, "person_id", "start_month", "id")
         self.periods_of_person = by_parent(

@@ -360,6 +360,10 @@ class MedicalCardApplication(Node):
     def has_card_photo(self) -> bool:
         return self.card_photo is not None
 
+    @strawberry.field(description="The CARD_PHOTO job checking the photo, while it runs (administrators only).")
+    async def pending_job(self, info: Info) -> Job | None:
+        return await loaders(info).pending_job.load(f"card-photo:{self.db_id}")
+
 
 @strawberry.type(description="A movement of a passbook.")
 class LedgerEntry(Node):
@@ -480,6 +484,12 @@ class Parameter(Node):
     value: ExactDecimal | None = strawberry.field(description="Decimal value (rates as fractions, amounts in yuan).")
     value_json: JSON | None = strawberry.field(description="Structured value, for the card-photo standard (P7).")
     note: str | None = strawberry.field(description="Why the value was set.")
+
+    @strawberry.field(description="For a year's average wage: the REPRICE_YEAR job re-pricing its months, while it runs (administrators only).")
+    async def pending_job(self, info: Info) -> Job | None:
+        if self.code is not enums.ParameterCode.AVERAGE_MONTHLY_WAGE:
+            return None
+        return await loaders(info).pending_job.load(f"reprice:{self.effective_from // 100}:")
 
 
 @strawberry.type(description="Heavy work run in the background (API.md 5); read it again, or subscribe, to follow it.")

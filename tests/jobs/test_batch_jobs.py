@@ -170,7 +170,10 @@ async def test_a_corrected_average_wage_reprices_what_is_not_yet_paid(unpaid, he
     done = (await as_admin(PUBLISH, input={"year": 2026, "averageWage": "8200.00"}))["publishAverageWage"]
     assert done["errors"] == [] and done["parameter"] == {"code": "AVERAGE_MONTHLY_WAGE", "effectiveFrom": "2026-01", "value": "8200"}
     assert done["job"]["params"] == {"year": 2026, "average_wage": "8200.00", "first_month": 202601, "last_month": None}
+    pending = "{ parameters(code: AVERAGE_MONTHLY_WAGE) { edges { node { pendingJob { id } } } } }"
+    assert (await as_admin(pending))["parameters"]["edges"][0]["node"]["pendingJob"] == {"id": done["job"]["id"]}
     await held_jobs.run_all()
+    assert (await as_admin(pending))["parameters"]["edges"][0]["node"]["pendingJob"] is None
     assert (await period(person, 202609)).amount == D("1600.00")  # paid: stays
     assert (await period(person, 202610)).amount == D("1640.00")  # 20% of 1.00 x 8200.00
     assert (await models.Arrear.get(person_id=person.id, insurance_type=InsuranceType.PENSION)).principal == D("1640.00")
