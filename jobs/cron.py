@@ -1,6 +1,7 @@
 """What the workers start on their own (arq's cron): the month-end debit on a month's last day
-(M4), and the arrears interest refresh every night (P5). Started once whatever the number of
-workers: each job's key allows one."""
+(M4), the arrears interest refresh every night (P5), and the daily roll-over of staff filings not
+accepted by the 20th (M3, E2). Started once whatever the number of workers: each job's key allows
+one, and the roll-over moves a filing once whoever runs it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 from typing import Any
 
 import models
-from services import batch, clock
+from services import batch, clock, employer_filings
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,15 @@ async def month_end_on_last_day(ctx: dict[str, Any]) -> models.Job | None:
 
 async def nightly_arrears_interest(ctx: dict[str, Any]) -> models.Job | None:
     return await _started(batch.start_arrears_interest(None))
+
+
+async def roll_over_unaccepted_filings(ctx: dict[str, Any]) -> int:
+    """M3, E2: a staff filing still awaiting review after the 20th takes effect a month later; run
+    daily, a second run the same day moves nothing. Returns how many filings moved."""
+    moved = await employer_filings.roll_over_unaccepted(clock.today())
+    if moved:
+        log.info("%d staff filing(s) not accepted by the 20th now take effect a month later", moved)
+    return moved
 
 
 async def _started(start) -> models.Job | None:

@@ -10,7 +10,7 @@ import dataclasses
 import uuid
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from strawberry.dataloader import DataLoader
@@ -22,9 +22,11 @@ from tortoise.models import Model
 
 import models
 from domain.enums import JobStatus
-from resolvers.scopes import scoped
+from domain.errors import BusinessError
+from resolvers.scopes import scope, scoped
 from schema.relay import whole_number
 from schema import nodes
+from services import employer_filings
 
 
 @cache
@@ -118,7 +120,7 @@ class ByParent:
         for term in self.order:
             descending = term.startswith("-") != backwards
             terms.append(f'"{table}"."{term.lstrip("-")}" {"DESC" if descending else "ASC"}')
-        rank = RawSQL(f'ROW_NUMBER() OVER (PARTITION BY "{table}"."{self.parent}" ORDER BY {", ".join(terms)})')
+        rank = RawSQL(f'ROW_NUMBER() OVER (PARTITION BY {_parent_column(table, self.parent)} ORDER BY {", ".join(terms)})')
         ranked = queryset.annotate(_rank=rank).values(**columns(self.node_type), _parent=self.parent, _rank="_rank")
         ranked._choose_db_if_not_chosen()
         ranked._make_query()
@@ -138,6 +140,13 @@ class ByParent:
                           .group_by(self.parent).values(_parent=self.parent, _count="_count"))
             counts.update({(row["_parent"], active): row["_count"] for row in rows})
         return [counts.get(key, 0) for key in keys]
+
+
+def _parent_column(table: str, parent: str) -> str:
+    """The parent key in SQL: a column of ``table``, or one reached through relations
+    ("period__policy__employer_id"), read from the join Tortoise names after its path."""
+    *path, column = parent.split("__")
+    return f'"{"__".join([table, *path])}"."{column}"'
 
 
 def _active(filters: dict[str, Hashable]) -> tuple:
@@ -193,6 +202,37 @@ class PendingJobs(DataLoader[str, Any]):
         return [found.get(prefix) for prefix in prefixes]
 
 
+class OwedByMonth:
+    """What employers owe month by month (E4): the employers of a page asked for the same months
+    share one query. Only the months the viewer may read are summed (A6)."""
+
+    def __init__(self, viewer: Any) -> None:
+        self.viewer = viewer
+        self._owed: DataLoader[tuple, Any] = DataLoader(load_fn=self._load)
+
+    def load(self, employer_id: int, first: Any, last: Any):
+        return self._owed.load((employer_id, first, last))
+
+    async def _load(self, keys: list[tuple]) -> list[Any]:
+        found: dict[tuple, Any] = {}
+        within = scope(models.ContributionPeriod, self.viewer)
+        for (first, last), employer_ids in _group_parents(keys).items():
+            try:
+                owed = await employer_filings.owed_by_month_of(employer_ids, first, last, within)
+            except BusinessError as refusal:  # a bad range fails its own keys only
+                owed = dict.fromkeys(employer_ids, refusal)
+            found.update({(employer_id, first, last): months for employer_id, months in owed.items()})
+        return [found[key] for key in keys]
+
+
+async def _transaction_details(viewer: Any, transaction_ids: list[int]) -> list[dict[str, Any] | None]:
+    """Transactions' details, read only when a field derived from them is asked: a filing's hold
+    every line."""
+    queryset = scoped(models.BusinessTransaction.filter(id__in=transaction_ids), models.BusinessTransaction, viewer)
+    found = dict(await queryset.values_list("id", "details"))
+    return [found.get(transaction_id) for transaction_id in transaction_ids]
+
+
 async def _usernames(account_ids: list[int]) -> list[str | None]:
     """Usernames by account: an account's name is no secret to those who may read its acts."""
     found = dict(await models.Account.filter(id__in=account_ids).values_list("id", "username"))
@@ -234,6 +274,8 @@ class Loaders:
         self.appointment_slot = by_id(models.AppointmentSlot, nodes.AppointmentSlot)
         self.appointment = by_id(models.Appointment, nodes.Appointment)
         self.username = DataLoader(load_fn=_usernames)
+        self.transaction_details = DataLoader(load_fn=partial(_transaction_details, viewer))
+        self.owed_by_month = OwedByMonth(viewer)
         self.pending_job = PendingJobs(viewer)
 
         self.policies_of_person = by_parent(models.Policy, nodes.Policy, "person_id", "start_month", "id")
@@ -256,6 +298,8 @@ class Loaders:
         self.transactions_of_employer = by_parent(
             models.BusinessTransaction, nodes.BusinessTransaction, "employer_id", "-submitted_at", "-id"
         )
+        self.arrears_of_employer = by_parent(  # its staff's employer-channel arrears (E4)
+            models.Arrear, nodes.Arrear, "period__policy__employer_id", "month", "person_id", "insurance_type", "id")
         self.appointments_of_person = by_parent(models.Appointment, nodes.Appointment, "person_id", "-id")
         self.appointments_of_employer = by_parent(models.Appointment, nodes.Appointment, "employer_id", "-id")
 

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import TypeVar
+
 from graphql import GraphQLError
+
+from domain.errors import BusinessError
+
+T = TypeVar("T")
 
 
 class BadUserInput(GraphQLError):
@@ -23,3 +30,11 @@ class Refused(GraphQLError):
         if field:
             extensions["field"] = field
         super().__init__(message, extensions=extensions)
+
+
+async def refused_as_error(call: Awaitable[T]) -> T:
+    """A query's answer, or its BusinessError as a top-level error with the rule's code."""
+    try:
+        return await call
+    except BusinessError as error:
+        raise Refused(error.code.value, error.message, error.field) from None

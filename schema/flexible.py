@@ -12,7 +12,7 @@ from resolvers.loaders import node_of
 from resolvers.mutations import run_mutation
 from schema import nodes
 from schema.enums import InsuranceType
-from schema.errors import Refused
+from schema.errors import refused_as_error
 from schema.payloads import IDEMPOTENCY_KEY, INPUT, UserError
 from schema.permissions import self_service
 from schema.relay import decode_int_id
@@ -30,6 +30,11 @@ def subject_id(info: strawberry.Info, person_id: strawberry.ID | None) -> int:
     if info.context.viewer.person_id is None:
         raise BusinessError(ErrorCode.INVALID_INPUT, "name the person", "personId")
     return info.context.viewer.person_id
+
+
+async def person_in_reach(info: strawberry.Info, person_id: strawberry.ID | None):
+    """For a query about a person: the person, None when out of the viewer's reach."""
+    return await info.context.loaders.person.load(subject_id(info, person_id))
 
 
 async def read_upload(upload: Any) -> bytes | None:
@@ -180,13 +185,10 @@ class InterruptionQuote:
 async def interruption_quote(info: strawberry.Info, person_id: strawberry.ID | None, insurance_type: InsuranceType,
                              pension_grade: ExactDecimal | None) -> InterruptionQuote | None:
     """Null when the person is out of the viewer's reach; business refusals are top-level errors."""
-    try:
-        person = await info.context.loaders.person.load(subject_id(info, person_id))
-        if person is None:
-            return None
-        quote = await arrears.quote_interruption(person.db_id, insurance_type, pension_grade)
-    except BusinessError as error:
-        raise Refused(error.code.value, error.message, error.field) from None
+    person = await refused_as_error(person_in_reach(info, person_id))
+    if person is None:
+        return None
+    quote = await refused_as_error(arrears.quote_interruption(person.db_id, insurance_type, pension_grade))
     return InterruptionQuote(
         pension_grade=quote.grade, average_wage=quote.average_wage, collection_month=quote.collection_month,
         lines=[InterruptionQuoteLine(month=line.month, base=line.base, principal=line.principal, interest=line.interest)

@@ -7,6 +7,7 @@ import strawberry
 from schema.access import AccessMutations
 from schema.appointments import AppointmentMutations
 from schema.batch import BatchMutations
+from schema.employer import EmployerMutations
 from schema.flexible import FlexibleMutations
 from schema.passbook import PassbookMutations
 from schema.registration import RegistrationMutations
@@ -14,5 +15,5 @@ from schema.registration import RegistrationMutations
 
 @strawberry.type(description="Every business of the hall, one mutation each (API.md 2-4).")
 class Mutation(RegistrationMutations, AccessMutations, FlexibleMutations, PassbookMutations, BatchMutations,
-               AppointmentMutations):
+               AppointmentMutations, EmployerMutations):
     pass

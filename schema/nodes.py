@@ -10,6 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from domain import enums
+from domain.errors import BusinessError
 from domain.identifiers import mask_resident_id
 from domain.interest import back_pay_interest
 from domain.months import Month
@@ -19,11 +20,13 @@ from schema.enums import (
     InsuranceType, JobKind, JobStatus, LedgerKind, PaidVia, ParameterCode, PaymentOrderKind, PaymentOrderStatus, PeriodStatus, PersonCategory, PolicyStatus,
     RetirementClass, Role, ServiceChannel, TransactionStatus,
 )
+from schema.errors import BadUserInput
 from schema.relay import Connection, Node, nested_connection, page_request
 from schema.scalars import ExactDecimal, Money, MonthScalar
 
 if TYPE_CHECKING:
     from resolvers.loaders import Loaders
+    from schema.information import ContributionRecord
 
 Info = strawberry.Info
 
@@ -142,6 +145,11 @@ class Person(Node):
         page = page_request(first, after, last, before)
         return await nested_connection(loaders(info).card_applications_of_person, self.db_id, page)
 
+    @strawberry.field(description="Actual contribution months per insurance type, months still needed for a pension, and the retirement month (Q2, Q3).")
+    async def contribution_record(self) -> Annotated[ContributionRecord, strawberry.lazy("schema.information")]:
+        from schema.information import contribution_record  # schema.information builds on these types
+        return await contribution_record(self.db_id)
+
     @strawberry.field(description="The contribution passbook (缴费存折), if the person has one.")
     async def passbook(self, info: Info) -> Passbook | None:
         return await loaders(info).passbook_of_person.load(self.db_id)
@@ -194,13 +202,39 @@ class Employer(Node):
         page = page_request(first, after, last, before)
         return await nested_connection(loaders(info).employments_of_employer, self.db_id, page, status=status)
 
-    @strawberry.field(description="Business transactions filed by or about the employer, newest first.")
+    @strawberry.field(description="Business transactions filed by or about the employer, newest first: its staff filings (E2) with their state and the reviewer's decision, base declarations (E3), back-payments (E4).")
     async def transactions(
         self, info: Info,
+        business_type: Annotated[BusinessType | None, strawberry.argument(description="Only this business type, e.g. ADD_EMPLOYEES.")] = None,
+        status: Annotated[TransactionStatus | None, strawberry.argument(description="Only transactions in this state, e.g. SUBMITTED.")] = None,
         first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[BusinessTransaction]:
         page = page_request(first, after, last, before)
-        return await nested_connection(loaders(info).transactions_of_employer, self.db_id, page)
+        return await nested_connection(loaders(info).transactions_of_employer, self.db_id, page,
+                                       business_type=business_type, status=status)
+
+    @strawberry.field(description="Its staff's employer-channel arrears (欠费), by month, person and type; by default those still owed (OPEN or ORDERED). Back-paid with employerBackPay (E4).")
+    async def arrears(
+        self, info: Info,
+        status: Annotated[ArrearStatus | None, strawberry.argument(description="Only arrears in this state; all states when given.")] = None,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[Arrear]:
+        page = page_request(first, after, last, before)
+        statuses = (status,) if status else enums.OWED_ARREARS
+        return await nested_connection(loaders(info).arrears_of_employer, self.db_id, page, status__in=statuses)
+
+    @strawberry.field(description="What the employer has not paid, month by month (both shares, P4), and of it what is overdue, with interest to this month (P5); 1 to 120 months, a longer or backwards range is refused with BAD_USER_INPUT. Only the months you may read are summed: its agent and its district's reviewers see all its staff (A6).")
+    async def owed_by_month(
+        self, info: Info,
+        from_month: Annotated[MonthScalar, strawberry.argument(description="First month.")],
+        to_month: Annotated[MonthScalar, strawberry.argument(description="Last month, at most 119 months after fromMonth.")],
+    ) -> list[MonthOwed]:
+        try:
+            owed = await loaders(info).owed_by_month.load(self.db_id, from_month, to_month)
+        except BusinessError as error:
+            raise BadUserInput(error.message, "toMonth") from None
+        return [MonthOwed(month=o.month, amount=o.amount, employer_share=o.employer_share, person_share=o.person_share,
+                          arrears=o.arrears, interest=o.interest) for o in owed]
 
     @strawberry.field(description="Visits booked for the employer at the district offices (Q1), latest booking first.")
     async def appointments(
@@ -210,6 +244,16 @@ class Employer(Node):
     ) -> Connection[Appointment]:
         page = page_request(first, after, last, before)
         return await nested_connection(loaders(info).appointments_of_employer, self.db_id, page, status=status)
+
+
+@strawberry.type(description="One month of an employer's unpaid contributions (E4).")
+class MonthOwed:
+    month: MonthScalar = strawberry.field(description="The contribution month.")
+    amount: Money = strawberry.field(description="Every unpaid month's amount, both shares (P4).")
+    employer_share: Money = strawberry.field(description="The employer's share of the amount.")
+    person_share: Money = strawberry.field(description="The staff's share, withheld from wages, of the amount.")
+    arrears: Money = strawberry.field(description="The part overdue: in arrears, or due for a month already past (M4).")
+    interest: Money = strawberry.field(description="Interest on the overdue part to this month (P5).")
 
 
 @strawberry.type(description="A person's employment by an employer.")
@@ -418,6 +462,41 @@ class BusinessTransaction(Node):
     @strawberry.field(description="The district whose office handles it.")
     async def district(self, info: Info) -> District:
         return await loaders(info).district.load(self.district_id)
+
+    @strawberry.field(description="How many lines a staff filing (E2) or a base declaration (E3) holds; null for other business.")
+    async def line_count(self, info: Info) -> int | None:
+        if self.business_type not in LINED_BUSINESS:
+            return None
+        details = await loaders(info).transaction_details.load(self.db_id)
+        return None if details is None else details.get("line_count")
+
+    @strawberry.field(description="Each move of the month a staff filing takes effect, oldest first: not accepted by the 20th, or accepted after it (M3, E2). Empty when it never moved.")
+    async def effective_month_moves(self, info: Info) -> list[EffectiveMonthMove]:
+        if self.business_type not in STAFF_FILINGS:
+            return []
+        details = await loaders(info).transaction_details.load(self.db_id) or {}
+        return [EffectiveMonthMove(from_month=Month.parse(move["from"]), to_month=Month.parse(move["to"]),
+                                   moved_on=dt.date.fromisoformat(move["on"]), reason=move["reason"])
+                for move in details.get("effective_month_moves", ())]
+
+    @strawberry.field(description="When the paper materials of an accepted staff filing were handed in and it took effect (E2); null until then.")
+    async def materials_confirmed_at(self, info: Info) -> dt.datetime | None:
+        if self.business_type not in STAFF_FILINGS or self.status is not enums.TransactionStatus.COMPLETED:
+            return None
+        confirmed = ((await loaders(info).transaction_details.load(self.db_id)) or {}).get("materials_confirmed_at")
+        return None if confirmed is None else dt.datetime.fromisoformat(confirmed)
+
+
+STAFF_FILINGS = (enums.BusinessType.ADD_EMPLOYEES, enums.BusinessType.REMOVE_EMPLOYEES)
+LINED_BUSINESS = (*STAFF_FILINGS, enums.BusinessType.DECLARE_CONTRIBUTION_BASE)
+
+
+@strawberry.type(description="A move of the month a staff filing takes effect (M3, E2).")
+class EffectiveMonthMove:
+    from_month: MonthScalar = strawberry.field(description="The month it was to take effect in.")
+    to_month: MonthScalar = strawberry.field(description="The month it takes effect in after the move.")
+    moved_on: dt.date = strawberry.field(description="The day of the move.")
+    reason: str = strawberry.field(description="Why it moved, in words the agent reads.")
 
 
 @strawberry.type(description="A district's social-insurance office (服务大厅), where appointments are kept (Q1).")

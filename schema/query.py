@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Annotated
 
 import strawberry
@@ -10,7 +11,7 @@ import strawberry
 from resolvers import reads
 from schema.enums import (
     AuditOutcome, BusinessCategory,
-    BusinessType, EmployerStatus, InsuranceType, JobKind, JobStatus, ParameterCode, PersonCategory, PolicyStatus,
+    BusinessType, Channel, EmployerStatus, InsuranceType, JobKind, JobStatus, ParameterCode, PersonCategory, PolicyStatus,
     ServiceChannel, TransactionStatus,
 )
 from domain.enums import Role
@@ -20,12 +21,17 @@ from schema.appointments import SLOT_READERS, appointment_slots
 from schema.nodes import After, AppointmentSlot, AuditEvent, Before, BusinessTransaction, Employer, First, Job, Last, Me, Parameter, Person
 from schema.relay import MAX_PAGE_SIZE, Connection, Node, connection_from_list, decode_id, decode_int_id, page_request
 from schema.flexible import InterruptionQuote, interruption_quote
+from schema.information import (
+    PENSION_FORMULA, OnlineAdoption, PensionEstimate, StatsDimension, StatsGroup, business_volume_stats,
+    enrollment_stats, online_adoption_stats, pension_estimate,
+)
 from schema.scalars import ExactDecimal, MonthScalar
 
 Info = strawberry.Info
 
 PERSON_READERS = (Role.PERSON, Role.EMPLOYER_AGENT, Role.CLERK, Role.REVIEWER, Role.ADMIN)
 EMPLOYER_READERS = (Role.EMPLOYER_AGENT, Role.REVIEWER, Role.ADMIN)
+STATISTICS_READERS = (Role.ANALYST, Role.ADMIN)  # aggregates only: nothing personal
 
 
 @strawberry.input(description="Narrows a list of persons; every filter given must hold.")
@@ -195,6 +201,49 @@ class Query:
     ) -> Connection[AppointmentSlot]:
         page = page_request(first, after, last, before)
         return await appointment_slots(office_id, district_id, business_category, from_day, to_day, include_full, page)
+
+    @strawberry.field(description="May I stop paying? A person's monthly pension at retirement if they keep paying at their current grade, and if they stop now, with the inputs used; null when the person is out of your reach; PERSON_RETIRED for someone already retired. " + PENSION_FORMULA,
+                      extensions=[allow(Role.PERSON, Role.CLERK, Role.REVIEWER, Role.ADMIN)])
+    async def pension_estimate(
+        self, info: Info,
+        person_id: Annotated[strawberry.ID | None, strawberry.argument(description="The person; a person asking for themself may leave it out.")] = None,
+        annual_wage_growth: Annotated[ExactDecimal, strawberry.argument(description="Yearly growth of the average wage to assume, 0 to 0.20.")] = Decimal("0"),
+    ) -> PensionEstimate | None:
+        return await pension_estimate(info, person_id, annual_wage_growth)
+
+    @strawberry.field(description="Insured persons counted for dashboards (Q4): with a policy in force in a month, or in each month of a range (at most 36), grouped as asked. Groups under 5 are suppressed.",
+                      extensions=[allow(*STATISTICS_READERS)])
+    async def enrollment_stats(
+        self,
+        group_by: Annotated[list[StatsDimension], strawberry.argument(description="INSURANCE_TYPE, CHANNEL, DISTRICT, STATUS, MONTH; none for one total.")],
+        month: Annotated[MonthScalar | None, strawberry.argument(description="The month counted (default this month).")] = None,
+        from_month: Annotated[MonthScalar | None, strawberry.argument(description="First month of a range.")] = None,
+        to_month: Annotated[MonthScalar | None, strawberry.argument(description="Last month of a range.")] = None,
+        insurance_type: Annotated[InsuranceType | None, strawberry.argument(description="Only this insurance type.")] = None,
+        channel: Annotated[Channel | None, strawberry.argument(description="Only this channel.")] = None,
+        district_id: Annotated[strawberry.ID | None, strawberry.argument(description="Only this district.")] = None,
+        status: Annotated[PolicyStatus | None, strawberry.argument(description="Only policies in this state.")] = None,
+    ) -> list[StatsGroup]:
+        return await enrollment_stats(group_by, month, from_month, to_month, insurance_type, channel, district_id, status)
+
+    @strawberry.field(description="Business transactions counted for dashboards (Q4), by submission month in local time, grouped as asked; at most 36 months. Groups under 5 are suppressed.",
+                      extensions=[allow(*STATISTICS_READERS)])
+    async def business_volume_stats(
+        self,
+        group_by: Annotated[list[StatsDimension], strawberry.argument(description="BUSINESS_TYPE, STATUS, MONTH, CHANNEL, DISTRICT; none for one total.")],
+        from_month: Annotated[MonthScalar, strawberry.argument(description="First month.")],
+        to_month: Annotated[MonthScalar, strawberry.argument(description="Last month.")],
+        business_type: Annotated[BusinessType | None, strawberry.argument(description="Only this business type.")] = None,
+        status: Annotated[TransactionStatus | None, strawberry.argument(description="Only transactions in this state.")] = None,
+        channel: Annotated[ServiceChannel | None, strawberry.argument(description="Only online, or only at a counter.")] = None,
+        district_id: Annotated[strawberry.ID | None, strawberry.argument(description="Only this district.")] = None,
+    ) -> list[StatsGroup]:
+        return await business_volume_stats(group_by, from_month, to_month, business_type, status, channel, district_id)
+
+    @strawberry.field(description="The share of persons and employers with online access, by district (Q4); counts under 5 suppressed.",
+                      extensions=[allow(*STATISTICS_READERS)])
+    async def online_adoption_stats(self) -> OnlineAdoption:
+        return await online_adoption_stats()
 
     @strawberry.field(description="Parameter values (P1-P7) by code and effective month; with inForceAt only the value in force then.", extensions=[public()])
     async def parameters(

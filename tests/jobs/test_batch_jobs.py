@@ -12,11 +12,12 @@ from domain.enums import (
 )
 from domain.months import Month
 from jobs import batch as batch_jobs
-from jobs.cron import month_end_on_last_day, nightly_arrears_interest
+from jobs.cron import month_end_on_last_day, nightly_arrears_interest, roll_over_unaccepted_filings
 from schema.relay import encode_id
 from schema.root import schema
 from resolvers.context import Context
-from services import clock
+from services import clock, employer_filings
+from services.employer_filings import AddLine
 from tests import factories
 from tests.graphql_client import data
 
@@ -131,6 +132,28 @@ async def test_the_cron_starts_the_month_end_on_the_last_day_only(city, held_job
     assert job.params == {"month": 202611}
     assert await month_end_on_last_day({}) is None  # a second worker's cron finds it started
     assert await models.Job.filter(kind="MONTH_END").count() == 1
+
+
+async def test_the_cron_rolls_filings_not_accepted_by_the_20th_over_to_next_month_once():
+    from jobs.worker import WorkerSettings  # the schedule: daily at 00:10 local time (M2)
+
+    assert [(job.hour, job.minute) for job in WorkerSettings.cron_jobs
+            if job.coroutine is roll_over_unaccepted_filings] == [(0, 10)]
+    await factories.average_wage(2026, "8000.00")
+    home = await factories.district()
+    employer = await factories.employer(home)
+    person = await factories.person(await factories.community(home), category=PersonCategory.UNINSURED)
+    agent = await factories.viewer(Role.EMPLOYER_AGENT, employer=employer)
+    clock.freeze("2026-11-18T10:00:00+08:00")
+    filing = await employer_filings.add_employees(agent, employer.id, [AddLine(person.id_number, D("7000.00"))])
+
+    clock.freeze("2026-11-21T00:10:00+08:00")
+    assert await roll_over_unaccepted_filings({}) == 1
+    assert await roll_over_unaccepted_filings({}) == 0  # a second run the same day moves nothing
+    moved = await models.BusinessTransaction.get(id=filing.id)
+    assert moved.effective_month == 202612
+    assert [move["reason"] for move in moved.details["effective_month_moves"]] == [
+        "not accepted by the 20th: takes effect from 2026-12"]
 
 
 @pytest.fixture

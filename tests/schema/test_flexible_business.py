@@ -281,3 +281,9 @@ async def test_the_person_reads_orders_applications_and_arrears_and_the_employer
 ])
 def test_the_card_visit_is_due_by_the_20th_or_next_months(today, deadline):
     assert visit_deadline(dt.date.fromisoformat(today)).isoformat() == deadline  # F2, M3
+
+
+async def test_a_clerk_asking_for_a_quote_must_name_the_person(hall):
+    clerk = await factories.viewer(Role.CLERK, community=hall["home"])
+    body = await run(QUOTE, viewer=clerk)
+    assert error_codes(body) == ["INVALID_INPUT"] and body["errors"][0]["extensions"]["field"] == "personId"

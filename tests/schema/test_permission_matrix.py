@@ -35,6 +35,9 @@ EXPECTED: dict[str, frozenset[Role] | None] = {
     "Query.parameters": ANYONE,
     "Query.auditEvents": frozenset({Role.REVIEWER, Role.ADMIN}),
     "Query.interruptionQuote": frozenset({Role.PERSON, Role.CLERK, Role.REVIEWER, Role.ADMIN}),
+    "Query.pensionEstimate": frozenset({Role.PERSON, Role.CLERK, Role.REVIEWER, Role.ADMIN}),
+    **{f"Query.{name}": frozenset({Role.ANALYST, Role.ADMIN}) for name in (
+        "enrollmentStats", "businessVolumeStats", "onlineAdoptionStats")},
     "Query.appointmentSlots": STAFF_READING_PERSONS,
     "Mutation.registerPerson": frozenset({Role.CLERK, Role.REVIEWER, Role.ADMIN}),
     "Mutation.registerEmployer": frozenset({Role.REVIEWER, Role.ADMIN}),
@@ -53,6 +56,10 @@ EXPECTED: dict[str, frozenset[Role] | None] = {
     **{f"Mutation.{name}": frozenset({Role.PERSON, Role.EMPLOYER_AGENT, Role.CLERK})
        for name in ("bookAppointment", "cancelAppointment")},
     "Mutation.checkInAppointment": frozenset({Role.REVIEWER}),
+    # E2-E4: the employer's agent online, a reviewer of its district at the counter; only reviewers decide.
+    **{f"Mutation.{name}": frozenset({Role.EMPLOYER_AGENT, Role.REVIEWER})
+       for name in ("addEmployees", "removeEmployees", "declareContributionBase", "employerBackPay")},
+    **{f"Mutation.{name}": frozenset({Role.REVIEWER}) for name in ("reviewTransaction", "confirmMaterials")},
     "Subscription.jobUpdates": frozenset({Role.ADMIN}),
     "Subscription.transactionUpdates": STAFF_READING_PERSONS,
 }
