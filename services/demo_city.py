@@ -18,10 +18,12 @@ from itertools import accumulate
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from domain.enums import BusinessType, EmployerStatus, ParameterCode, ServiceChannel, TransactionStatus
+from domain.enums import (
+    BusinessCategory, BusinessType, EmployerStatus, ParameterCode, ServiceChannel, TransactionStatus,
+)
 from domain.months import LOCAL_TZ, Month
-from models import District, Parameter, Person
-from services import clock
+from models import District, Office, Parameter, Person
+from services import appointments, clock
 from services.demo_bulk import (
     ARREAR,
     COMMUNITY,
@@ -51,6 +53,9 @@ from services.demo_people import EmployerRef, PersonBuilder, Place
 
 PERSONS_PER_FLUSH = 2_000
 PERSONS_PER_EMPLOYER = 40
+DEMO_SLOT_DAYS = 5  # working days of appointment slots opened ahead (Q1)
+DEMO_SLOT_CATEGORIES = (BusinessCategory.REGISTRATION, BusinessCategory.BACK_PAYMENT)
+DEMO_SLOT_CAPACITY = 10
 # Rough shares of the city's population by district (the central and the big new districts lead).
 DISTRICT_WEIGHTS = {
     "420102": 9, "420103": 7, "420104": 7, "420105": 6, "420106": 12, "420107": 5, "420111": 14,
@@ -114,7 +119,17 @@ async def seed_city(persons: int, seed: int, *, now: dt.datetime | None = None) 
                 await writer.flush()
         await writer.flush()
         await writer.move_sequences_past_ids()
+    await _open_offices(moment.date())
     return _report(seed, persons, builder, writer, published, time.perf_counter() - started)
+
+
+async def _open_offices(today: dt.date) -> None:
+    """Appointment slots (Q1) at every office for the next working days, so the demo can book."""
+    days = [day for day in (today + dt.timedelta(days=n) for n in range(1, 10)) if day.weekday() < 5][:DEMO_SLOT_DAYS]
+    for office_id in await Office.all().values_list("id", flat=True):
+        for day in days:
+            for category in DEMO_SLOT_CATEGORIES:
+                await appointments.open_day(office_id, day, category, 9, 17, 60, DEMO_SLOT_CAPACITY)
 
 
 def _local(moment: dt.datetime) -> dt.datetime:

@@ -26,12 +26,14 @@ from domain.interest import back_pay_interest
 from domain.months import LOCAL_TZ, Month, month_range
 from domain.pricing import default_rates, employer_contribution, flexible_medical, flexible_pension
 from models import (
+    AppointmentSlot,
     Arrear,
     BusinessTransaction,
     ContributionPeriod,
     Employer,
     Employment,
     LedgerEntry,
+    Office,
     Parameter,
     Passbook,
     PaymentOrder,
@@ -303,3 +305,12 @@ async def test_business_of_many_kinds_is_on_record(city):
                      ("ADD_EMPLOYEES", "COMPLETED"), ("ADD_EMPLOYEES", "SUBMITTED"), ("SUSPEND_FLEXIBLE", "COMPLETED")]:
         assert expected in kinds
     assert all(at <= NOW for at in await BusinessTransaction.all().values_list("submitted_at", flat=True))
+
+
+async def test_every_office_has_slots_for_the_next_five_working_days(city):
+    slots = await AppointmentSlot.all().values("office_id", "starts_at", "capacity", "booked")
+    days = sorted({slot["starts_at"].astimezone(LOCAL_TZ).date() for slot in slots})
+    # NOW is Friday 2026-11-27: Monday to Friday of the next week, 9:00 to 17:00, hourly, two categories.
+    assert days == [dt.date(2026, 11, 30), dt.date(2026, 12, 1), dt.date(2026, 12, 2), dt.date(2026, 12, 3), dt.date(2026, 12, 4)]
+    assert len(slots) == await Office.all().count() * 5 * 2 * 8
+    assert {(slot["capacity"], slot["booked"]) for slot in slots} == {(10, 0)}
