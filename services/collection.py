@@ -49,15 +49,7 @@ class Collection:
     new_arrears: int = 0
     collected_orders: int = 0
     lapsed_orders: int = 0
-    balance: Decimal = Decimal("0.00")  # of the last passbook: the one, for a single person
-
-    def add(self, other: Collection) -> None:
-        self.persons += other.persons
-        self.debited += other.debited
-        self.paid_periods += other.paid_periods
-        self.new_arrears += other.new_arrears
-        self.collected_orders += other.collected_orders
-        self.lapsed_orders += other.lapsed_orders
+    balance: Decimal = Decimal("0.00")  # the passbook's after the run, for a single person
 
 
 @dataclass
