@@ -16,6 +16,7 @@ import models
 from domain.enums import JobKind, JobStatus
 import jobs.batch  # noqa: F401  these register their job functions
 import jobs.card_photo  # noqa: F401
+import jobs.statistics  # noqa: F401
 from jobs.runner import run_job, stale_before
 from settings import Settings, get_settings
 

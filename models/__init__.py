@@ -13,11 +13,13 @@ from models.period import ContributionPeriod
 from models.person import Person
 from models.policy import Policy
 from models.region import Community, District
+from models.statistics import BusinessVolumeRollup, EnrollmentRollup, OnlineAdoptionRollup, RollupMonth
 from models.transaction import BusinessTransaction, IdempotencyRecord
 
 __models__ = [
     District, Community, Person, Employer, Employment, Policy, ContributionPeriod, Arrear,
     PaymentOrder, PaymentOrderLine, Passbook, LedgerEntry, BusinessTransaction, IdempotencyRecord,
     MedicalCardApplication, Office, AppointmentSlot, Appointment, Account, Certificate,
-    AccountSession, LoginThrottle, Job, AuditEvent, Parameter,
+    AccountSession, LoginThrottle, Job, AuditEvent, Parameter, RollupMonth, EnrollmentRollup,
+    BusinessVolumeRollup, OnlineAdoptionRollup,
 ]

@@ -53,6 +53,12 @@ async def start_arrears_interest(actor: Viewer | None) -> models.Job:
                              f"arrears-interest:{today.isoformat()}")
 
 
+async def start_statistics_refresh(actor: Viewer | None) -> models.Job:
+    """Q4: the dashboard rollups counted again (jobs/statistics.py), once a day."""
+    return await _start_once(actor, JobKind.REFRESH_STATISTICS, {"month": clock.this_month().to_int()},
+                             f"statistics:{clock.today().isoformat()}")
+
+
 async def publish_average_wage(actor: Viewer, year: int, amount: Decimal) -> tuple[models.Parameter, models.Job]:
     """P1: publish (or correct) a year's average monthly wage, and re-price every month it prices
     that is not yet paid: the year's, and later ones until the next published year."""

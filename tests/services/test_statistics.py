@@ -6,17 +6,20 @@ The clock stands at 2026-11-10 (conftest). A group of 4 is suppressed, a group o
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import random
 from decimal import Decimal
 
 import pytest
+from tortoise.transactions import in_transaction
 
 import models
 from domain.enums import (
     BusinessType, Channel, EmployerStatus, InsuranceType, PolicyStatus, Role, ServiceChannel, TransactionStatus,
 )
 from domain.errors import BusinessError, ErrorCode
-from domain.months import Month
-from services import statistics
+from domain.months import Month, month_range
+from services import clock, statistics
 from services.statistics import MIN_GROUP, Dimension, Group
 from tests import factories
 
@@ -26,6 +29,20 @@ D = Decimal
 PENSION, MEDICAL = InsuranceType.PENSION, InsuranceType.MEDICAL
 FLEXIBLE, EMPLOYER = Channel.FLEXIBLE, Channel.EMPLOYER
 NOVEMBER = Month(2026, 11)
+
+
+async def empty_rollups() -> None:
+    for model in (models.EnrollmentRollup, models.BusinessVolumeRollup, models.OnlineAdoptionRollup,
+                  models.RollupMonth):
+        await model.all().delete()
+
+
+@pytest.fixture(autouse=True)
+async def no_rollups(db):
+    """Every test starts without rollups, and leaves none behind for the other modules."""
+    await empty_rollups()
+    yield
+    await empty_rollups()
 
 
 def shown(count: int, **key) -> Group:
@@ -147,7 +164,9 @@ async def test_by_district_and_month_in_one_statement(insured: City, count_queri
     groups = await statistics.enrollment_stats([Dimension.DISTRICT, Dimension.MONTH],
                                                from_month=Month(2026, 2), to_month=Month(2026, 3))
 
-    assert len(count_queries.statements) == 1
+    # A look at the months the rollups hold (none), then one statement counting live.
+    looked, counted = count_queries.statements
+    assert "rollup_month" in looked and "FROM policy" in counted
     assert groups == [
         shown(12, district_id=insured.a.id, month=Month(2026, 2)),  # 5 + 6 + the one suspended later
         shown(12, district_id=insured.a.id, month=Month(2026, 3)),
@@ -321,3 +340,191 @@ async def test_a_share_is_not_given_when_the_online_count_is_suppressed(city: Ci
 
     assert stats.districts[0].persons == statistics.Adoption(9, False, None, True, None)
     assert stats.persons == statistics.Adoption(None, True, None, True, None)
+
+
+# From the rollups (jobs/statistics.py): the same answers as counting live, and how fresh they are
+
+COMPUTED = "2026-11-10T02:00:00+08:00"
+ASKED = "2026-11-10T10:00:00+08:00"
+ENROLLMENT_GROUPINGS = (Dimension.INSURANCE_TYPE, Dimension.CHANNEL, Dimension.DISTRICT, Dimension.STATUS)
+VOLUME_GROUPINGS = (Dimension.BUSINESS_TYPE, Dimension.STATUS, Dimension.CHANNEL, Dimension.DISTRICT)
+SERIES = dict(from_month=Month(2025, 12), to_month=NOVEMBER)
+
+
+def subsets(dimensions):
+    return [list(chosen) for size in range(len(dimensions) + 1) for chosen in itertools.combinations(dimensions, size)]
+
+
+async def refresh_rollups() -> None:
+    """What the nightly job does on its first run: every month of the window, and adoption."""
+    clock.freeze(COMPUTED)
+    await statistics.refresh_online_adoption()
+    for month in await statistics.months_to_refresh(NOVEMBER):
+        async with in_transaction():
+            await statistics.refresh_month(month)
+    clock.freeze(ASKED)
+
+
+@pytest.fixture
+async def busy(city: City) -> City:
+    """Three districts, 120 persons with pension and medical policies on both channels, starting,
+    suspending and ending through 2025 and 2026; 400 transactions over 2025-10 .. 2026-12, many on
+    the local edges of months; accounts for online adoption."""
+    rng = random.Random(20261110)
+    c = await factories.district("420104", "硚口区")
+    homes = [city.home_a, city.home_b, await factories.community(c, name="古田社区")]
+    employers = [await factories.employer(district, name=f"公司{i}") for i, district in enumerate((city.a, city.b, c))]
+    months = month_range(Month(2025, 1), Month(2026, 12))
+    for n in range(120):
+        home = homes[n % 3] if n % 7 else homes[0]  # district A is the largest
+        person = await factories.person(home, name=f"居民{n}", birth=dt.date(1970, 1, 1) + dt.timedelta(days=n))
+        for insurance_type in (PENSION, MEDICAL):
+            if insurance_type is MEDICAL and n % 3 == 0:
+                continue
+            channel = EMPLOYER if n % 4 == 0 else FLEXIBLE
+            start = rng.choice(months)
+            status, end = rng.choice([(PolicyStatus.ACTIVE, None)] * 4 + [(PolicyStatus.SUSPENDED, True),
+                                                                         (PolicyStatus.TERMINATED, True),
+                                                                         (PolicyStatus.TERMINATED, None)])
+            last = rng.choice([m for m in months if m >= start]) if end else None
+            await _policy(person, insurance_type, start, channel=channel, status=status, end=last,
+                          employer=employers[n % 3] if channel is EMPLOYER else None)
+        if n % 5:
+            await _account(Role.PERSON, person=person, active=n % 11 != 0)
+    for i in range(12):
+        company = await factories.employer((city.a, city.b, c)[i % 3], name=f"单位{i}")
+        if i % 4:
+            await _account(Role.EMPLOYER_AGENT, employer=company)
+    districts = (city.a, city.a, city.b, c)
+    types = (BusinessType.ENROLL_FLEXIBLE, BusinessType.PAY_ARREARS, BusinessType.ADD_EMPLOYEES)
+    statuses = (TransactionStatus.COMPLETED, TransactionStatus.COMPLETED, TransactionStatus.SUBMITTED,
+                TransactionStatus.REJECTED)
+    days = [dt.date(m.year, m.month, day) for m in month_range(Month(2025, 10), Month(2026, 12))
+            for day in (1, 10, 19, 20, 28)]
+    for n in range(400):
+        moment = local(f"{rng.choice(days).isoformat()}T{rng.choice(['00:00:00', '09:30:00', '23:59:59'])}")
+        await models.BusinessTransaction.create(
+            business_type=rng.choice(types), status=rng.choice(statuses), district=rng.choice(districts),
+            channel=ServiceChannel.COUNTER if n % 3 == 0 else ServiceChannel.ONLINE, submitted_at=moment)
+    city.c = c
+    return city
+
+
+def enrollment_questions(city: City) -> list[dict]:
+    filters = [{}, dict(insurance_type=PENSION), dict(channel=FLEXIBLE, district_id=city.a.id),
+               dict(status=PolicyStatus.ACTIVE, insurance_type=MEDICAL), dict(district_id=city.c.id)]
+    questions = []
+    for grouped, chosen in itertools.product(subsets(ENROLLMENT_GROUPINGS), filters):
+        questions.append(dict(group_by=grouped, month=NOVEMBER, **chosen))
+        questions.append(dict(group_by=[*grouped, Dimension.MONTH], **SERIES, **chosen))
+    return questions
+
+
+async def test_enrollment_from_the_rollups_is_counted_as_live(busy: City) -> None:
+    await refresh_rollups()
+    shown_groups = 0
+    for question in enrollment_questions(busy):
+        from_rollups = await statistics.enrollment_stats(**question)
+        counted = await statistics.enrollment_stats(**question, live=True)
+        assert from_rollups == counted, question
+        assert (from_rollups.as_of, counted.as_of) == (clock.parse_moment(COMPUTED), clock.now()), question
+        shown_groups += sum(1 for group in counted if not group.suppressed)
+    assert shown_groups > 1000  # the answers compared are not all suppressed
+
+
+async def test_business_volume_from_the_rollups_is_counted_as_live(busy: City) -> None:
+    await refresh_rollups()
+    filters = [{}, dict(business_type=BusinessType.PAY_ARREARS),
+               dict(channel=ServiceChannel.ONLINE, district_id=busy.a.id), dict(status=TransactionStatus.COMPLETED)]
+    ranges = [(NOVEMBER, NOVEMBER), (Month(2025, 12), NOVEMBER), (Month(2023, 12), NOVEMBER)]
+    shown_groups = 0
+    groupings = subsets([*VOLUME_GROUPINGS, Dimension.MONTH])
+    for grouped, chosen, (first, last) in itertools.product(groupings, filters, ranges):
+        from_rollups = await statistics.business_volume_stats(grouped, first, last, **chosen)
+        counted = await statistics.business_volume_stats(grouped, first, last, **chosen, live=True)
+        assert from_rollups == counted, (grouped, chosen, first, last)
+        assert (from_rollups.as_of, counted.as_of) == (clock.parse_moment(COMPUTED), clock.now())
+        shown_groups += sum(1 for group in counted if not group.suppressed)
+    assert shown_groups > 1000
+
+
+async def test_online_adoption_from_the_rollup_is_counted_as_live(busy: City) -> None:
+    await refresh_rollups()
+
+    from_rollup = await statistics.online_adoption_stats()
+    counted = await statistics.online_adoption_stats(live=True)
+
+    assert (from_rollup.districts, from_rollup.persons, from_rollup.employers) == (
+        counted.districts, counted.persons, counted.employers)
+    assert from_rollup.persons.total == 120 and from_rollup.districts[0].persons.online is not None
+    assert (from_rollup.as_of, counted.as_of) == (clock.parse_moment(COMPUTED), clock.now())
+
+
+async def test_the_rollups_answer_as_they_were_computed_until_counted_again(busy: City) -> None:
+    await refresh_rollups()
+    before = await statistics.enrollment_stats([Dimension.DISTRICT])
+    for i in range(5):
+        person = await factories.person(busy.home_b, name=f"新{i}", birth=dt.date(1990, 1, 1 + i))
+        await _policy(person, PENSION, Month(2026, 10))
+    await _transactions(busy.b, BusinessType.PAY_ARREARS, [local("2026-11-10T09:00:00")] * 5)
+
+    assert await statistics.enrollment_stats([Dimension.DISTRICT]) == before  # as of 02:00
+    assert await statistics.enrollment_stats([Dimension.DISTRICT], live=True) != before
+
+    clock.freeze("2026-11-11T02:00:00+08:00")
+    async with in_transaction():
+        await statistics.refresh_month(NOVEMBER)
+    after = await statistics.enrollment_stats([Dimension.DISTRICT])
+    assert after == await statistics.enrollment_stats([Dimension.DISTRICT], live=True) != before
+    assert after.as_of == clock.now()
+    # A series reaching back to months computed before is as old as its oldest month.
+    series = await statistics.business_volume_stats([Dimension.MONTH], Month(2026, 10), NOVEMBER)
+    assert series.as_of == clock.parse_moment(COMPUTED)
+
+
+async def test_questions_the_rollups_cannot_answer_are_counted_live(busy: City) -> None:
+    await refresh_rollups()
+    later = Month(2026, 12)  # next month: not in the rollups yet
+
+    for answer in (
+        await statistics.enrollment_stats([Dimension.DISTRICT], later),
+        await statistics.enrollment_stats([Dimension.MONTH], from_month=NOVEMBER, to_month=later),
+        # Persons in force in any month of a range do not add up month by month.
+        await statistics.enrollment_stats([Dimension.INSURANCE_TYPE], from_month=Month(2026, 6), to_month=NOVEMBER),
+        await statistics.business_volume_stats([Dimension.BUSINESS_TYPE], Month(2023, 11), Month(2026, 10)),
+    ):
+        assert answer.as_of == clock.now()
+    # A one-month range is one month.
+    one = await statistics.enrollment_stats([Dimension.INSURANCE_TYPE], from_month=NOVEMBER, to_month=NOVEMBER)
+    assert one.as_of == clock.parse_moment(COMPUTED)
+    assert one == await statistics.enrollment_stats([Dimension.INSURANCE_TYPE], NOVEMBER, live=True)
+
+
+async def test_a_month_without_anyone_insured_reads_from_the_rollups_as_counted_live(city: City) -> None:
+    await refresh_rollups()  # an empty city: a row of 0 persons a month
+
+    for question in (dict(group_by=[]), dict(group_by=[], district_id=city.a.id),
+                     dict(group_by=[Dimension.MONTH], **SERIES), dict(group_by=[Dimension.STATUS])):
+        from_rollups = await statistics.enrollment_stats(**question)
+        assert from_rollups == await statistics.enrollment_stats(**question, live=True), question
+        assert from_rollups.as_of == clock.parse_moment(COMPUTED)
+    assert await statistics.enrollment_stats([]) == [hidden()]
+    assert await statistics.business_volume_stats([], NOVEMBER, NOVEMBER) == [hidden()]
+    assert await statistics.business_volume_stats([Dimension.MONTH], NOVEMBER, NOVEMBER) == []
+
+
+async def test_answers_from_the_rollups_take_two_statements(busy: City, count_queries) -> None:
+    await refresh_rollups()
+    count_queries.statements.clear()
+
+    await statistics.enrollment_stats([Dimension.DISTRICT, Dimension.MONTH], **SERIES)
+    await statistics.business_volume_stats([Dimension.BUSINESS_TYPE], Month(2025, 12), NOVEMBER)
+
+    assert len(count_queries.statements) == 4
+    assert all("policy" not in s and "business_transaction" not in s for s in count_queries.statements)
+
+
+async def test_live_answers_say_they_are_of_now(insured: City) -> None:
+    groups = await statistics.enrollment_stats([Dimension.INSURANCE_TYPE])
+    assert groups.as_of == clock.now()
+    assert (await statistics.online_adoption_stats()).as_of == clock.now()
