@@ -1,6 +1,6 @@
 """What the workers start on their own (arq's cron): the month-end debit on a month's last day
-(M4), the arrears interest refresh every night (P5), and the daily roll-over of staff filings not
-accepted by the 20th (M3, E2). Started once whatever the number of workers: each job's key allows
+(M4), the arrears interest refresh every night (P5), the dashboards' rollups every night (Q4), and
+the daily roll-over of staff filings not accepted by the 20th (M3, E2). Started once whatever the number of workers: each job's key allows
 one, and the roll-over moves a filing once whoever runs it."""
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ async def month_end_on_last_day(ctx: dict[str, Any]) -> models.Job | None:
 
 async def nightly_arrears_interest(ctx: dict[str, Any]) -> models.Job | None:
     return await _started(batch.start_arrears_interest(None))
+
+
+async def nightly_statistics_refresh(ctx: dict[str, Any]) -> models.Job | None:
+    return await _started(batch.start_statistics_refresh(None))
 
 
 async def roll_over_unaccepted_filings(ctx: dict[str, Any]) -> int:

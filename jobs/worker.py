@@ -8,7 +8,9 @@ from arq.connections import RedisSettings
 from arq.cron import cron
 
 from domain.months import LOCAL_TZ
-from jobs.cron import month_end_on_last_day, nightly_arrears_interest, roll_over_unaccepted_filings
+from jobs.cron import (
+    month_end_on_last_day, nightly_arrears_interest, nightly_statistics_refresh, roll_over_unaccepted_filings,
+)
 from jobs.queue import close_job_queue, queue_waiting_jobs
 from jobs.runner import run_job
 from services.database import close_database, open_database
@@ -34,6 +36,7 @@ class WorkerSettings:
     cron_jobs: ClassVar[list] = [
         cron(month_end_on_last_day, hour=23, minute=30, run_at_startup=False),
         cron(nightly_arrears_interest, hour=1, minute=0, run_at_startup=False),
+        cron(nightly_statistics_refresh, hour=2, minute=0, run_at_startup=False),
         cron(roll_over_unaccepted_filings, hour=0, minute=10, run_at_startup=False),
     ]
     timezone = LOCAL_TZ

@@ -122,6 +122,12 @@ class StatsGroup:
     month: MonthScalar | None = strawberry.field(default=None, description="When grouped by MONTH.")
 
 
+@strawberry.type(description="A statistic's groups, and when its counts were made.")
+class Statistic:
+    as_of: dt.datetime = strawberry.field(description="When the counts were made: the nightly rollups' time, or now when counted live.")
+    groups: list[StatsGroup] = strawberry.field(description="The groups, in the order of their values.")
+
+
 @strawberry.type(description="A share of online access; counts under 5 are suppressed.")
 class Adoption:
     total: int | None = strawberry.field(description="How many in all; null when suppressed.")
@@ -139,6 +145,7 @@ class DistrictAdoption:
 
 @strawberry.type(description="The share of persons and employers with online access, by district and city-wide (Q4).")
 class OnlineAdoption:
+    as_of: dt.datetime = strawberry.field(description="When the counts were made: the nightly rollup's time, or now when counted live.")
     districts: list[DistrictAdoption] = strawberry.field(description="Every district.")
     persons: Adoption = strawberry.field(description="City-wide, from the districts whose counts are shown.")
     employers: Adoption = strawberry.field(description="City-wide, from the districts whose counts are shown.")
@@ -187,28 +194,28 @@ async def pension_estimate(info: strawberry.Info, person_id: strawberry.ID | Non
 async def enrollment_stats(group_by: list[statistics.Dimension], month: MonthScalar | None,
                            from_month: MonthScalar | None, to_month: MonthScalar | None,
                            insurance_type: InsuranceType | None, channel: Channel | None,
-                           district_id: strawberry.ID | None, status: PolicyStatus | None) -> list[StatsGroup]:
+                           district_id: strawberry.ID | None, status: PolicyStatus | None) -> Statistic:
     district = None if district_id is None else decode_int_id(district_id, "District", "districtId")
     groups = await refused_as_error(statistics.enrollment_stats(
         group_by, month, from_month=from_month, to_month=to_month, insurance_type=insurance_type, channel=channel,
         district_id=district, status=status))
-    return [_group(group) for group in groups]
+    return Statistic(as_of=groups.as_of, groups=[_group(group) for group in groups])
 
 
 async def business_volume_stats(group_by: list[statistics.Dimension], from_month: MonthScalar, to_month: MonthScalar,
                                 business_type: BusinessType | None, status: TransactionStatus | None,
-                                channel: ServiceChannel | None, district_id: strawberry.ID | None) -> list[StatsGroup]:
+                                channel: ServiceChannel | None, district_id: strawberry.ID | None) -> Statistic:
     district = None if district_id is None else decode_int_id(district_id, "District", "districtId")
     groups = await refused_as_error(statistics.business_volume_stats(
         group_by, from_month, to_month, business_type=business_type, status=status, channel=channel,
         district_id=district))
-    return [_group(group) for group in groups]
+    return Statistic(as_of=groups.as_of, groups=[_group(group) for group in groups])
 
 
 async def online_adoption_stats() -> OnlineAdoption:
     adoption = await statistics.online_adoption_stats()
     return OnlineAdoption(
-        districts=[DistrictAdoption(district_code=d.district_code, district_name=d.district_name,
+        as_of=adoption.as_of, districts=[DistrictAdoption(district_code=d.district_code, district_name=d.district_name,
                                     persons=_adoption(d.persons), employers=_adoption(d.employers))
                    for d in adoption.districts],
         persons=_adoption(adoption.persons), employers=_adoption(adoption.employers))

@@ -22,7 +22,7 @@ from schema.nodes import After, AppointmentSlot, AuditEvent, Before, BusinessTra
 from schema.relay import MAX_PAGE_SIZE, Connection, Node, connection_from_list, decode_id, decode_int_id, page_request
 from schema.flexible import InterruptionQuote, interruption_quote
 from schema.information import (
-    PENSION_FORMULA, OnlineAdoption, PensionEstimate, StatsDimension, StatsGroup, business_volume_stats,
+    PENSION_FORMULA, OnlineAdoption, PensionEstimate, Statistic, StatsDimension, business_volume_stats,
     enrollment_stats, online_adoption_stats, pension_estimate,
 )
 from schema.scalars import ExactDecimal, MonthScalar
@@ -223,7 +223,7 @@ class Query:
         channel: Annotated[Channel | None, strawberry.argument(description="Only this channel.")] = None,
         district_id: Annotated[strawberry.ID | None, strawberry.argument(description="Only this district.")] = None,
         status: Annotated[PolicyStatus | None, strawberry.argument(description="Only policies in this state.")] = None,
-    ) -> list[StatsGroup]:
+    ) -> Statistic:
         return await enrollment_stats(group_by, month, from_month, to_month, insurance_type, channel, district_id, status)
 
     @strawberry.field(description="Business transactions counted for dashboards (Q4), by submission month in local time, grouped as asked; at most 36 months. Groups under 5 are suppressed.",
@@ -237,7 +237,7 @@ class Query:
         status: Annotated[TransactionStatus | None, strawberry.argument(description="Only transactions in this state.")] = None,
         channel: Annotated[ServiceChannel | None, strawberry.argument(description="Only online, or only at a counter.")] = None,
         district_id: Annotated[strawberry.ID | None, strawberry.argument(description="Only this district.")] = None,
-    ) -> list[StatsGroup]:
+    ) -> Statistic:
         return await business_volume_stats(group_by, from_month, to_month, business_type, status, channel, district_id)
 
     @strawberry.field(description="The share of persons and employers with online access, by district (Q4); counts under 5 suppressed.",

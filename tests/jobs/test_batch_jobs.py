@@ -8,11 +8,13 @@ import pytest
 
 import models
 from domain.enums import (
-    ArrearStatus, Channel, InsuranceType, JobStatus, LedgerKind, PeriodStatus, PersonCategory, Role,
+    ArrearStatus, Channel, InsuranceType, JobKind, JobStatus, LedgerKind, PeriodStatus, PersonCategory, Role,
 )
 from domain.months import Month
 from jobs import batch as batch_jobs
-from jobs.cron import month_end_on_last_day, nightly_arrears_interest, roll_over_unaccepted_filings
+from jobs.cron import (
+    month_end_on_last_day, nightly_arrears_interest, nightly_statistics_refresh, roll_over_unaccepted_filings,
+)
 from schema.relay import encode_id
 from schema.root import schema
 from resolvers.context import Context
@@ -256,3 +258,10 @@ async def test_job_updates_follow_a_job_until_it_ends(city, held_jobs):
     result = refused if not hasattr(refused, "__aiter__") else await anext(refused)
     assert [e.extensions["code"] for e in result.errors] == ["FORBIDDEN"]
     assert encode_id("Job", (await models.Job.get()).id) == job_id
+
+
+async def test_the_nightly_cron_refreshes_the_dashboards_once_a_day(held_jobs):
+    clock.freeze("2026-11-11T02:00:00+08:00")
+    job = await nightly_statistics_refresh({})
+    assert (job.kind, job.dedupe_key) == (JobKind.REFRESH_STATISTICS, "statistics:2026-11-11")
+    assert await nightly_statistics_refresh({}) is None  # another worker's cron found it started
