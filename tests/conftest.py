@@ -26,6 +26,7 @@ _DATA_TABLES = (
     "appointment_slot", "office", "medical_card_application", "ledger_entry", "payment_order_line",
     "payment_order", "arrear", "contribution_period", "policy", "employment", "passbook",
     "business_transaction", "login_throttle", "account", "person", "employer", "community", "district",
+    "enrollment_rollup", "business_volume_rollup", "online_adoption_rollup", "rollup_month",
 )
 
 

@@ -21,19 +21,6 @@ NOVEMBER = Month(2026, 11)
 WINDOW = statistics.rollup_window(NOVEMBER)  # 2023-12 .. 2026-11
 
 
-async def empty_rollups() -> None:
-    for model in (models.EnrollmentRollup, models.BusinessVolumeRollup, models.OnlineAdoptionRollup,
-                  models.RollupMonth):
-        await model.all().delete()
-
-
-@pytest.fixture(autouse=True)
-async def no_rollups(db):
-    await empty_rollups()
-    yield
-    await empty_rollups()
-
-
 @pytest.fixture
 async def city():
     """Six flexible pension persons in one district since 2025-06, one of them with an account."""

@@ -31,20 +31,6 @@ FLEXIBLE, EMPLOYER = Channel.FLEXIBLE, Channel.EMPLOYER
 NOVEMBER = Month(2026, 11)
 
 
-async def empty_rollups() -> None:
-    for model in (models.EnrollmentRollup, models.BusinessVolumeRollup, models.OnlineAdoptionRollup,
-                  models.RollupMonth):
-        await model.all().delete()
-
-
-@pytest.fixture(autouse=True)
-async def no_rollups(db):
-    """Every test starts without rollups, and leaves none behind for the other modules."""
-    await empty_rollups()
-    yield
-    await empty_rollups()
-
-
 def shown(count: int, **key) -> Group:
     return Group(count=count, suppressed=False, **key)
 
