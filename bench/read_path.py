@@ -17,6 +17,8 @@ import statistics
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 from graphql import (
@@ -93,8 +95,9 @@ def baseline_schema(pool: asyncpg.Pool) -> GraphQLSchema:
     return GraphQLSchema(query)
 
 
-async def timed(run, rounds: int) -> list[float]:
-    for _ in range(5):
+async def timed(run: Callable[[], Awaitable[Any]], rounds: int, warmup: int = 5) -> list[float]:
+    """Seconds per round of ``run``, after ``warmup`` rounds that are not counted."""
+    for _ in range(warmup):
         await run()
     seconds = []
     for _ in range(rounds):

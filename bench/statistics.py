@@ -33,6 +33,7 @@ import asyncpg
 from tortoise import Tortoise
 
 import models
+from bench.read_path import timed
 from domain.enums import BusinessType, JobKind, Role, TransactionStatus
 from domain.identifiers import make_credit_code, make_resident_id
 from domain.months import Month, month_range
@@ -215,17 +216,6 @@ QUESTIONS: list[tuple[str, Callable[..., Awaitable[Any]], dict, str]] = [
 ]
 
 
-async def timed(run: Callable[[], Awaitable[Any]], rounds: int, warmup: int = 2) -> list[float]:
-    for _ in range(warmup):
-        await run()
-    seconds = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        await run()
-        seconds.append(time.perf_counter() - start)
-    return seconds
-
-
 def ms(seconds: list[float]) -> tuple[float, float]:
     """Median and 95th percentile, in milliseconds."""
     p95 = quantiles(seconds, n=20)[18] if len(seconds) >= 2 else seconds[0]
@@ -273,8 +263,8 @@ async def main() -> None:
                 result = await product_schema.execute("{ " + field + " }", context_value=context)
                 assert not result.errors, result.errors
 
-            fast = await timed(lambda: function(**arguments), args.rounds)
-            graph = await timed(through_graph, args.rounds)
+            fast = await timed(lambda: function(**arguments), args.rounds, warmup=2)
+            graph = await timed(through_graph, args.rounds, warmup=2)
             live = await timed(lambda: function(**arguments, live=True), args.live_rounds, warmup=1)
             rows.append((label, ms(fast), ms(graph), ms(live)))
         # Not served by the rollups: persons in force in any month of a range do not add up.
