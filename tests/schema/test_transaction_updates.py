@@ -24,13 +24,30 @@ pytestmark = pytest.mark.usefixtures("db")
 UPDATES = """subscription ($person: ID, $employer: ID) { transactionUpdates(personId: $person, employerId: $employer) {
   id businessType status decidedAt decisionReason effectiveMonth person { name } employer { name } } }"""
 POLL = 0.01
-SETTLE = 0.15  # several polls: long enough for the subscription to have read what is there
+SETTLE_POLLS = 3  # polls that have read what is there: later changes are compared with it
 PATIENCE = 3.0
 
 
+class CountedPolls:
+    """The subscription module's asyncio, counting the pauses between its reads of the database."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __getattr__(self, name: str):
+        return getattr(asyncio, name)
+
+    async def sleep(self, seconds: float) -> None:
+        self.count += 1
+        await asyncio.sleep(seconds)
+
+
 @pytest.fixture(autouse=True)
-def quick_polls(monkeypatch):
+def polls(monkeypatch) -> CountedPolls:
+    counted = CountedPolls()
     monkeypatch.setattr(subscription, "POLL_SECONDS", POLL)
+    monkeypatch.setattr(subscription, "asyncio", counted)
+    return counted
 
 
 @pytest.fixture
@@ -65,9 +82,14 @@ class Follower:
         return self.pending
 
     async def settle(self) -> None:
-        """Let it poll a few times: what it reads now is what later changes are compared with."""
+        """Let it poll a few times, however loaded the machine: what it has read by then is what
+        later changes are compared with."""
         self._waiting()
-        await asyncio.sleep(SETTLE)
+        polls = subscription.asyncio
+        start = polls.count
+        async with asyncio.timeout(PATIENCE):
+            while polls.count < start + SETTLE_POLLS and not self.pending.done():
+                await asyncio.sleep(POLL)
 
     async def quiet(self) -> bool:
         await self.settle()
