@@ -2,20 +2,22 @@
 
 Rows are read with ``values()`` straight into the graph's types: no ORM instances are built on the
 read path. Lists are loaded for all parents of a page in one query per distinct set of filters.
+The SQL of a loader's query is built by Tortoise once per shape of query (``shaped_sql``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections import defaultdict
-from collections.abc import Hashable, Sequence
-from functools import cache, partial
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Hashable, Sequence
+from functools import cache, lru_cache, partial
 from typing import Any
 
 from strawberry.dataloader import DataLoader
 from tortoise import fields
 from tortoise.expressions import Q, RawSQL
+from tortoise.fields.data import CharEnumFieldInstance
 from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 from tortoise.models import Model
@@ -51,6 +53,133 @@ async def fetch_nodes(node_type: type, queryset) -> list[Any]:
     return rows_to_nodes(node_type, await queryset.values(**columns(node_type)))
 
 
+# Building a query through Tortoise takes longer than the database takes to answer it, and a
+# loader's queries differ from request to request only in the values they carry: the keys and the
+# viewer's. So the SQL of each shape of query is built once per process, with stand-ins for those
+# values, and reused with the request's values put in the stand-ins' places. This holds as long as
+# the scopes (resolvers.scopes) use the viewer's ids and names only as values to filter on; the
+# viewer's role, and which of its fields are empty, are part of the shape. A shape whose stand-ins
+# do not all come back unchanged as parameters of the SQL is built afresh each time.
+_STAND_IN = -7_319_250_000_000_000  # ids are never negative
+_STAND_IN_DIGITS = "73192500000"
+_STAND_IN_TEXT = "stand-in:7319250:"
+_SHAPES_KEPT = 2048
+_shapes: OrderedDict[tuple, tuple[str, list[Any]] | None] = OrderedDict()
+BuildSQL = Callable[[Any, list[Any]], tuple[str, list[Any]]]
+
+
+def shaped_sql(shape: Hashable, viewer: Any, keys: list[Any], build: BuildSQL) -> tuple[str, list[Any]]:
+    """The SQL and parameters that ``build(viewer, keys)`` makes through Tortoise.
+
+    ``shape`` names everything the query depends on but the keys and the viewer: the database's
+    dialect, the loader, its filters, its window.
+    """
+    hashable_record = dataclasses.is_dataclass(viewer) and type(viewer).__hash__ is not None
+    if not all(type(key) is int for key in keys) or not (viewer is None or hashable_record):
+        return build(viewer, keys)
+    stand_in_viewer, viewer_shape, viewer_values = _stand_in_viewer(viewer)
+    values = dict(viewer_values)
+    stand_in_keys = [_STAND_IN - 100 - i for i in range(len(keys))]
+    values.update(zip(stand_in_keys, keys))
+    cache_key = (shape, viewer_shape, len(keys))
+    if cache_key in _shapes:
+        _shapes.move_to_end(cache_key)
+        built = _shapes[cache_key]
+    else:
+        sql, parameters = build(stand_in_viewer, stand_in_keys)
+        built = _shapes[cache_key] = (sql, parameters) if _reusable(sql, parameters, values, stand_in_keys) else None
+        if len(_shapes) > _SHAPES_KEPT:
+            _shapes.popitem(last=False)
+    if built is None:
+        return build(viewer, keys)
+    sql, parameters = built
+    return sql, [values.get(p, p) if type(p) in (int, str) else p for p in parameters]
+
+
+@lru_cache(maxsize=1024)
+def _stand_in_viewer(viewer: Any) -> tuple[Any, tuple, dict[Any, Any]]:
+    """The viewer with a stand-in for each of its whole numbers and texts, its shape (every other
+    field's value, and which fields were stood in for), and the values the stand-ins stand for."""
+    if viewer is None:
+        return None, (), {}
+    changes: dict[str, Any] = {}
+    values: dict[Any, Any] = {}
+    shape = []
+    for number, field in enumerate(dataclasses.fields(viewer)):
+        value = getattr(viewer, field.name)
+        if type(value) is int:
+            stand_in: Any = _STAND_IN - number
+        elif type(value) is str:
+            stand_in = f"{_STAND_IN_TEXT}{number}"
+        else:  # None, a role: the same SQL only for the same value
+            shape.append((field.name, value))
+            continue
+        changes[field.name] = stand_in
+        values[stand_in] = value
+        shape.append((field.name, type(value)))
+    return dataclasses.replace(viewer, **changes), tuple(shape), values
+
+
+def _reusable(sql: str, parameters: list[Any], values: dict[Any, Any], stand_in_keys: list[int]) -> bool:
+    """Every key came back as a parameter, and no stand-in came back but as a whole parameter."""
+    if _STAND_IN_DIGITS in sql or _STAND_IN_TEXT in sql:
+        return False
+    for parameter in parameters:
+        if type(parameter) in (int, str) and parameter in values:
+            continue
+        if _STAND_IN_DIGITS in str(parameter) or _STAND_IN_TEXT in str(parameter):
+            return False  # changed on its way, or inside a list
+    return set(stand_in_keys) <= {p for p in parameters if type(p) is int}
+
+
+@lru_cache(maxsize=256)
+def _converters(model: type[Model], node_type: type, native: tuple[str, ...]) -> list[tuple[str, Callable[[Any], Any]]]:
+    return [(alias, _converter(model._meta.fields_map[column]))
+            for alias, column in columns(node_type).items() if column not in native]
+
+
+def _converter(field: fields.Field) -> Callable[[Any], Any]:
+    """``field.to_python_value``; for an enum, its members looked up by value first (a tenth of the
+    time of calling the enum, for the same member)."""
+    convert = field.to_python_value
+    if type(field).to_python_value is not CharEnumFieldInstance.to_python_value:
+        return convert
+    members = field.enum_type._value2member_map_
+
+    def member(value: Any) -> Any:
+        found = members.get(value, members)
+        return convert(value) if found is members else found
+
+    return member
+
+
+def _dialect(model: type[Model]) -> str:
+    return model._meta.db.capabilities.dialect
+
+
+def sql_of(query: Any) -> tuple[str, list[Any]]:
+    """The SQL and parameters of a Tortoise query, as awaiting it would run them."""
+    query._choose_db_if_not_chosen()
+    query._make_query()
+    return query.query.get_parameterized_sql()
+
+
+async def fetch_rows(model: type[Model], node_type: type, sql: str, parameters: list[Any],
+                     *extra: str) -> list[dict[str, Any]]:
+    """The node type's columns, converted as ``values()`` converts them (a column the driver reads
+    as its Python type is kept as read); ``extra`` columns as read."""
+    meta = model._meta
+    converters = _converters(model, node_type, tuple(field_name for _, field_name, _ in meta.db_native_fields))
+    rows = await meta.db.execute_query_dict(sql, parameters)
+    for row in rows:
+        for alias, convert in converters:
+            row[alias] = convert(row[alias])
+    wanted = [*columns(node_type), *extra]
+    if rows and len(rows[0]) != len(wanted):  # e.g. a rank the SQL needed
+        return [{name: row[name] for name in wanted} for row in rows]
+    return rows
+
+
 class ById(DataLoader[Any, Any]):
     """One entity by primary key; a missing key loads as None."""
 
@@ -69,8 +198,13 @@ class ById(DataLoader[Any, Any]):
         return whole_number(text)
 
     async def _load(self, keys: list[int]) -> list[Any]:
-        queryset = scoped(self.model.filter(id__in=keys), self.model, self.viewer)
-        found = {node.db_id: node for node in await fetch_nodes(self.node_type, queryset)}
+        def build(viewer: Any, ids: list[Any]) -> tuple[str, list[Any]]:
+            return sql_of(scoped(self.model.filter(id__in=ids), self.model, viewer).values(**columns(self.node_type)))
+
+        shape = (_dialect(self.model), ById, self.model, self.node_type)
+        sql, parameters = shaped_sql(shape, self.viewer, keys, build)
+        rows = await fetch_rows(self.model, self.node_type, sql, parameters)
+        found = {node.db_id: node for node in rows_to_nodes(self.node_type, rows)}
         return [found.get(key) for key in keys]
 
 
@@ -95,25 +229,30 @@ class ByParent:
     def count(self, parent_id: int, **filters: Hashable):
         return self._counts.load((parent_id, _active(filters)))
 
-    def _filtered(self, parent_ids: list[int], active: tuple) -> QuerySet:
+    def _filtered(self, parent_ids: list[int], active: tuple, viewer: Any) -> QuerySet:
         queryset = self.model.filter(**{f"{self.parent}__in": parent_ids}, **dict(active))
-        return scoped(queryset, self.model, self.viewer)
+        return scoped(queryset, self.model, viewer)
 
     async def _load_rows(self, keys: list[tuple]) -> list[Any]:
         grouped: dict[tuple, list[Any]] = defaultdict(list)
         for (active, window, backwards), parent_ids in _group_parents(keys).items():
-            queryset = self._filtered(parent_ids, active)
-            if window is None:
-                rows = await queryset.order_by(*self.order).values(**columns(self.node_type), _parent=self.parent)
-            else:
-                rows = await self._ranked_rows(queryset, window, backwards)
-            for row in rows:
+            def build(viewer: Any, ids: list[Any], active: tuple = active, window: int | None = window,
+                      backwards: bool = backwards) -> tuple[str, list[Any]]:
+                queryset = self._filtered(ids, active, viewer)
+                if window is None:
+                    return sql_of(queryset.order_by(*self.order).values(**columns(self.node_type), _parent=self.parent))
+                return self._ranked_sql(queryset, window, backwards)
+
+            shape = (_dialect(self.model), ByParent, self.model, self.node_type, self.parent, tuple(self.order), active,
+                     window, backwards)
+            sql, parameters = shaped_sql(shape, self.viewer, parent_ids, build)
+            for row in await fetch_rows(self.model, self.node_type, sql, parameters, "_parent"):
                 grouped[(row.pop("_parent"), active, window, backwards)].append(self.node_type(**row))
         if self.single:
             return [next(iter(grouped.get(key, ())), None) for key in keys]
         return [grouped.get(key, []) for key in keys]
 
-    async def _ranked_rows(self, queryset: QuerySet, window: int, backwards: bool) -> list[dict[str, Any]]:
+    def _ranked_sql(self, queryset: QuerySet, window: int, backwards: bool) -> tuple[str, list[Any]]:
         """The first ``window`` rows of each parent (the last, when ``backwards``), in list order."""
         table = self.model._meta.db_table  # qualified: a scope may join another table with an id
         terms = []
@@ -122,23 +261,22 @@ class ByParent:
             terms.append(f'"{table}"."{term.lstrip("-")}" {"DESC" if descending else "ASC"}')
         rank = RawSQL(f'ROW_NUMBER() OVER (PARTITION BY {_parent_column(table, self.parent)} ORDER BY {", ".join(terms)})')
         ranked = queryset.annotate(_rank=rank).values(**columns(self.node_type), _parent=self.parent, _rank="_rank")
-        ranked._choose_db_if_not_chosen()
-        ranked._make_query()
-        inner, parameters = ranked.query.get_parameterized_sql()
+        inner, parameters = sql_of(ranked)
         sql = (f"SELECT * FROM ({inner}) AS ranked WHERE _rank <= {int(window)} "
                f"ORDER BY _parent, _rank {'DESC' if backwards else 'ASC'}")
-        fields_map = self.model._meta.fields_map
-        converters = {alias: fields_map[column].to_python_value for alias, column in columns(self.node_type).items()}
-        rows = await self.model._meta.db.execute_query_dict(sql, parameters)
-        return [{"_parent": row["_parent"], **{alias: convert(row[alias]) for alias, convert in converters.items()}}
-                for row in rows]
+        return sql, parameters
 
     async def _load_counts(self, keys: list[tuple]) -> list[int]:
         counts: dict[tuple, int] = {}
         for (active,), parent_ids in _group_parents(keys).items():
-            rows = await (self._filtered(parent_ids, active).annotate(_count=Count("id"))
-                          .group_by(self.parent).values(_parent=self.parent, _count="_count"))
-            counts.update({(row["_parent"], active): row["_count"] for row in rows})
+            def build(viewer: Any, ids: list[Any], active: tuple = active) -> tuple[str, list[Any]]:
+                return sql_of(self._filtered(ids, active, viewer).annotate(_count=Count("id"))
+                              .group_by(self.parent).values(_parent=self.parent, _count="_count"))
+
+            shape = (_dialect(self.model), ByParent.count, self.model, self.parent, active)
+            sql, parameters = shaped_sql(shape, self.viewer, parent_ids, build)
+            rows = await self.model._meta.db.execute_query_dict(sql, parameters)
+            counts.update({(row["_parent"], active): int(row["_count"]) for row in rows})
         return [counts.get(key, 0) for key in keys]
 
 

@@ -4,10 +4,15 @@ Depth, aliases and tokens reuse strawberry's limiters; the cost budget is our ow
 costs 1, and a field returning a list or a connection multiplies the cost of its selections by
 its page size (``first``/``last``, a literal or a variable, else the argument's default, else the
 connection's default page, or a full page for a plain list). Each refusal carries ``extensions.code``. The limits come from the settings.
+
+Clients send the same few documents again and again, so each process parses and validates a
+document once (DocumentCache). The cost is not part of validation: it depends on the variables,
+and is decided for every request (counted once per document and page sizes asked).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
@@ -34,11 +39,13 @@ from graphql import (
     get_nullable_type,
     get_operation_ast,
     is_list_type,
+    parse,
     value_from_ast_untyped,
 )
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as create_alias_validator
 from strawberry.extensions.query_depth_limiter import create_validator as create_depth_validator
+from strawberry.schema.schema import validate_document
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
@@ -119,23 +126,57 @@ class QueryTokenLimit(MaxTokensLimiter):
                 error.extensions = {**(error.extensions or {}), "code": "TOO_MANY_TOKENS"}
 
 
+class _LRU:
+    """A small least-recently-used map."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.entries: OrderedDict[Any, Any] = OrderedDict()
+
+    def get(self, key: Any) -> Any:
+        value = self.entries.get(key, _LRU)
+        if value is not _LRU:
+            self.entries.move_to_end(key)
+        return value
+
+    def put(self, key: Any, value: Any) -> None:
+        self.entries[key] = value
+        self.entries.move_to_end(key)
+        if len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+
 class QueryCostLimit(SchemaExtension):
     """Refuses an operation whose cost exceeds ``max_query_cost``.
 
     The check runs once the document is valid and before execution starts. It is not a
     validation rule because the cost depends on the variables, which validation (and so a
-    ValidationCache) never sees.
+    ValidationCache) never sees. A document (the same object, as DocumentCache hands out) asked
+    with the same whole-number variables costs the same, so that cost is counted once.
     """
+
+    _costs = _LRU(512)
 
     def __init__(self, max_cost: int | None = None) -> None:
         self.max_cost = get_settings().max_query_cost if max_cost is None else max_cost
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
-        assert context.graphql_document is not None
-        cost = operation_cost(
-            context.schema._schema, context.graphql_document, context.operation_name, context.variables
-        )
+        document = context.graphql_document
+        assert document is not None
+        schema = context.schema._schema
+        variables = context.variables or {}
+        # A variable sets a page size only with a whole number (_CostCounter.argument_int); any
+        # other value of it counts alike, but not as its absence (which leaves its default).
+        sizes = tuple(sorted((name, value if _is_int(value) else None) for name, value in variables.items()))
+        key = (id(schema), id(document), context.operation_name, sizes)
+        known = self._costs.get(key)
+        if known is not _LRU and known[0] is schema and known[1] is document:
+            cost = known[2]
+        else:
+            cost = operation_cost(schema, document, context.operation_name, variables)
+            if len(context.query or "") <= DocumentCache.LONGEST_CACHED:
+                self._costs.put(key, (schema, document, cost))  # held, so that their ids stay theirs
         if cost > self.max_cost:
             error = GraphQLError(
                 f"Query cost {cost} exceeds the budget of {self.max_cost}",
@@ -168,7 +209,55 @@ class RequireOperationName(SchemaExtension):
         yield
 
 
-QUERY_LIMITS = [RequireOperationName, QueryTokenLimit, QueryDepthLimit, QueryAliasLimit, QueryCostLimit]
+class DocumentCache(SchemaExtension):
+    """Parses and validates each distinct document once per process, instead of once per request.
+
+    A document is cached by its text and the parser's options (the token limit), its validation
+    by the same and the validation rules in force (the depth and alias limits): what a request
+    gets is what parsing and validating it again would give. A document that fails to parse is
+    left to strawberry, which reports the error as usual. Listed after the limits that add
+    rules and parser options, and after RequireOperationName, whose refusal stands in place of
+    validation as it would without the cache. Very long documents are not kept.
+    """
+
+    SIZE = 256
+    LONGEST_CACHED = 20_000  # characters
+    _documents = _LRU(SIZE)
+    _validations = _LRU(SIZE)
+    _key: tuple | None = None
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        query = context.query
+        if context.graphql_document is None and isinstance(query, str) and len(query) <= self.LONGEST_CACHED:
+            key = (context.schema._schema, query, tuple(sorted(context.parse_options.items())))
+            document = self._documents.get(key)
+            if document is _LRU:
+                try:
+                    document = parse(query, **context.parse_options)
+                except GraphQLError:
+                    document = None  # strawberry parses it again and reports the error
+                self._documents.put(key, document)
+            if document is not None:
+                context.graphql_document = document
+                self._key = key
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if self._key is not None and context.pre_execution_errors is None:
+            key = (self._key, tuple(context.validation_rules))
+            errors = self._validations.get(key)
+            if errors is _LRU:
+                assert context.graphql_document is not None
+                errors = tuple(validate_document(context.schema._schema, context.graphql_document,
+                                                 context.validation_rules))
+                self._validations.put(key, errors)
+            context.pre_execution_errors = list(errors)
+        yield
+
+
+QUERY_LIMITS = [RequireOperationName, QueryTokenLimit, QueryDepthLimit, QueryAliasLimit, QueryCostLimit, DocumentCache]
 
 
 def operation_cost(
