@@ -164,19 +164,15 @@ def sql_of(query: Any) -> tuple[str, list[Any]]:
     return query.query.get_parameterized_sql()
 
 
-async def fetch_rows(model: type[Model], node_type: type, sql: str, parameters: list[Any],
-                     *extra: str) -> list[dict[str, Any]]:
-    """The node type's columns, converted as ``values()`` converts them (a column the driver reads
-    as its Python type is kept as read); ``extra`` columns as read."""
+async def fetch_rows(model: type[Model], node_type: type, sql: str, parameters: list[Any]) -> list[dict[str, Any]]:
+    """The rows of ``sql``, the node type's columns converted as ``values()`` converts them (one the
+    driver reads as its Python type is kept as read), any other column as read."""
     meta = model._meta
     converters = _converters(model, node_type, tuple(field_name for _, field_name, _ in meta.db_native_fields))
     rows = await meta.db.execute_query_dict(sql, parameters)
     for row in rows:
         for alias, convert in converters:
             row[alias] = convert(row[alias])
-    wanted = [*columns(node_type), *extra]
-    if rows and len(rows[0]) != len(wanted):  # e.g. a rank the SQL needed
-        return [{name: row[name] for name in wanted} for row in rows]
     return rows
 
 
@@ -246,7 +242,7 @@ class ByParent:
             shape = (_dialect(self.model), ByParent, self.model, self.node_type, self.parent, tuple(self.order), active,
                      window, backwards)
             sql, parameters = shaped_sql(shape, self.viewer, parent_ids, build)
-            for row in await fetch_rows(self.model, self.node_type, sql, parameters, "_parent"):
+            for row in await fetch_rows(self.model, self.node_type, sql, parameters):
                 grouped[(row.pop("_parent"), active, window, backwards)].append(self.node_type(**row))
         if self.single:
             return [next(iter(grouped.get(key, ())), None) for key in keys]
@@ -262,7 +258,8 @@ class ByParent:
         rank = RawSQL(f'ROW_NUMBER() OVER (PARTITION BY {_parent_column(table, self.parent)} ORDER BY {", ".join(terms)})')
         ranked = queryset.annotate(_rank=rank).values(**columns(self.node_type), _parent=self.parent, _rank="_rank")
         inner, parameters = sql_of(ranked)
-        sql = (f"SELECT * FROM ({inner}) AS ranked WHERE _rank <= {int(window)} "
+        wanted = ", ".join(f'"{alias}"' for alias in [*columns(self.node_type), "_parent"])  # not the rank
+        sql = (f"SELECT {wanted} FROM ({inner}) AS ranked WHERE _rank <= {int(window)} "
                f"ORDER BY _parent, _rank {'DESC' if backwards else 'ASC'}")
         return sql, parameters
 

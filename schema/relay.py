@@ -68,7 +68,11 @@ class PageInfo:
 @strawberry.type(description="One item of a page, with the cursor to continue from it.")
 class Edge(Generic[T]):
     node: T = strawberry.field(description="The item.")
-    cursor: str = strawberry.field(description="Opaque position of this item.")
+    position: strawberry.Private[tuple[str, object]]  # the cursor's kind and key: encoded only when asked
+
+    @strawberry.field(description="Opaque position of this item.")
+    def cursor(self) -> str:
+        return encode_id(*self.position)
 
 
 @strawberry.type(description="A page of a list, Relay style.")
@@ -152,14 +156,14 @@ def connection_from_list(items: Sequence[T], page: PageRequest) -> Connection[T]
     else:
         first_index = start
         last_index = min(start + page.size, end)
-    edges = [Edge(node=items[i], cursor=encode_id("position", i)) for i in range(first_index, last_index)]
+    edges = [Edge(node=items[i], position=("position", i)) for i in range(first_index, last_index)]
     return Connection(
         edges=edges,
         page_info=PageInfo(
             has_next_page=last_index < end if not page.backwards else last_index < len(items),
             has_previous_page=first_index > start if page.backwards else first_index > 0,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+            start_cursor=edges[0].cursor() if edges else None,
+            end_cursor=edges[-1].cursor() if edges else None,
         ),
         count=_resolved(len(items)),
     )
@@ -174,11 +178,9 @@ async def nested_connection(loader: Any, parent_id: int, page: PageRequest, **fi
     more = len(rows) > page.size
     if page.backwards:
         rows = rows[1:] if more else rows
-        cursors = [encode_id("fromend", len(rows) - 1 - i) for i in range(len(rows))]
+        edges = [Edge(node=row, position=("fromend", len(rows) - 1 - i)) for i, row in enumerate(rows)]
     else:
-        rows = rows[: page.size]
-        cursors = [encode_id("position", i) for i in range(len(rows))]
-    edges = [Edge(node=row, cursor=cursor) for row, cursor in zip(rows, cursors)]
+        edges = [Edge(node=row, position=("position", i)) for i, row in enumerate(rows[: page.size])]
 
     async def count() -> int:
         return await loader.count(parent_id, **filters)
@@ -188,8 +190,8 @@ async def nested_connection(loader: Any, parent_id: int, page: PageRequest, **fi
         page_info=PageInfo(
             has_next_page=more and not page.backwards,
             has_previous_page=more and page.backwards,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+            start_cursor=edges[0].cursor() if edges else None,
+            end_cursor=edges[-1].cursor() if edges else None,
         ),
         count=count,
     )
@@ -209,14 +211,14 @@ async def connection_from_keyset(
     rows = rows[: page.size]
     if page.backwards:
         rows.reverse()
-    edges = [Edge(node=row, cursor=encode_id("cursor", key(row))) for row in rows]
+    edges = [Edge(node=row, position=("cursor", key(row))) for row in rows]
     return Connection(
         edges=edges,
         page_info=PageInfo(
             has_next_page=has_more if not page.backwards else before is not None,
             has_previous_page=has_more if page.backwards else after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+            start_cursor=edges[0].cursor() if edges else None,
+            end_cursor=edges[-1].cursor() if edges else None,
         ),
         count=count,
     )
