@@ -18,6 +18,7 @@ from tortoise.expressions import Subquery
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from domain.credentials import normalise_username
 from domain.enums import (
     OWED_ARREARS, BusinessType, EmploymentStatus, PersonCategory, Role, TransactionStatus,
 )
@@ -87,8 +88,10 @@ async def create_demo_accounts(*, seed: int) -> list[DemoAccount]:
         )
         for role in CITY_WIDE:
             await create_staff_account(role, USERNAMES[role], DEMO_PASSWORD)
-        await _grant(clerk, f"{subjects.community.name}服务站", person=subjects.person)
-        await _grant(reviewer, subjects.office, employer=subjects.employer)
+        await grant_known_access(clerk, f"{subjects.community.name}服务站", USERNAMES[Role.PERSON],
+                                 DEVICE_CREDENTIALS[Role.PERSON], person=subjects.person)
+        await grant_known_access(reviewer, subjects.office, USERNAMES[Role.EMPLOYER_AGENT],
+                                 DEVICE_CREDENTIALS[Role.EMPLOYER_AGENT], employer=subjects.employer)
     return _described(subjects)
 
 
@@ -137,27 +140,28 @@ async def _demo_employer(rng: random.Random, district: District) -> Employer:
     return rng.choice(await staffed.order_by("credit_code"))
 
 
-async def _grant(granter: Account, place: str, *, person: Person | None = None,
-                 employer: Employer | None = None) -> None:
-    """Grant access as at the counter (A3), then give the account its demo username, password and
-    certificate: the grant's own secrets are random and shown only once."""
+async def grant_known_access(granter: Account, place: str, username: str, device_credential: str, *,
+                             person: Person | None = None, employer: Employer | None = None) -> None:
+    """Grant access as at the counter (A3), then give the account a known username, the demo
+    password and a certificate of the given device credential: the grant's own secrets are random
+    and shown only once. The demo accounts are opened so, and a benchmark's further agents."""
+    username = normalise_username(username)
     grant = await grant_online_access(granter, person=person, employer=employer, place=place)
-    role = grant.account.role
     password_hash, certificate_password_hash = await asyncio.gather(
         hash_secret(DEMO_PASSWORD), hash_secret(DEMO_PASSWORD),
     )
     await Account.filter(id=grant.account.id).update(
-        username=USERNAMES[role], password_hash=password_hash, certificate_password_hash=certificate_password_hash,
+        username=username, password_hash=password_hash, certificate_password_hash=certificate_password_hash,
     )
     await Certificate.create(
-        account_id=grant.account.id, credential_hash=digest(DEVICE_CREDENTIALS[role]), device_name=DEVICE_NAME,
+        account_id=grant.account.id, credential_hash=digest(device_credential), device_name=DEVICE_NAME,
         installed_at=clock.now(),
     )
     subject = person or employer
     await record_transaction(
         BusinessType.GRANT_ONLINE_ACCESS, Viewer(granter.id, granter.username, granter.role),
         status=TransactionStatus.COMPLETED, district_id=subject.district_id, person_id=person and person.id,
-        employer_id=employer and employer.id, details={"username": USERNAMES[role], "place": place},
+        employer_id=employer and employer.id, details={"username": username, "place": place},
     )
 
 
