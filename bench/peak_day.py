@@ -2,8 +2,8 @@
 
 The mix: persons reading their records; community kiosks (clerks) changing personal information,
 ordering the payment of arrears with idempotency keys (a share of them retries of an answered
-request) and registering persons; an employer agent reading its staff; dashboards refreshing the
-statistics as an analyst. A load process of its own (bench/load.py) sends it on loopback at a
+request) and registering persons; employer agents reading their staff and declaring their
+contribution bases (E3); dashboards refreshing the statistics as an analyst. A load process of its own (bench/load.py) sends it on loopback at a
 rate stepped up until p95 reaches 200 ms, and reports the highest rate held with each
 operation's latency.
 
@@ -15,14 +15,15 @@ runs twice: calling graphql() for each request as bench/read_path.py's baseline 
 and validating each distinct document once, as the product does.
 
 The benchmark creates its database on the PostgreSQL server given, seeds a city
-(services.demo_city.seed_city) with the demo accounts and a kiosk clerk for each community whose
-flexibly employed owe arrears, runs the dashboards' nightly rollups, uses a Redis queue name of
+(services.demo_city.seed_city) with the demo accounts, a kiosk clerk for each community whose
+flexibly employed owe arrears and an agent for each of the employers with the most staff, runs the dashboards' nightly rollups, uses a Redis queue name of
 its own, and drops both at the end. The clock is held at a day before the 20th. Each account
 signs in once. It prints the machine, then the comparison, then each step and the operations at
 the highest rate held.
 
     python -m bench.peak_day [--persons 20000] [--workers N] [--server postgres://postgres@127.0.0.1:5432/test]
-                             [--redis redis://127.0.0.1:6379/0] [--step-seconds 20] [--json results.json]
+                             [--redis redis://127.0.0.1:6379/0] [--kiosks 200] [--agents 50]
+                             [--step-seconds 20] [--json results.json]
 """
 
 from __future__ import annotations
@@ -84,6 +85,11 @@ PAY_ARREARS = """mutation KioskPayArrears($input: PayArrearsInput!) {
     order { id total collectionMonth lines { month principal interest } } transaction { id status }
     errors { field code message } } }"""
 
+DECLARE_CONTRIBUTION_BASE = """mutation AgentDeclareBases($input: DeclareContributionBaseInput!) {
+  declareContributionBase(input: $input) {
+    year averageWage lines { line base clamp repricedPeriods } transaction { id status }
+    lineErrors { line field code message } errors { field code message } } }"""
+
 REGISTER_PERSON = """mutation KioskRegisterPerson($input: RegisterPersonInput!) {
   registerPerson(input: $input) { person { id name idNumber } transaction { id status } errors { field code message } } }"""
 
@@ -109,7 +115,8 @@ LOGIN = """mutation SignIn($input: LoginInput!) { login(input: $input) { token e
 # Shares of the peak-day requests (they need not add up to 100).
 DEFAULT_WEIGHTS = {
     "myRecords": 50,
-    "employerStaff": 12,
+    "employerStaff": 8,
+    "declareContributionBase": 6,
     "updatePersonalInfo": 10,
     "payArrears": 6,
     "registerPerson": 6,
@@ -119,7 +126,8 @@ DEFAULT_WEIGHTS = {
 }
 PAY_RETRY_SHARE = 0.25  # of payArrears: the kiosk sends an answered request again, same key
 MUTATION_FIELDS = {"updatePersonalInfo": "updatePersonalInfo", "payArrears": "payArrears",
-                   "payArrears (retry)": "payArrears", "registerPerson": "registerPerson"}
+                   "payArrears (retry)": "payArrears", "registerPerson": "registerPerson",
+                   "declareContributionBase": "declareContributionBase"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,6 +154,7 @@ class PeakDayMix:
         self.rng = rng
         self.tokens = setup["tokens"]
         self.kiosks = [kiosk for kiosk in setup["kiosks"] if kiosk["persons"]]
+        self.agents = setup["agents"]
         self.months = setup["months"]
         self.operations = list(setup["weights"])
         self.weights = [setup["weights"][name] for name in self.operations]
@@ -175,7 +184,14 @@ class PeakDayMix:
         return Request("myRecords", self.tokens["demo.person"], PERSON_RECORDS)
 
     def _employerStaff(self) -> Request:
-        return Request("employerStaff", self.tokens["demo.agent"], EMPLOYER_STAFF)
+        return Request("employerStaff", self.rng.choice(self.agents)["token"], EMPLOYER_STAFF)
+
+    def _declareContributionBase(self) -> Request:
+        agent = self.rng.choice(self.agents)
+        staff = self.rng.sample(agent["staff"], min(len(agent["staff"]), self.rng.randint(1, 5)))
+        lines = [{"idNumber": id_number, "declaredWage": f"{self.rng.randrange(3000, 40000)}.00"} for id_number in staff]
+        variables = {"input": {"year": int(self.months["to"][:4]), "lines": lines, "idempotencyKey": uuid.uuid4().hex}}
+        return Request("declareContributionBase", agent["token"], DECLARE_CONTRIBUTION_BASE, variables)
 
     def _updatePersonalInfo(self) -> Request:
         kiosk = self._kiosk()
@@ -224,9 +240,11 @@ def postgres_dsn(url: str) -> str:
     return "postgresql://" + url.split("://", 1)[1]
 
 
-async def create_city(database_url: str, persons: int, seed: int, kiosks: int) -> tuple[Any, list[str]]:
-    """Migrate, seed the city and the demo accounts, and open one kiosk clerk account for each of
-    the ``kiosks`` communities with the most open arrears of flexible-employment persons."""
+async def create_city(database_url: str, persons: int, seed: int, kiosks: int,
+                      agents: int) -> tuple[Any, list[str], list[dict[str, Any]]]:
+    """Migrate, seed the city and the demo accounts, open one kiosk clerk account for each of the
+    ``kiosks`` communities with the most open arrears of flexible-employment persons, and agents
+    for the ``agents`` employers with the most staff (open_agents)."""
     from tortoise import Tortoise
     from tortoise.transactions import in_transaction
 
@@ -255,12 +273,45 @@ async def create_city(database_url: str, persons: int, seed: int, kiosks: int) -
         usernames = [f"kiosk.{community.code}" for community in communities]
         await asyncio.gather(*(create_staff_account(Role.CLERK, username, DEMO_PASSWORD, community=community)
                                for username, community in zip(usernames, communities)))
+        employer_agents = await open_agents(agents)
         # The statistics autovacuum gathers soon after a bulk load: without them the planner scans.
         await connection.execute_script("ANALYZE")
         await refresh_dashboards()
     finally:
         await Tortoise.close_connections()
-    return report, usernames
+    return report, usernames, employer_agents
+
+
+async def open_agents(count: int) -> list[dict[str, Any]]:
+    """An agent account for each of the ``count`` employers with the most staff, the demo agent's
+    aside, granted as at the district office by a reviewer of the employer's district; each with
+    its username, device credential and the ID numbers of up to 50 of its staff."""
+    from tortoise import Tortoise
+
+    from domain.enums import Role
+    from models import District, Employer, Employment
+    from services.access import create_staff_account
+    from services.demo_accounts import DEMO_PASSWORD, grant_known_access
+
+    rows = await Tortoise.get_connection("default").execute_query_dict(
+        """SELECT m.employer_id, count(*) AS staff FROM employment m
+           WHERE m.status = 'ACTIVE' AND m.employer_id NOT IN (SELECT employer_id FROM account WHERE employer_id IS NOT NULL)
+           GROUP BY m.employer_id ORDER BY staff DESC, m.employer_id LIMIT $1""", [count])
+    reviewers: dict[int, Any] = {}
+    opened = []
+    for number, row in enumerate(rows):
+        employer = await Employer.get(id=row["employer_id"])
+        district = await District.get(id=employer.district_id)
+        if district.id not in reviewers:
+            reviewers[district.id] = await create_staff_account(
+                Role.REVIEWER, f"reviewer.{district.code}", DEMO_PASSWORD, district=district)
+        username, credential = f"agent.{employer.credit_code}", f"bench-agent-device-credential-{number:013d}"
+        await grant_known_access(reviewers[district.id], f"{district.name}社保经办大厅", username, credential,
+                                 employer=employer)
+        staff = await (Employment.filter(employer_id=employer.id, status="ACTIVE").order_by("id").limit(50)
+                       .values_list("person__id_number", flat=True))
+        opened.append({"username": username, "credential": credential, "staff": list(staff)})
+    return opened
 
 
 async def refresh_dashboards() -> None:
@@ -330,12 +381,14 @@ async def graphql(client: httpx.AsyncClient, url: str, query: str, variables: di
     return answer["data"]
 
 
-async def sign_in(client: httpx.AsyncClient, url: str, username: str) -> str:
-    """A token of a demo account (persons and agents send their device's credential) or a kiosk."""
+async def sign_in(client: httpx.AsyncClient, url: str, username: str, device_credential: str | None = None) -> str:
+    """A token of an account of the demo password: persons and agents send their device's
+    credential, a demo account's by default."""
     from services.demo_accounts import DEMO_PASSWORD, DEVICE_CREDENTIALS, USERNAMES
 
     credentials = {USERNAMES[role]: credential for role, credential in DEVICE_CREDENTIALS.items()}
-    login = {"username": username, "password": DEMO_PASSWORD, "deviceCredential": credentials.get(username)}
+    login = {"username": username, "password": DEMO_PASSWORD,
+             "deviceCredential": device_credential or credentials.get(username)}
     payload = (await graphql(client, url, LOGIN, {"input": login}))["login"]
     if payload["errors"] or not payload["token"]:
         raise RuntimeError(f"{username} could not sign in: {payload['errors']}")
@@ -403,12 +456,12 @@ def machine() -> dict[str, Any]:
 
 
 def _row(name: str, numbers: dict[str, Any]) -> str:
-    return (f"  {name:<22} {numbers['answered']:>7} {numbers['throughput']:>8.1f} {numbers['p50_ms']:>8.1f}"
+    return (f"  {name:<24} {numbers['answered']:>7} {numbers['throughput']:>8.1f} {numbers['p50_ms']:>8.1f}"
             f" {numbers['p95_ms']:>8.1f} {numbers['p99_ms']:>8.1f} {numbers['user_errors']:>8} {numbers['errors']:>6}")
 
 
 def print_operations(result: dict[str, Any]) -> None:
-    print(f"  {'operation':<22} {'answered':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'refused':>8} {'errors':>6}")
+    print(f"  {'operation':<24} {'answered':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'refused':>8} {'errors':>6}")
     for name, numbers in result["operations"].items():
         print(_row(name, numbers))
     print(_row("all", result["overall"]))
@@ -433,6 +486,7 @@ async def main() -> None:
     parser.add_argument("--now", help="the moment the clock is held at (default: the 18th of this month, 10:00 local)")
     parser.add_argument("--kiosks", type=int, default=200,
                         help="community kiosks, demo.clerk's included, at most one for each community with arrears")
+    parser.add_argument("--agents", type=int, default=50, help="employer agents besides demo.agent, filing and reading")
     parser.add_argument("--port", type=int, default=8731, help="the product's port; the minimal apps' the next two")
     parser.add_argument("--start-rate", type=float, default=40.0, help="requests a second of the first step")
     parser.add_argument("--step-seconds", type=float, default=20.0)
@@ -471,7 +525,8 @@ async def main() -> None:
         results["machine"]["redis"] = (await redis.info("server"))["redis_version"]
         await admin.execute(f'CREATE DATABASE "{name}"')
         started = time.perf_counter()
-        report, kiosk_usernames = await create_city(database_url, args.persons, args.seed, args.kiosks)
+        report, kiosk_usernames, agents = await create_city(database_url, args.persons, args.seed, args.kiosks,
+                                                            args.agents)
         results["data"] = {"persons": report.persons, "periods": report.periods, "arrears": report.arrears,
                            "employers": report.employers, "seconds": round(time.perf_counter() - started, 1)}
 
@@ -496,11 +551,14 @@ async def main() -> None:
             tokens = {username: await sign_in(client, product.url, username) for username in SIGNING_IN}
             signing_in = asyncio.Semaphore(4)
 
-            async def kiosk_sign_in(username: str) -> str:
+            async def sign_in_few_at_once(username: str, device_credential: str | None = None) -> str:
                 async with signing_in:
-                    return await sign_in(client, product.url, username)
+                    return await sign_in(client, product.url, username, device_credential)
 
-            kiosk_tokens = [tokens["demo.clerk"], *await asyncio.gather(*map(kiosk_sign_in, kiosk_usernames))]
+            kiosk_tokens = [tokens["demo.clerk"], *await asyncio.gather(*map(sign_in_few_at_once, kiosk_usernames))]
+            agent_tokens = await asyncio.gather(*(sign_in_few_at_once(agent["username"], agent["credential"])
+                                                  for agent in agents))
+            employer_agents = [{"token": token, "staff": agent["staff"]} for token, agent in zip(agent_tokens, agents)]
             reads = {
                 "myRecords": {"operation": "myRecords", "token": tokens["demo.person"], "query": PERSON_RECORDS},
                 "personsPage": {"operation": "personsPage", "token": tokens["demo.admin"], "query": PERSONS_PAGE,
@@ -529,7 +587,8 @@ async def main() -> None:
 
                 async with httpx.AsyncClient(timeout=60) as client:
                     kiosks = await asyncio.gather(*(kiosk(client, token) for token in kiosk_tokens))
-                setup = {"tokens": tokens, "kiosks": kiosks, "months": months, "weights": DEFAULT_WEIGHTS}
+                setup = {"tokens": tokens, "kiosks": kiosks, "agents": employer_agents, "months": months,
+                         "weights": DEFAULT_WEIGHTS}
                 return {"url": product.url, "mix": "bench.peak_day:PeakDayMix", "setup": setup,
                         "seed": args.seed * 1000 + step}
 
