@@ -28,7 +28,7 @@ from prometheus_client import (
     multiprocess,
 )
 from starlette.datastructures import MutableHeaders
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
@@ -46,6 +46,7 @@ error_logger = logging.getLogger("shebao.errors")
 
 # Probes poll these every few seconds; their access lines are only useful when debugging.
 _QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+CLIENT_CLOSED_REQUEST = 499  # the status proxies log for a client that left before its answer
 _HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 HTTP_REQUESTS = Counter(
@@ -118,6 +119,8 @@ class ObservabilityMiddleware:
 
         try:
             await self.app(scope, receive, send_with_request_id)
+        except ClientDisconnect:  # gone while its request was read: no one to answer, nothing failed here
+            status = CLIENT_CLOSED_REQUEST
         except Exception:
             error_logger.exception("Unhandled error in %s %s", scope["method"], scope["path"])
             if response_started:

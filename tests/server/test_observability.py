@@ -9,9 +9,11 @@ import re
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+import main
 from server.observability import BoundedLabels, JsonLogFormatter, ObservabilityMiddleware, request_id_var
+from tests.server.conftest import make_settings, running
 
 
 async def metric(client: httpx.AsyncClient, name: str, **labels: str) -> float:
@@ -148,3 +150,33 @@ async def test_an_unhandled_exception_is_a_500_with_the_request_id() -> None:
         "message": "Internal server error",
         "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": "kiosk-9"},
     }
+
+
+async def test_a_client_gone_while_its_request_is_read_is_counted_as_499_not_as_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sent: list[Message] = []
+
+    async def gone() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def record(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/graphql", "raw_path": b"/graphql", "root_path": "", "query_string": b"",
+             "headers": [(b"content-type", b"application/json"), (b"content-length", b"40")],
+             "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}
+    labels = {"route": "/graphql", "method": "POST", "status": "499"}
+    app = main.create_app(make_settings())
+    async with running(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hall") as client:
+            before = await metric(client, "shebao_http_requests_total", **labels)
+            with caplog.at_level(logging.INFO):
+                await app(scope, gone, record)
+            after = await metric(client, "shebao_http_requests_total", **labels)
+
+    assert sent == []
+    assert after == before + 1
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.status for r in caplog.records if r.name == "shebao.access"] == [499]
