@@ -23,6 +23,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
@@ -317,5 +319,7 @@ class GraphQLView(GraphQL):
         return response
 
     def encode_json(self, data: object) -> str:
-        # Names and addresses are Chinese: raw UTF-8 takes half the bytes of \u escapes.
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        # Compact, Chinese as is (half the bytes of \u escapes), by orjson: json.dumps took a
+        # twentieth of the time of a page of 50 persons with their months. Text, not bytes: a
+        # websocket message must be a text frame.
+        return orjson.dumps(data).decode()
