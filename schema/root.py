@@ -1,8 +1,11 @@
 """The GraphQL schema, assembled from per-area parts."""
 
+from functools import cache
+
 import strawberry
 from graphql import GraphQLInterfaceType, GraphQLObjectType, Undefined, is_non_null_type
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.name_converter import NameConverter
 
 from schema.limits import QUERY_LIMITS
 from schema.mutation import Mutation
@@ -14,12 +17,22 @@ from schema.scalars import SCALAR_MAP
 from schema.subscription import Subscription
 from server.observability import OperationMetrics
 
+
+class RememberedNames(NameConverter):
+    """Strawberry names each argument of a field again on every call of the field, given or not;
+    the schema's names are few, so each is converted once."""
+
+    @cache
+    def apply_naming_config(self, name: str) -> str:
+        return super().apply_naming_config(name)
+
+
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
     types=list(NODE_TYPES.values()),
-    config=StrawberryConfig(scalar_map=SCALAR_MAP),
+    config=StrawberryConfig(scalar_map=SCALAR_MAP, name_converter=RememberedNames()),
     # Masking first: it also catches what the other extensions raise, after metrics saw it.
     extensions=[MaskUnexpectedErrors, OperationMetrics, *QUERY_LIMITS, SessionStillValid],
 )
