@@ -29,6 +29,7 @@ from resolvers.scopes import scope, scoped
 from schema.relay import whole_number
 from schema import nodes
 from services import employer_filings
+from services.database import sql_of
 
 
 @cache
@@ -155,13 +156,6 @@ def _converter(field: fields.Field) -> Callable[[Any], Any]:
 
 def _dialect(model: type[Model]) -> str:
     return model._meta.db.capabilities.dialect
-
-
-def sql_of(query: Any) -> tuple[str, list[Any]]:
-    """The SQL and parameters of a Tortoise query, as awaiting it would run them."""
-    query._choose_db_if_not_chosen()
-    query._make_query()
-    return query.query.get_parameterized_sql()
 
 
 async def fetch_rows(model: type[Model], node_type: type, sql: str, parameters: list[Any]) -> list[dict[str, Any]]:

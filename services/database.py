@@ -1,6 +1,8 @@
-"""Opening, migrating and closing the database."""
+"""Opening, migrating and closing the database, and the SQL of a Tortoise query."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from tortoise import Tortoise
 from tortoise.context import require_context, set_global_context
@@ -26,3 +28,10 @@ async def open_database(settings: Settings, *, shared_with_other_tasks: bool = F
 
 async def close_database() -> None:
     await Tortoise.close_connections()
+
+
+def sql_of(query: Any) -> tuple[str, list[Any]]:
+    """The SQL and parameters of a Tortoise query, as awaiting it would run them."""
+    query._choose_db_if_not_chosen()
+    query._make_query()
+    return query.query.get_parameterized_sql()
