@@ -71,6 +71,7 @@ def _viewer_query(dialect: str) -> tuple[str, list[tuple[str, Callable[[Any], An
         raise RuntimeError(f"the session query takes parameters other than the digest: {parameters}")
     converters = [(column, query.resolve_to_python_value(AccountSession, field))
                   for column, field in query._fields_for_select.items()]
+    # As values() itself: a plain function there stands for a column kept as read.
     return sql, [(column, convert) for column, convert in converters if not isinstance(convert, types.LambdaType)]
 
 
