@@ -8,6 +8,7 @@ The SQL of a loader's query is built by Tortoise once per shape of query (``shap
 from __future__ import annotations
 
 import dataclasses
+import re
 import uuid
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Hashable, Sequence
@@ -65,6 +66,7 @@ _STAND_IN = -7_319_250_000_000_000  # ids are never negative
 _STAND_IN_DIGITS = "73192500000"
 _STAND_IN_TEXT = "stand-in:7319250:"
 _SHAPES_KEPT = 2048
+_ONE_PARENT = _STAND_IN - 1_000  # the parent of a LATERAL query, replaced by each parent's id
 _shapes: OrderedDict[tuple, tuple[str, list[Any]] | None] = OrderedDict()
 BuildSQL = Callable[[Any, list[Any]], tuple[str, list[Any]]]
 
@@ -94,7 +96,7 @@ def shaped_sql(shape: Hashable, viewer: Any, keys: list[Any], build: BuildSQL) -
     if built is None:
         return build(viewer, keys)
     sql, parameters = built
-    return sql, [values.get(p, p) if type(p) in (int, str) else p for p in parameters]
+    return sql, [values.get(p, p) if type(p) in (int, str) else keys if p == stand_in_keys else p for p in parameters]
 
 
 @lru_cache(maxsize=1024)
@@ -122,15 +124,16 @@ def _stand_in_viewer(viewer: Any) -> tuple[Any, tuple, dict[Any, Any]]:
 
 
 def _reusable(sql: str, parameters: list[Any], values: dict[Any, Any], stand_in_keys: list[int]) -> bool:
-    """Every key came back as a parameter, and no stand-in came back but as a whole parameter."""
+    """Every key came back as a parameter, or all of them as one list, and no stand-in came back
+    but as a whole parameter."""
     if _STAND_IN_DIGITS in sql or _STAND_IN_TEXT in sql:
         return False
     for parameter in parameters:
-        if type(parameter) in (int, str) and parameter in values:
+        if type(parameter) in (int, str) and parameter in values or parameter == stand_in_keys:
             continue
         if _STAND_IN_DIGITS in str(parameter) or _STAND_IN_TEXT in str(parameter):
-            return False  # changed on its way, or inside a list
-    return set(stand_in_keys) <= {p for p in parameters if type(p) is int}
+            return False  # changed on its way, or inside another list
+    return stand_in_keys in parameters or set(stand_in_keys) <= {p for p in parameters if type(p) is int}
 
 
 @lru_cache(maxsize=256)
@@ -228,6 +231,8 @@ class ByParent:
         for (active, window, backwards), parent_ids in _group_parents(keys).items():
             def build(viewer: Any, ids: list[Any], active: tuple = active, window: int | None = window,
                       backwards: bool = backwards) -> tuple[str, list[Any]]:
+                if window is not None and _dialect(self.model) == "postgres":
+                    return self._each_parents_window_sql(ids, active, viewer, window, backwards)
                 queryset = self._filtered(ids, active, viewer)
                 if window is None:
                     return sql_of(queryset.order_by(*self.order).values(**columns(self.node_type), _parent=self.parent))
@@ -242,20 +247,50 @@ class ByParent:
             return [next(iter(grouped.get(key, ())), None) for key in keys]
         return [grouped.get(key, []) for key in keys]
 
-    def _ranked_sql(self, queryset: QuerySet, window: int, backwards: bool) -> tuple[str, list[Any]]:
-        """The first ``window`` rows of each parent (the last, when ``backwards``), in list order."""
+    def _ranked(self, queryset: QuerySet, backwards: bool) -> QuerySet:
+        """The rows with their rank in each parent's list, counted from its end when ``backwards``."""
         table = self.model._meta.db_table  # qualified: a scope may join another table with an id
         terms = []
         for term in self.order:
             descending = term.startswith("-") != backwards
             terms.append(f'"{table}"."{term.lstrip("-")}" {"DESC" if descending else "ASC"}')
         rank = RawSQL(f'ROW_NUMBER() OVER (PARTITION BY {_parent_column(table, self.parent)} ORDER BY {", ".join(terms)})')
-        ranked = queryset.annotate(_rank=rank).values(**columns(self.node_type), _parent=self.parent, _rank="_rank")
+        return queryset.annotate(_rank=rank)
+
+    def _window_of(self, inner: str, window: int, backwards: bool, source: str = "") -> str:
+        wanted = ", ".join(f'ranked."{alias}"' for alias in [*columns(self.node_type), "_parent"])  # not the rank
+        return (f"SELECT {wanted} FROM {source}({inner}) AS ranked WHERE ranked._rank <= {int(window)} "
+                f"ORDER BY ranked._parent, ranked._rank {'DESC' if backwards else 'ASC'}")
+
+    def _ranked_sql(self, queryset: QuerySet, window: int, backwards: bool) -> tuple[str, list[Any]]:
+        """The first ``window`` rows of each parent (the last, when ``backwards``), in list order:
+        every row of the parents ranked, then the first ranks kept."""
+        ranked = self._ranked(queryset, backwards).values(**columns(self.node_type), _parent=self.parent, _rank="_rank")
         inner, parameters = sql_of(ranked)
-        wanted = ", ".join(f'"{alias}"' for alias in [*columns(self.node_type), "_parent"])  # not the rank
-        sql = (f"SELECT {wanted} FROM ({inner}) AS ranked WHERE _rank <= {int(window)} "
-               f"ORDER BY _parent, _rank {'DESC' if backwards else 'ASC'}")
-        return sql, parameters
+        return self._window_of(inner, window, backwards), parameters
+
+    def _each_parents_window_sql(self, parent_ids: list[int], active: tuple, viewer: Any, window: int,
+                                 backwards: bool) -> tuple[str, list[Any]]:
+        """As _ranked_sql, on PostgreSQL: each parent's rows read on their own (LATERAL), in list
+        order up to the window, so that an index on the parent and the order reads only the window
+        of a long history instead of ranking all of it. The parents are one array parameter."""
+        one = scoped(self.model.filter(**{self.parent: _ONE_PARENT}, **dict(active)), self.model, viewer)
+        order = ["-" + term.lstrip("-") if term.startswith("-") != backwards else term.lstrip("-") for term in self.order]
+        ranked = (self._ranked(one, backwards).order_by(*order).limit(window)
+                  .values(**columns(self.node_type), _parent=self.parent, _rank="_rank"))
+        inner, parameters = sql_of(ranked)
+        if parameters.count(_ONE_PARENT) != 1:
+            raise RuntimeError(f"the parent of {self.model.__name__} is not one parameter of its query: {parameters}")
+        position = parameters.index(_ONE_PARENT) + 1
+
+        def renumbered(match: re.Match) -> str:  # the parents' array is $1; the stand-in, each parent
+            number = int(match.group(1))
+            return '"parents"."id"' if number == position else f"${number + 1 if number < position else number}"
+
+        inner = re.sub(r"\$(\d+)\b", renumbered, inner)
+        source = 'unnest($1::bigint[]) AS "parents"("id") CROSS JOIN LATERAL '
+        rest = [p for number, p in enumerate(parameters, 1) if number != position]
+        return self._window_of(inner, window, backwards, source), [list(parent_ids), *rest]
 
     async def _load_counts(self, keys: list[tuple]) -> list[int]:
         counts: dict[tuple, int] = {}

@@ -146,28 +146,34 @@ async def test_a_cached_query_shape_answers_as_a_query_built_afresh(monkeypatch:
 def test_a_shape_is_reused_only_when_its_values_come_back_as_parameters() -> None:
     clerks = [Viewer(7, "clerk7", Role.CLERK, community_id=3, district_id=1),
               Viewer(8, "clerk8", Role.CLERK, community_id=4, district_id=1)]
-    builds: dict[str, list[Viewer]] = {"inlined": [], "listed": [], "parameters": []}
+    builds: dict[str, list[Viewer]] = {"inlined": [], "mixed": [], "listed": [], "parameters": []}
 
     def inlined(who: Viewer, ids: list[int]) -> tuple[str, list]:
         builds["inlined"].append(who)
         return f"SELECT * FROM t WHERE id IN ({', '.join(map(str, ids))}) AND c = $1", [who.community_id]
 
+    def mixed(who: Viewer, ids: list[int]) -> tuple[str, list]:
+        builds["mixed"].append(who)
+        return "SELECT * FROM t WHERE id = ANY($1) AND c = $2", [[*ids, 0], who.community_id]
+
     def listed(who: Viewer, ids: list[int]) -> tuple[str, list]:
         builds["listed"].append(who)
-        return "SELECT * FROM t WHERE id = ANY($1) AND c = $2", [list(ids), who.community_id]
+        return "SELECT * FROM t WHERE id = ANY($1) AND c = $2 AND u = $3", [list(ids), who.community_id, who.username]
 
     def parameters(who: Viewer, ids: list[int]) -> tuple[str, list]:
         builds["parameters"].append(who)
         return "SELECT * FROM t WHERE id IN ($1, $2) AND c = $3 AND u = $4", [*ids, who.community_id, who.username]
 
     answers = {build.__name__: [loaders.shaped_sql(("test", build.__name__), who, [21, 22], build) for who in clerks]
-               for build in (inlined, listed, parameters)}
+               for build in (inlined, mixed, listed, parameters)}
 
     assert answers["inlined"][1] == ("SELECT * FROM t WHERE id IN (21, 22) AND c = $1", [4])
-    assert answers["listed"][1] == ("SELECT * FROM t WHERE id = ANY($1) AND c = $2", [[21, 22], 4])
+    assert answers["mixed"][1] == ("SELECT * FROM t WHERE id = ANY($1) AND c = $2", [[21, 22, 0], 4])
+    assert [sql_and_values[1] for sql_and_values in answers["listed"]] == [[[21, 22], 3, "clerk7"], [[21, 22], 4, "clerk8"]]
     assert [sql_and_values[1] for sql_and_values in answers["parameters"]] == [[21, 22, 3, "clerk7"], [21, 22, 4, "clerk8"]]
-    assert builds["inlined"][1:] == builds["listed"][1:] == clerks  # built afresh for each
-    assert len(builds["parameters"]) == 1 and builds["parameters"][0] not in clerks  # once, with stand-ins
+    assert builds["inlined"][1:] == builds["mixed"][1:] == clerks  # built afresh for each
+    for reused in ("listed", "parameters"):  # once, with stand-ins
+        assert len(builds[reused]) == 1 and builds[reused][0] not in clerks
 
 
 async def test_a_server_process_leaves_what_it_started_with_out_of_garbage_collection(
