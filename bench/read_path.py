@@ -5,7 +5,12 @@ Tortoise, DataLoaders) with a minimal graphql-core schema of the same shape answ
 query from three hand-written SQL statements on asyncpg. Execution only, no HTTP. Creates its
 own database and drops it.
 
-    python -m bench.read_path [--persons 5000] [--page 50] [--rounds 200] [--server postgres://postgres@127.0.0.1:5432/test]
+A demo city's persons have a few years of months each; ``--history-years N`` gives the persons of
+the page N more years of paid months before their first, every policy, as a working life has, to
+see how the page's cost follows the length of a history.
+
+    python -m bench.read_path [--persons 5000] [--page 50] [--rounds 200] [--history-years 0]
+                              [--server postgres://postgres@127.0.0.1:5432/test]
 """
 
 from __future__ import annotations
@@ -95,6 +100,27 @@ def baseline_schema(pool: asyncpg.Pool) -> GraphQLSchema:
     return GraphQLSchema(query)
 
 
+async def lengthen_histories(pool: asyncpg.Pool, page: int, years: int) -> float:
+    """Give the first ``page`` persons ``years`` more years of paid months before each policy's
+    first; the months of a page's person on average."""
+    async with pool.acquire() as connection:
+        await connection.execute(
+            """INSERT INTO contribution_period (month, insurance_type, channel, base, rate, amount, employer_amount,
+                                                status, paid_via, paid_at, grade, policy_id, person_id, created_at)
+               SELECT earlier.month, first.insurance_type, first.channel, first.base, first.rate, first.amount,
+                      first.employer_amount, 'PAID', CASE WHEN first.channel = 'EMPLOYER' THEN 'EMPLOYER'
+                      ELSE 'PASSBOOK_DEBIT' END, now(), first.grade, first.policy_id, first.person_id, now()
+               FROM (SELECT DISTINCT ON (policy_id) * FROM contribution_period
+                     WHERE person_id IN (SELECT id FROM person ORDER BY id LIMIT $1) ORDER BY policy_id, month) first
+               CROSS JOIN LATERAL (SELECT (first.month / 100 - back.year) * 100 + calendar.month AS month
+                                   FROM generate_series(1, $2) AS back(year), generate_series(1, 12) AS calendar(month)
+                                  ) earlier""", page, years)
+        await connection.execute("ANALYZE contribution_period")
+        return await connection.fetchval(
+            """SELECT count(*)::float / $1 FROM contribution_period
+               WHERE person_id IN (SELECT id FROM person ORDER BY id LIMIT $1)""", page)
+
+
 async def timed(run: Callable[[], Awaitable[Any]], rounds: int, warmup: int = 5) -> list[float]:
     """Seconds per round of ``run``, after ``warmup`` rounds that are not counted."""
     for _ in range(warmup):
@@ -112,6 +138,7 @@ async def main() -> None:
     parser.add_argument("--persons", type=int, default=5000)
     parser.add_argument("--page", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--history-years", type=int, default=0)
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
 
@@ -126,6 +153,7 @@ async def main() -> None:
         await Tortoise.init(config=settings.tortoise_config())
         report = await seed_city(persons=args.persons, seed=1)
         pool = await asyncpg.create_pool("postgresql://" + database_url.split("://", 1)[1], min_size=1, max_size=2)
+        months_per_person = await lengthen_histories(pool, args.page, args.history_years)
         baseline = baseline_schema(pool)
 
         async def run_product() -> dict:
@@ -151,7 +179,8 @@ async def main() -> None:
 
     product_ms, plain_ms = statistics.median(product) * 1000, statistics.median(plain) * 1000
     print(f"machine: {platform.processor() or platform.machine()}, {platform.python_implementation()} {platform.python_version()}")
-    print(f"data: {report.persons} persons, {report.periods} periods; page of {args.page}, {args.rounds} rounds")
+    print(f"data: {report.persons} persons, {report.periods} periods; page of {args.page} persons with "
+          f"{months_per_person:.0f} months each on average, {args.rounds} rounds")
     print(f"graphql-core + asyncpg, hand-written SQL: median {plain_ms:.1f} ms")
     print(f"product schema (strawberry + Tortoise):  median {product_ms:.1f} ms")
     print(f"throughput ratio product/baseline: {plain_ms / product_ms:.2f}")
