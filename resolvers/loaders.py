@@ -66,7 +66,7 @@ _STAND_IN = -7_319_250_000_000_000  # ids are never negative
 _STAND_IN_DIGITS = "73192500000"
 _STAND_IN_TEXT = "stand-in:7319250:"
 _SHAPES_KEPT = 2048
-_ONE_PARENT = _STAND_IN - 1_000  # the parent of a LATERAL query, replaced by each parent's id
+_ONE_PARENT = -5_551_230_000_000_000  # the parent of a LATERAL query, replaced by each parent's id
 _shapes: OrderedDict[tuple, tuple[str, list[Any]] | None] = OrderedDict()
 BuildSQL = Callable[[Any, list[Any]], tuple[str, list[Any]]]
 
