@@ -8,7 +8,6 @@ import datetime as dt
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,6 @@ from domain.identifiers import make_resident_id
 from jobs.queue import ArqQueue, use_queue
 from services import flexible
 from services.card_applications import apply_medical_card
-from settings import Settings
 from tests import factories
 
 pytestmark = pytest.mark.usefixtures("db")
@@ -83,9 +81,9 @@ async def test_a_superseded_application_is_left_as_it_is(applicant, held_jobs):
 
 
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis (REDIS_URL)")
-async def test_an_arq_worker_checks_the_photo(applicant, test_settings):
-    queue_name = f"shebao:test:{uuid.uuid4().hex}"
-    settings = Settings(database_url=test_settings.database_url, redis_url=os.environ["REDIS_URL"], job_queue_name=queue_name)
+async def test_an_arq_worker_checks_the_photo(applicant, arq_settings):
+    settings = arq_settings
+    queue_name = settings.job_queue_name
     queue = ArqQueue(settings)
     use_queue(queue)
     worker = None

@@ -6,7 +6,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from domain.enums import JobKind, JobStatus
 from jobs import runner
 from jobs.queue import ArqQueue, InProcessQueue, JobAlreadyStarted, start_job, use_queue
 from schema.relay import encode_id
-from settings import Settings
 from tests.graphql_client import data
 
 pytestmark = pytest.mark.usefixtures("db")
@@ -100,10 +98,9 @@ async def test_a_deduplicated_job_cannot_start_twice(in_process, job_function):
 
 
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis (REDIS_URL)")
-async def test_a_real_arq_worker_runs_queued_jobs_against_the_database(test_settings):
-    queue_name = f"shebao:test:{uuid.uuid4().hex}"
-    settings = Settings(database_url=test_settings.database_url, redis_url=os.environ["REDIS_URL"],
-                        job_queue_name=queue_name)
+async def test_a_real_arq_worker_runs_queued_jobs_against_the_database(arq_settings):
+    settings = arq_settings
+    queue_name = settings.job_queue_name
     environment = {**os.environ, "DATABASE_URL": settings.database_url, "JOB_QUEUE_NAME": queue_name}
     worker = subprocess.Popen([sys.executable, "main.py", "worker"], cwd=ROOT, env=environment,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

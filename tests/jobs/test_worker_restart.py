@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,7 +17,6 @@ import models
 from domain.enums import JobKind, JobStatus, LedgerKind, PersonCategory
 from domain.months import Month
 from jobs.queue import ArqQueue, start_job, use_queue
-from settings import Settings
 from tests import factories
 from tests.jobs.test_batch_jobs import expected_after
 
@@ -40,7 +38,7 @@ async def wait_for(condition, seconds: float = 60.0):
     raise AssertionError("timed out")
 
 
-async def test_a_killed_worker_leaves_a_month_end_the_next_one_finishes_exactly(test_settings):
+async def test_a_killed_worker_leaves_a_month_end_the_next_one_finishes_exactly(arq_settings):
     await factories.average_wage(2026, "8000.00")
     home = await factories.community(await factories.district())
     people = []
@@ -52,8 +50,8 @@ async def test_a_killed_worker_leaves_a_month_end_the_next_one_finishes_exactly(
         book = await factories.passbook(person, [(f"OPEN-{number}", str(opening))] if opening else [])
         people.append((book, opening.quantize(Decimal("0.01"))))
 
-    queue_name = f"shebao:test:{uuid.uuid4().hex}"
-    settings = Settings(database_url=test_settings.database_url, redis_url=os.environ["REDIS_URL"], job_queue_name=queue_name)
+    settings = arq_settings
+    queue_name = settings.job_queue_name
     environment = {**os.environ, "DATABASE_URL": settings.database_url, "JOB_QUEUE_NAME": queue_name,
                    "JOB_STALE_SECONDS": "1"}
     queue = ArqQueue(settings)
