@@ -46,4 +46,5 @@ class WorkerSettings:
     redis_settings = RedisSettings.from_dsn(_settings.redis_url or "redis://127.0.0.1:6379")
     max_tries = _settings.job_max_tries
     job_timeout = 6 * 3600  # a city-wide month-end may take hours
+    keep_result = 0  # a job's outcome is its row in the database; arq's copy would only fill Redis
     health_check_interval = 30
