@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
 from typing import Any
@@ -215,13 +215,9 @@ _ENROLLMENT_COLUMNS = {
     Dimension.STATUS: _Column("p.status", "status", PolicyStatus),
     Dimension.MONTH: _Column("m.month", "month", lambda value: Month.from_int(int(value))),
 }
-_ENROLLMENT_ROLLUP_COLUMNS = {
-    Dimension.INSURANCE_TYPE: _Column("r.insurance_type", "insurance_type", InsuranceType),
-    Dimension.CHANNEL: _Column("r.channel", "channel", Channel),
-    Dimension.DISTRICT: _Column("r.district_id", "district_id", int),
-    Dimension.STATUS: _Column("r.status", "status", PolicyStatus),
-    Dimension.MONTH: _Column("r.month", "month", lambda value: Month.from_int(int(value))),
-}
+# enrollment_rollup names each dimension's column after the Group's field.
+_ENROLLMENT_ROLLUP_COLUMNS = {dimension: replace(column, sql=f"r.{column.field}")
+                              for dimension, column in _ENROLLMENT_COLUMNS.items()}
 # The dimensions of enrollment_rollup's grouping sets, and the bit of each in grouping_set.
 _GROUPING_BITS = {
     Dimension.INSURANCE_TYPE: GROUP_INSURANCE_TYPE, Dimension.CHANNEL: GROUP_CHANNEL,
