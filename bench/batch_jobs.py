@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import datetime as dt
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ import asyncpg
 from tortoise import Tortoise
 
 import models
+from bench.machine import machine_line
 from domain.enums import JobKind, JobStatus
 from domain.identifiers import make_resident_id
 from jobs.queue import ArqQueue, create_job, use_queue
@@ -272,8 +272,7 @@ async def main() -> None:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 
-    print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
-          f"{platform.python_implementation()} {platform.python_version()}")
+    print(f"machine: {machine_line()}")
     print(f"data: {sizes} (loaded in {loaded:.0f} s)")
     print(f"job result: {result}")
     print(f"both copies alike: {by_job == by_sql} {by_job if by_job == by_sql else (by_job, by_sql)}")

@@ -14,7 +14,6 @@ import argparse
 import io
 import multiprocessing
 import os
-import platform
 import resource
 import statistics
 import tempfile
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from bench.machine import cpu_model, python
 
 LANDSCAPE, PORTRAIT = (4000, 3000), (3000, 4000)
 ID_NUMBER = "11010519491231002X"
@@ -120,16 +121,6 @@ def _peak_rss() -> int:
     return _status_kb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1 else values[0]
 
@@ -152,7 +143,7 @@ def main() -> None:
     median, baseline = statistics.median(ms), statistics.median(decode_ms)
     print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs, "
           f"{'pinned to one core' if result['pinned'] else 'not pinned'}; "
-          f"{platform.python_implementation()} {platform.python_version()}, "
+          f"{python()}, "
           f"Pillow {Image.__version__}, OpenCV {cv2.__version__}")
     print(f"photos: {len(ms)} JPEGs of 12 megapixels, "
           f"{statistics.mean(result['photo_bytes']) / 1e6:.1f} MB on average")

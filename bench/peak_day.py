@@ -50,6 +50,7 @@ from typing import Any
 import httpx
 
 from bench.load import Request
+from bench.machine import cpu_model, memory, python
 from domain.identifiers import make_resident_id
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -434,25 +435,10 @@ def holds(result: dict[str, Any]) -> bool:
 
 
 def machine() -> dict[str, Any]:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                memory = f"{int(line.split()[1]) / 1024 / 1024:.0f} GB"
-    except OSError:
-        pass
     versions = {name: metadata.version(name) for name in ("strawberry-graphql", "graphql-core", "uvicorn", "starlette",
                                                           "tortoise-orm", "asyncpg", "httpx")}
-    return {"cpu": model, "cores": os.cpu_count(), "memory": memory, "os": platform.platform(),
-            "python": f"{platform.python_implementation()} {platform.python_version()}", "packages": versions}
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "memory": memory(), "os": platform.platform(),
+            "python": python(), "packages": versions}
 
 
 def _row(name: str, numbers: dict[str, Any]) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import platform
 import statistics
 import time
 import uuid
@@ -32,6 +31,7 @@ from graphql import (
 )
 from tortoise import Tortoise
 
+from bench.machine import machine_line
 from domain.enums import Role
 from domain.identifiers import mask_resident_id
 from resolvers.context import Context
@@ -178,7 +178,7 @@ async def main() -> None:
         await admin.close()
 
     product_ms, plain_ms = statistics.median(product) * 1000, statistics.median(plain) * 1000
-    print(f"machine: {platform.processor() or platform.machine()}, {platform.python_implementation()} {platform.python_version()}")
+    print(f"machine: {machine_line()}")
     print(f"data: {report.persons} persons, {report.periods} periods; page of {args.page} persons with "
           f"{months_per_person:.0f} months each on average, {args.rounds} rounds")
     print(f"graphql-core + asyncpg, hand-written SQL: median {plain_ms:.1f} ms")

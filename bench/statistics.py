@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
-import platform
 import random
 import time
 import uuid
@@ -33,6 +31,7 @@ import asyncpg
 from tortoise import Tortoise
 
 import models
+from bench.machine import machine_line
 from bench.read_path import timed
 from domain.enums import BusinessType, JobKind, Role, TransactionStatus
 from domain.identifiers import make_credit_code, make_resident_id
@@ -279,8 +278,7 @@ async def main() -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 
-    print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
-          f"{platform.python_implementation()} {platform.python_version()}, PostgreSQL {version}")
+    print(f"machine: {machine_line()}, PostgreSQL {version}")
     print(f"data: {sizes} (loaded in {loaded:.0f} s); rollup rows: {counts}")
     print(f"refresh, first run (36 months + adoption): {first_seconds:.1f} s  {first_result}")
     print(f"refresh, a night's run (2 months + adoption): {night_seconds:.1f} s  {night_result}")
