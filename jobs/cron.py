@@ -1,7 +1,7 @@
 """What the workers start on their own (arq's cron): the month-end debit on a month's last day
 (M4), the arrears interest refresh every night (P5), the dashboards' rollups every night (Q4), and
-the daily roll-over of staff filings not accepted by the 20th (M3, E2). Started once whatever the number of workers: each job's key allows
-one, and the roll-over moves a filing once whoever runs it."""
+the daily roll-over of staff filings not accepted by the 20th (M3, E2). Started once whatever the
+number of workers: each job's key allows one, and the roll-over moves a filing once whoever runs it."""
 
 from __future__ import annotations
 
