@@ -29,8 +29,8 @@ from jobs.queue import close_job_queue
 from server.health import health_routes
 from server.observability import ObservabilityMiddleware, configure_logging, metrics_endpoint
 from server.view import GraphQLView
-from services import clock
-from services.database import apply_migrations, close_database, open_database
+from services.common import clock
+from models.database import apply_migrations, close_database, open_database
 from settings import Settings, get_settings
 
 
@@ -116,7 +116,7 @@ def migrate(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def makemigrations(settings: Settings, args: argparse.Namespace) -> None:
-    from services.migration_files import make_migrations
+    from models.migration_files import make_migrations
 
     written = asyncio.run(make_migrations(settings, args.name))
     for path in written:
@@ -128,8 +128,8 @@ def makemigrations(settings: Settings, args: argparse.Namespace) -> None:
 async def load_demo_city(settings: Settings, persons: int, seed: int, *, already_loaded_is_fine: bool = True) -> None:
     from tortoise.transactions import in_transaction
 
-    from services.demo_accounts import DemoCityTooSmall, accounts_table, create_demo_accounts
-    from services.demo_city import CityAlreadySeeded, seed_city
+    from demo.accounts import DemoCityTooSmall, accounts_table, create_demo_accounts
+    from demo.city import CityAlreadySeeded, seed_city
 
     if settings.uses_embedded_database:
         await apply_migrations(settings)

@@ -35,7 +35,7 @@ from bench.machine import machine_line
 from domain.enums import JobKind, JobStatus
 from domain.identifiers import make_resident_id
 from jobs.queue import ArqQueue, create_job, use_queue
-from services.database import apply_migrations
+from models.database import apply_migrations
 from settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -58,7 +58,7 @@ def measure(paths: list[Path]) -> dict:
     pinned = hasattr(os, "sched_setaffinity")
     if pinned:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    from services.card_photos import PhotoRejected, normalise
+    from services.cards.photos import PhotoRejected, normalise
 
     photos = [path.read_bytes() for path in paths]
     normalise(photos[0], ID_NUMBER)  # the cascade loads once

@@ -252,9 +252,9 @@ async def create_city(database_url: str, persons: int, seed: int, kiosks: int,
     from domain.enums import Role
     from models import Community
     from services.access import create_staff_account
-    from services.database import apply_migrations
-    from services.demo_accounts import DEMO_PASSWORD, create_demo_accounts
-    from services.demo_city import seed_city
+    from models.database import apply_migrations
+    from demo.accounts import DEMO_PASSWORD, create_demo_accounts
+    from demo.city import seed_city
     from settings import Settings
 
     settings = Settings(database_url=database_url)
@@ -292,7 +292,7 @@ async def open_agents(count: int) -> list[dict[str, Any]]:
     from domain.enums import Role
     from models import District, Employer, Employment
     from services.access import create_staff_account
-    from services.demo_accounts import DEMO_PASSWORD, grant_known_access
+    from demo.accounts import DEMO_PASSWORD, grant_known_access
 
     rows = await Tortoise.get_connection("default").execute_query_dict(
         """SELECT m.employer_id, count(*) AS staff FROM employment m
@@ -385,7 +385,7 @@ async def graphql(client: httpx.AsyncClient, url: str, query: str, variables: di
 async def sign_in(client: httpx.AsyncClient, url: str, username: str, device_credential: str | None = None) -> str:
     """A token of an account of the demo password: persons and agents send their device's
     credential, a demo account's by default."""
-    from services.demo_accounts import DEMO_PASSWORD, DEVICE_CREDENTIALS, USERNAMES
+    from demo.accounts import DEMO_PASSWORD, DEVICE_CREDENTIALS, USERNAMES
 
     credentials = {USERNAMES[role]: credential for role, credential in DEVICE_CREDENTIALS.items()}
     login = {"username": username, "password": DEMO_PASSWORD,
@@ -490,7 +490,7 @@ async def main() -> None:
     local = dt.timezone(dt.timedelta(hours=8))
     today = dt.datetime.now(local)
     now = args.now or today.replace(day=18, hour=10, minute=0, second=0, microsecond=0).isoformat()
-    from services import clock
+    from services.common import clock
     clock.freeze(now)
     this_month = clock.this_month()
     months = {"from": str(this_month.plus(-11)), "to": str(this_month)}

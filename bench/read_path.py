@@ -36,9 +36,9 @@ from domain.enums import Role
 from domain.identifiers import mask_resident_id
 from resolvers.context import Context
 from schema.root import schema as product_schema
-from services.database import apply_migrations
-from services.demo_city import seed_city
-from services.viewer import Viewer
+from models.database import apply_migrations
+from demo.city import seed_city
+from services.common.viewer import Viewer
 from settings import Settings
 
 PRODUCT_QUERY = """query Page($first: Int!) { persons(first: $first) { edges { node {

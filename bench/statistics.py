@@ -39,11 +39,11 @@ from domain.months import Month, month_range
 from jobs.statistics import run_refresh_statistics
 from resolvers.context import Context
 from schema.root import schema as product_schema
-from services import clock
+from services.common import clock
 from services import statistics as service
-from services.database import apply_migrations
+from models.database import apply_migrations
 from services.statistics import Dimension
-from services.viewer import Viewer
+from services.common.viewer import Viewer
 from settings import Settings
 
 NOW = "2026-11-10T02:00:00+08:00"  # the first run; the questions are asked about this month

@@ -17,10 +17,10 @@ import models
 from domain.enums import Channel, JobKind, PaymentOrderStatus, PeriodStatus
 from domain.months import Month
 from jobs.runner import Progress, job_function
-from services import repricing
-from services.collection import collect_persons
-from services.periods import in_force
-from services.tariff import load_tariff
+from services.collection import repricing
+from services.collection.month_end import collect_persons
+from services.collection.periods import in_force
+from services.collection.tariff import load_tariff
 
 MONTH_END_CHUNK = 2000
 REPRICE_CHUNK = 5000

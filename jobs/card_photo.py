@@ -10,7 +10,8 @@ from typing import Any
 import models
 from domain.enums import CardApplicationStatus, JobKind
 from jobs.runner import Progress, job_function
-from services import card_photos, clock
+from services.cards import photos as card_photos
+from services.common import clock
 from settings import get_settings
 
 

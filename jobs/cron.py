@@ -9,7 +9,9 @@ import logging
 from typing import Any
 
 import models
-from services import batch, clock, employer_filings
+from services.collection import batch
+from services.common import clock
+from services.employer import filings as employer_filings
 
 log = logging.getLogger(__name__)
 

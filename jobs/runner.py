@@ -19,7 +19,7 @@ from tortoise.expressions import F, Q
 
 import models
 from domain.enums import JobKind, JobStatus
-from services import clock
+from services.common import clock
 from settings import get_settings
 
 log = logging.getLogger(__name__)

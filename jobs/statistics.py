@@ -18,7 +18,8 @@ from domain.enums import JobKind
 from domain.months import Month
 from jobs.batch import in_chunks
 from jobs.runner import Progress, job_function
-from services import clock, statistics
+from services.common import clock
+from services import statistics
 
 
 @job_function(JobKind.REFRESH_STATISTICS)

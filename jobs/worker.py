@@ -13,7 +13,7 @@ from jobs.cron import (
 )
 from jobs.queue import close_job_queue, queue_waiting_jobs
 from jobs.runner import run_job
-from services.database import close_database, open_database
+from models.database import close_database, open_database
 from settings import get_settings
 
 _settings = get_settings()

@@ -1,4 +1,4 @@
-from services.migration_files import AddCheckConstraint
+from models.migration_files import AddCheckConstraint
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools

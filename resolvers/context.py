@@ -8,7 +8,7 @@ from typing import Any
 
 from resolvers.loaders import Loaders
 from services.access import authenticate
-from services.viewer import Viewer
+from services.common.viewer import Viewer
 from settings import get_settings
 
 BEARER = "bearer "

@@ -29,8 +29,8 @@ from domain.errors import BusinessError
 from resolvers.scopes import scope, scoped
 from schema.relay import whole_number
 from schema import nodes
-from services import employer_filings
-from services.database import sql_of
+from services.employer import filings as employer_filings
+from models.database import sql_of
 
 
 @cache

@@ -18,7 +18,7 @@ from domain.errors import BusinessError, ErrorCode
 from schema.errors import BadUserInput
 from schema.payloads import UserError
 from schema.relay import Node, decode_id, encode_id
-from services.audit import SECRET_WORDS, record
+from services.common.audit import SECRET_WORDS, record
 
 P = TypeVar("P")
 MAX_KEY_LENGTH = 128

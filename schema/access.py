@@ -18,8 +18,8 @@ from schema.payloads import IDEMPOTENCY_KEY, INPUT, UserError
 from schema.permissions import EVERY_ROLE, allow, public
 from schema.relay import decode_int_id
 from services import access
-from services.transactions import record_transaction
-from services.viewer import Viewer
+from services.common.transactions import record_transaction
+from services.common.viewer import Viewer
 
 SHOWN_ONCE = "Shown once, in this answer only: it is stored hashed and a retry does not show it again."
 

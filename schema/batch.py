@@ -13,7 +13,7 @@ from schema import nodes
 from schema.payloads import IDEMPOTENCY_KEY, INPUT, UserError
 from schema.permissions import allow
 from schema.scalars import Money, MonthScalar
-from services import batch
+from services.collection import batch
 
 
 @strawberry.input(description="Run the month-end debit of a month (M4, P6).")

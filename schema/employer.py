@@ -27,8 +27,8 @@ from schema.payloads import IDEMPOTENCY_KEY, INPUT, ErrorCode, UserError
 from schema.permissions import allow
 from schema.relay import decode_int_id
 from schema.scalars import Money, MonthScalar
-from services import employer_filings
-from services.employer_filings import AddLine, BaseLine, FilingRejected, LineError, RemoveLine
+from services.employer import filings as employer_filings
+from services.employer.filings import AddLine, BaseLine, FilingRejected, LineError, RemoveLine
 
 P = TypeVar("P")
 

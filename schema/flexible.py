@@ -17,7 +17,9 @@ from schema.payloads import IDEMPOTENCY_KEY, INPUT, UserError
 from schema.permissions import self_service
 from schema.relay import decode_int_id
 from schema.scalars import ExactDecimal, Money, MonthScalar
-from services import arrears, card_applications, flexible, personal_info
+from services.flexible import arrears, personal_info
+from services.cards import applications as card_applications
+from services import flexible
 
 PERSON_ID = "Whose business: a clerk names the person; a person acting for themself may leave it out."
 PHOTO = "The ID photo for the medical card (F2): JPEG or PNG, at most 10 MB, one face; sent as a multipart upload."

@@ -14,7 +14,8 @@ from domain.errors import BusinessError
 from domain.identifiers import mask_resident_id
 from domain.interest import back_pay_interest
 from domain.months import Month
-from services import access, clock
+from services import access
+from services.common import clock
 from schema.enums import (
     AppointmentStatus, ArrearStatus, AuditOutcome, CardApplicationStatus, BusinessCategory, BusinessType, Channel, EmployerStatus, EmploymentStatus, Gender,
     InsuranceType, JobKind, JobStatus, LedgerKind, PaidVia, ParameterCode, PaymentOrderKind, PaymentOrderStatus, PeriodStatus, PersonCategory, PolicyStatus,

@@ -13,7 +13,7 @@ from schema import nodes
 from schema.payloads import IDEMPOTENCY_KEY, INPUT, UserError
 from schema.permissions import allow
 from schema.scalars import Money
-from services import deposits
+from services.collection import deposits
 
 
 @strawberry.input(description="A deposit into a contribution passbook, as the bank reports it (F9).")

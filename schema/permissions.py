@@ -19,7 +19,7 @@ from strawberry.permission import BasePermission, PermissionExtension
 from domain.enums import SELF_SERVICE_CATEGORIES, AuditOutcome, Role
 from models import Person
 from resolvers.context import viewer_of
-from services.audit import record
+from services.common.audit import record
 
 STAFF = (Role.CLERK, Role.REVIEWER, Role.ADMIN)
 EVERY_ROLE = tuple(Role)

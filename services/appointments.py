@@ -22,10 +22,10 @@ import models
 from domain.enums import AppointmentStatus, BusinessCategory, BusinessType, Role, TransactionStatus
 from domain.errors import BusinessError, ErrorCode
 from domain.months import LOCAL_TZ, local_date
-from services import clock
-from services.self_service import acts_for
-from services.transactions import record_transaction
-from services.viewer import Viewer
+from services.common import clock
+from services.common.self_service import acts_for
+from services.common.transactions import record_transaction
+from services.common.viewer import Viewer
 
 MAX_RANGE_DAYS = 31  # free places are listed for at most a month of days at once
 MAX_CAPACITY = 1000

@@ -27,8 +27,8 @@ from domain.retirement import (
     retirement_month,
 )
 from domain.tariff import Tariff
-from services import clock
-from services.tariff import load_tariff
+from services.common import clock
+from services.collection.tariff import load_tariff
 
 # An estimate is a guide: a growth beyond this is a keying error (0.05 is 5% a year), and it keeps
 # the wage of a retirement decades away within the decimals the estimate works in.

@@ -12,9 +12,9 @@ import models
 from domain.enums import BusinessType, Gender, PersonCategory, RetirementClass, Role, TransactionStatus
 from domain.errors import BusinessError, ErrorCode
 from domain.identifiers import InvalidIdentifier, normalise_credit_code, parse_resident_id
-from services import clock
-from services.transactions import record_transaction
-from services.viewer import Viewer
+from services.common import clock
+from services.common.transactions import record_transaction
+from services.common.viewer import Viewer
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,8 @@ from domain.enums import (
 from domain.errors import BusinessError, ErrorCode
 from domain.months import LOCAL_TZ, Month, month_range
 from models.statistics import GROUP_CHANNEL, GROUP_DISTRICT, GROUP_INSURANCE_TYPE, GROUP_STATUS
-from services import clock
-from services.bulk import dialect_of
+from services.common import clock
+from models.bulk import dialect_of
 
 MIN_GROUP = 5  # A6: smaller groups are suppressed
 MAX_RANGE_MONTHS = 36  # three years of months a query, both ends included

@@ -16,8 +16,8 @@ from tortoise import Tortoise, connections
 
 from jobs.queue import use_queue
 from jobs.runner import run_job
-from services import clock
-from services.database import apply_migrations
+from services.common import clock
+from models.database import apply_migrations
 from settings import Settings, get_settings
 
 # Tables emptied between tests that ask for a clean database; parameter defaults stay.

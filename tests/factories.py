@@ -18,8 +18,8 @@ from domain.enums import (
 )
 from domain.identifiers import make_credit_code, make_resident_id
 from domain.months import Month
-from services import clock
-from services.viewer import Viewer
+from services.common import clock
+from services.common.viewer import Viewer
 
 _sequence = itertools.count(1)
 

@@ -7,7 +7,7 @@ from typing import Any
 from domain.enums import Role
 from resolvers.context import Context
 from schema.root import schema
-from services.viewer import Viewer
+from services.common.viewer import Viewer
 
 ADMINISTRATOR = Viewer(account_id=0, username="admin", role=Role.ADMIN)
 

@@ -18,8 +18,9 @@ from jobs.cron import (
 from schema.relay import encode_id
 from schema.root import schema
 from resolvers.context import Context
-from services import clock, employer_filings
-from services.employer_filings import AddLine
+from services.common import clock
+from services.employer import filings as employer_filings
+from services.employer.filings import AddLine
 from tests import factories
 from tests.graphql_client import data
 

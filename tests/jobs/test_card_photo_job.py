@@ -18,7 +18,7 @@ from domain.enums import CardApplicationStatus, InsuranceType, JobStatus, Person
 from domain.identifiers import make_resident_id
 from jobs.queue import ArqQueue, use_queue
 from services import flexible
-from services.card_applications import apply_medical_card
+from services.cards.applications import apply_medical_card
 from tests import factories
 
 pytestmark = pytest.mark.usefixtures("db")

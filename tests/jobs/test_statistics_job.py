@@ -11,7 +11,9 @@ from domain.enums import InsuranceType, JobKind, JobStatus, Role
 from domain.months import Month
 from jobs.queue import create_job
 from jobs.runner import run_job
-from services import batch, clock, statistics
+from services.collection import batch
+from services.common import clock
+from services import statistics
 from services.statistics import Dimension
 from tests import factories
 

@@ -11,7 +11,7 @@ from tortoise.exceptions import IntegrityError, OperationalError, ValidationErro
 import models
 from domain.enums import LedgerKind
 from domain.months import Month
-from services import clock
+from services.common import clock
 from tests import factories
 
 pytestmark = pytest.mark.usefixtures("db")

@@ -10,7 +10,7 @@ from tortoise.migrations.operations import AddConstraint, RemoveConstraint
 
 import migrations as package
 import models
-from services.migration_files import pending_changes
+from models.migration_files import pending_changes
 from settings import Settings
 
 

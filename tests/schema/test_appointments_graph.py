@@ -11,7 +11,8 @@ import pytest
 import models
 from domain.enums import AppointmentStatus, BusinessCategory, PersonCategory, Role
 from schema.relay import encode_id
-from services import appointments, clock
+from services import appointments
+from services.common import clock
 from tests import factories
 from tests.graphql_client import data, error_codes, run
 

@@ -16,8 +16,9 @@ from domain.enums import (
 )
 from domain.identifiers import mask_resident_id
 from schema.relay import encode_id
-from services import clock, employer_filings
-from services.employer_filings import AddLine
+from services.common import clock
+from services.employer import filings as employer_filings
+from services.employer.filings import AddLine
 from tests import factories
 from tests.graphql_client import data, error_codes, run
 

@@ -14,9 +14,9 @@ from domain.enums import (
 )
 from domain.months import Month
 from schema.relay import encode_id
-from services import clock
-from services.card_applications import visit_deadline
-from services.collection import collect_month
+from services.common import clock
+from services.cards.applications import visit_deadline
+from services.collection.month_end import collect_month
 from tests import factories
 from tests.graphql_client import data, error_codes, run
 

@@ -15,8 +15,8 @@ from resolvers.context import Context
 from schema import subscription
 from schema.relay import encode_id
 from schema.root import schema
-from services import clock
-from services.transactions import record_transaction
+from services.common import clock
+from services.common.transactions import record_transaction
 from tests import factories
 
 pytestmark = pytest.mark.usefixtures("db")

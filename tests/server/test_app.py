@@ -16,8 +16,8 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 import main
 from domain.enums import Role
-from services import clock
-from services.viewer import Viewer
+from services.common import clock
+from services.common.viewer import Viewer
 from settings import Settings
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"

@@ -10,7 +10,8 @@ import pytest
 from domain.enums import PersonCategory, Role
 from main import create_app
 from schema.relay import encode_id
-from services import access, clock
+from services import access
+from services.common import clock
 from settings import Settings
 from tests import factories
 from tests.server.conftest import running

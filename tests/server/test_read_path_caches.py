@@ -17,7 +17,7 @@ from domain.months import Month
 from resolvers import loaders
 from resolvers.loaders import Loaders
 from schema.limits import DocumentCache
-from services.viewer import Viewer
+from services.common.viewer import Viewer
 from settings import get_settings
 from tests import factories
 from tests.graphql_client import data

@@ -17,7 +17,8 @@ from argon2 import PasswordHasher
 
 import models
 from domain.enums import EmployerStatus, Role
-from services import access_accounts, access_secrets, access_throttle, clock
+from services.access import accounts as access_accounts, secrets as access_secrets, throttle as access_throttle
+from services.common import clock
 from services.access import (
     SESSION_LIFETIME, AccessError, ErrorCode, Grant, Installed, LoginResult, Viewer, authenticate,
     certificates, change_password, create_staff_account, grant_online_access, install_certificate, login, logout,
@@ -440,9 +441,9 @@ async def test_failures_a_day_apart_are_not_in_a_row():
 RESTARTED_PROCESS = """
 import asyncio, sys
 from tortoise import Tortoise
-from services import clock
+from services.common import clock
 from services.access import AccessError, login
-from services.database import open_database
+from models.database import open_database
 from settings import Settings
 
 async def main(database_url, username, password, *moments):

@@ -11,7 +11,8 @@ import pytest
 import models
 from domain.enums import AppointmentStatus, BusinessCategory, BusinessType, Role, ServiceChannel, TransactionStatus
 from domain.errors import BusinessError, ErrorCode
-from services import appointments, clock
+from services import appointments
+from services.common import clock
 from tests import factories
 
 pytestmark = pytest.mark.usefixtures("db")

@@ -17,8 +17,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFile, JpegImagePlugin
 
 from domain.identifiers import InvalidIdentifier, make_resident_id
-from services import card_photos
-from services.card_photos import CardPhoto, PhotoProblem, PhotoRejected, check_upload, normalise
+from services.cards import photos as card_photos
+from services.cards.photos import CardPhoto, PhotoProblem, PhotoRejected, check_upload, normalise
 from tests.factories import portrait
 
 CARD_WIDTH, CARD_HEIGHT = 358, 441

@@ -12,12 +12,12 @@ from domain.enums import OWED_ARREARS, BusinessType, EmploymentStatus, PersonCat
 from domain.months import LOCAL_TZ
 from models import Account, Arrear, BusinessTransaction, Employment
 from services.access import AccessError, ErrorCode, authenticate, install_certificate, login
-from services.access_secrets import PASSWORD_HASHER
-from services.demo_accounts import (
+from services.access.secrets import PASSWORD_HASHER
+from demo.accounts import (
     DEMO_PASSWORD, DEVICE_CREDENTIALS, USERNAMES, DemoAccount, DemoCityTooSmall, accounts_table,
     create_demo_accounts,
 )
-from services.demo_city import seed_city
+from demo.city import seed_city
 from tests.conftest import empty_tables
 
 PERSONS = 600

@@ -41,7 +41,7 @@ from models import (
     Person,
     Policy,
 )
-from services.demo_city import CityAlreadySeeded, SeedReport, seed_city
+from demo.city import CityAlreadySeeded, SeedReport, seed_city
 from tests.conftest import empty_tables
 
 PERSONS = 300

@@ -23,9 +23,11 @@ from domain.enums import (
 from domain.errors import BusinessError, ErrorCode
 from domain.identifiers import make_resident_id
 from domain.months import Month
-from services import clock, employer_filings, flexible
-from services.employer_filings import AddLine, BaseLine, Clamp, FilingRejected, MonthOwed, RemoveLine
-from services.viewer import Viewer
+from services.common import clock
+from services.employer import filings as employer_filings
+from services import flexible
+from services.employer.filings import AddLine, BaseLine, Clamp, FilingRejected, MonthOwed, RemoveLine
+from services.common.viewer import Viewer
 from tests import factories
 
 pytestmark = pytest.mark.usefixtures("db")

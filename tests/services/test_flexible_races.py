@@ -12,8 +12,9 @@ import models
 from domain.enums import ArrearStatus, LedgerKind, PeriodStatus, PersonCategory, Role
 from domain.months import Month
 from schema.relay import encode_id
-from services import clock, deposits
-from services.collection import collect_month
+from services.common import clock
+from services.collection import deposits
+from services.collection.month_end import collect_month
 from tests import factories
 from tests.graphql_client import run
 

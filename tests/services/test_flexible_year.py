@@ -18,8 +18,11 @@ from domain.enums import (
 )
 from domain.errors import BusinessError, ErrorCode
 from domain.months import Month
-from services import arrears, clock, deposits, flexible
-from services.collection import collect_month
+from services.flexible import arrears
+from services.common import clock
+from services.collection import deposits
+from services import flexible
+from services.collection.month_end import collect_month
 from tests import factories
 
 pytestmark = pytest.mark.usefixtures("db")

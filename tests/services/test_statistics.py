@@ -19,7 +19,8 @@ from domain.enums import (
 )
 from domain.errors import BusinessError, ErrorCode
 from domain.months import Month, month_range
-from services import clock, statistics
+from services.common import clock
+from services import statistics
 from services.statistics import MIN_GROUP, Dimension, Group
 from tests import factories
 

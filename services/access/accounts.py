@@ -11,10 +11,10 @@ from tortoise.transactions import in_transaction
 
 from domain.enums import EmployerStatus, Role
 from models import Account, Community, District, Employer, Person
-from services import clock
-from services.access_errors import AccessError, ErrorCode, chosen_password_input, text_input, username_input
-from services.access_secrets import certificate_password, hash_secret, initial_password
-from services.access_sessions import Viewer, account_id_of
+from services.common import clock
+from services.access.errors import AccessError, ErrorCode, chosen_password_input, text_input, username_input
+from services.access.secrets import certificate_password, hash_secret, initial_password
+from services.access.sessions import Viewer, account_id_of
 
 Code = ErrorCode
 

@@ -61,7 +61,7 @@ def constraints_as_operations(source: str) -> str:
         return source
     closing = source.rindex("    ]")
     source = source[:closing] + "".join(additions) + source[closing:]
-    return "from services.migration_files import AddCheckConstraint\n" + source
+    return "from models.migration_files import AddCheckConstraint\n" + source
 
 
 def _span(source: str, key: ast.expr, value: ast.expr) -> tuple[int, int]:

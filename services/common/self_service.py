@@ -5,7 +5,7 @@ from __future__ import annotations
 import models
 from domain.enums import PersonCategory, Role
 from domain.errors import BusinessError, ErrorCode
-from services.viewer import Viewer
+from services.common.viewer import Viewer
 
 
 def acts_for(actor: Viewer, person: models.Person) -> bool:

@@ -38,7 +38,7 @@ from domain.enums import (
     TransactionStatus,
 )
 from domain.months import Month, month_range
-from services.demo_bulk import (
+from demo.bulk import (
     ARREAR,
     EMPLOYMENT,
     LEDGER_ENTRY,
@@ -51,8 +51,8 @@ from services.demo_bulk import (
     TRANSACTION,
     BulkWriter,
 )
-from services.demo_calendar import EMPLOYER_HISTORY_MONTHS, Calendar
-from services.demo_names import DistrictInfo, home_address, mobile_phone, person_name, resident_id
+from demo.calendar import EMPLOYER_HISTORY_MONTHS, Calendar
+from demo.names import DistrictInfo, home_address, mobile_phone, person_name, resident_id
 
 # Profiles and their shares of the city (flexible ones above the real 7%, for a livelier demo).
 PROFILES = (

@@ -6,9 +6,9 @@ from typing import Any
 
 import models
 from domain.enums import BusinessType, Role, ServiceChannel, TransactionStatus
-from services import clock
-from services.audit import without_secrets
-from services.viewer import Viewer
+from services.common import clock
+from services.common.audit import without_secrets
+from services.common.viewer import Viewer
 
 COUNTER_ROLES = (Role.CLERK, Role.REVIEWER, Role.ADMIN, Role.BANK)
 

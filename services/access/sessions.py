@@ -15,10 +15,10 @@ from tortoise.expressions import Q
 
 from domain.enums import Role
 from models import Account, AccountSession, Certificate
-from services import clock
-from services.access_secrets import digest, looks_like_random_credential, random_credential
-from services.database import sql_of
-from services.viewer import Viewer  # shared with the GraphQL side
+from services.common import clock
+from services.access.secrets import digest, looks_like_random_credential, random_credential
+from models.database import sql_of
+from services.common.viewer import Viewer  # shared with the GraphQL side
 
 SESSION_LIFETIME = dt.timedelta(hours=8)
 

@@ -23,12 +23,12 @@ from domain.enums import (
 from domain.errors import BusinessError, ErrorCode
 from domain.months import Month, month_range
 from domain.tariff import Tariff
-from services import clock
+from services.common import clock
 from services.flexible import pension_grade
-from services.self_service import locked_subject
-from services.tariff import load_tariff
-from services.transactions import record_transaction
-from services.viewer import Viewer
+from services.common.self_service import locked_subject
+from services.collection.tariff import load_tariff
+from services.common.transactions import record_transaction
+from services.common.viewer import Viewer
 
 T = TypeVar("T")
 MAX_ORDER_LINES = 360  # thirty years of months in one order

@@ -16,12 +16,13 @@ from domain.errors import BusinessError, ErrorCode
 from domain.months import Month
 from domain.pricing import InvalidPensionGrade, check_pension_grade
 from domain.tariff import Tariff
-from services import card_applications, clock
-from services.periods import ensure_period, in_force, priced_period
-from services.self_service import locked_subject
-from services.tariff import load_tariff
-from services.transactions import record_transaction
-from services.viewer import Viewer
+from services.cards import applications as card_applications
+from services.common import clock
+from services.collection.periods import ensure_period, in_force, priced_period
+from services.common.self_service import locked_subject
+from services.collection.tariff import load_tariff
+from services.common.transactions import record_transaction
+from services.common.viewer import Viewer
 
 FLEXIBLE_TYPES = (InsuranceType.PENSION, InsuranceType.MEDICAL)
 LATEST_START = 3  # months ahead: an enrollment further out is a keying error

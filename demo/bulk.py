@@ -10,7 +10,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from services.bulk import Table, write_rows
+from models.bulk import Table, write_rows
 
 # The tables the demo city writes, in the order foreign keys allow them to be filled.
 DISTRICT = Table("district", ("id", "code", "name"))

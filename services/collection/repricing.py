@@ -17,8 +17,8 @@ from domain.enums import OWED_ARREARS, ArrearStatus, Channel, PeriodStatus
 from domain.months import Month
 from domain.pricing import employer_contribution
 from domain.tariff import Tariff
-from services.bulk import update_each
-from services.periods import flexible_price
+from models.bulk import update_each
+from services.collection.periods import flexible_price
 
 UNPAID = (PeriodStatus.DUE, PeriodStatus.ARREARS)
 

@@ -9,9 +9,9 @@ from tortoise.transactions import in_transaction
 import models
 from domain.enums import BusinessType, TransactionStatus
 from domain.errors import BusinessError, ErrorCode
-from services.self_service import acts_for
-from services.transactions import record_transaction
-from services.viewer import Viewer
+from services.common.self_service import acts_for
+from services.common.transactions import record_transaction
+from services.common.viewer import Viewer
 
 PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,18}[0-9]$")
 CHANGEABLE = ("phone", "address", "community_id")

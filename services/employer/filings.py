@@ -32,12 +32,12 @@ from domain.money import to_fen
 from domain.months import Month, is_on_time, month_range
 from domain.pricing import employer_contribution
 from domain.tariff import Tariff
-from services import clock
-from services.bulk import update_each
-from services.periods import in_force
-from services.tariff import load_tariff
-from services.transactions import record_transaction
-from services.viewer import Viewer
+from services.common import clock
+from models.bulk import update_each
+from services.collection.periods import in_force
+from services.collection.tariff import load_tariff
+from services.common.transactions import record_transaction
+from services.common.viewer import Viewer
 
 MAX_FILING_LINES = 500
 MAX_DECLARED_WAGE = Decimal("1000000.00")

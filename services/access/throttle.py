@@ -19,7 +19,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from models import LoginThrottle
-from services.access_secrets import digest
+from services.access.secrets import digest
 
 KEY_LENGTH = 64  # LoginThrottle.client_address
 

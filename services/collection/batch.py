@@ -13,8 +13,8 @@ from domain.enums import JobKind, JobStatus, ParameterCode
 from domain.errors import BusinessError, ErrorCode
 from domain.months import Month
 from jobs.queue import JobAlreadyStarted, create_job, job_queue
-from services import clock
-from services.viewer import Viewer
+from services.common import clock
+from services.common.viewer import Viewer
 
 FAR_PAST_MONTHS = 12  # older months are settled by the persons' own back-payments (F6, F8)
 FIRST_WAGE_YEAR = 1992

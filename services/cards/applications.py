@@ -16,10 +16,11 @@ from domain.enums import (
 from domain.errors import BusinessError, ErrorCode
 from domain.months import Month, is_on_time
 from jobs.queue import create_job, job_queue
-from services import card_photos, clock
-from services.self_service import locked_subject
-from services.transactions import record_transaction
-from services.viewer import Viewer
+from services.cards import photos as card_photos
+from services.common import clock
+from services.common.self_service import locked_subject
+from services.common.transactions import record_transaction
+from services.common.viewer import Viewer
 from settings import get_settings
 
 OPEN_APPLICATIONS = (CardApplicationStatus.PHOTO_PENDING, CardApplicationStatus.PHOTO_ACCEPTED,

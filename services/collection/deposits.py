@@ -11,9 +11,9 @@ from tortoise.transactions import in_transaction
 import models
 from domain.enums import BusinessType, LedgerKind, TransactionStatus
 from domain.errors import BusinessError, ErrorCode
-from services import clock
-from services.transactions import record_transaction
-from services.viewer import Viewer
+from services.common import clock
+from services.common.transactions import record_transaction
+from services.common.viewer import Viewer
 
 MAX_DEPOSIT = Decimal("1000000.00")  # one counter deposit; larger sums are a keying error
 MAX_REFERENCE = 64

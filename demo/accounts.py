@@ -23,11 +23,11 @@ from domain.enums import (
     OWED_ARREARS, BusinessType, EmploymentStatus, PersonCategory, Role, TransactionStatus,
 )
 from models import Account, Arrear, Certificate, Community, District, Employer, Employment, Office, Person
-from services import clock
+from services.common import clock
 from services.access import create_staff_account, grant_online_access
-from services.access_secrets import digest, hash_secret
-from services.transactions import record_transaction
-from services.viewer import Viewer
+from services.access.secrets import digest, hash_secret
+from services.common.transactions import record_transaction
+from services.common.viewer import Viewer
 
 DEMO_PASSWORD = "Demo2026hall"  # every demo account's password, and the certificate password too
 # 43 URL-safe characters: the shape of a device credential that login accepts.

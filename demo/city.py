@@ -23,8 +23,9 @@ from domain.enums import (
 )
 from domain.months import LOCAL_TZ, Month
 from models import District, Office, Parameter, Person
-from services import appointments, clock
-from services.demo_bulk import (
+from services import appointments
+from services.common import clock
+from demo.bulk import (
     ARREAR,
     COMMUNITY,
     DISTRICT,
@@ -39,9 +40,9 @@ from services.demo_bulk import (
     TRANSACTION,
     BulkWriter,
 )
-from services.demo_calendar import Calendar, published_average_wage, wage_years
-from services.tariff import parameter_rows
-from services.demo_names import (
+from demo.calendar import Calendar, published_average_wage, wage_years
+from services.collection.tariff import parameter_rows
+from demo.names import (
     DISTRICTS,
     community_name,
     credit_code,
@@ -49,7 +50,7 @@ from services.demo_names import (
     office_name,
     street_address,
 )
-from services.demo_people import EmployerRef, PersonBuilder, Place
+from demo.people import EmployerRef, PersonBuilder, Place
 
 PERSONS_PER_FLUSH = 2_000
 PERSONS_PER_EMPLOYER = 40

@@ -24,10 +24,10 @@ from domain.enums import (
 )
 from domain.months import Month
 from domain.tariff import Tariff
-from services import clock
-from services.bulk import Table, lock_range, update_by_ids, update_each, write_rows
-from services.periods import flexible_price, in_force
-from services.tariff import load_tariff
+from services.common import clock
+from models.bulk import Table, lock_range, update_by_ids, update_each, write_rows
+from services.collection.periods import flexible_price, in_force
+from services.collection.tariff import load_tariff
 
 COLLECTION_ORDER = (InsuranceType.PENSION, InsuranceType.MEDICAL)  # P6
 NEW_PERIOD = Table("contribution_period", (

@@ -20,16 +20,16 @@ from tortoise.transactions import in_transaction
 
 from domain.months import LOCAL_TZ
 from models import Account, AccountSession, Certificate
-from services import access_throttle as throttle
-from services import clock
-from services.access_accounts import CERTIFIED_ROLES, Grant, create_staff_account, grant_online_access
-from services.access_errors import (
+from services.access import throttle
+from services.common import clock
+from services.access.accounts import CERTIFIED_ROLES, Grant, create_staff_account, grant_online_access
+from services.access.errors import (
     AccessError, ErrorCode, chosen_password_input, password_input, text_input, username_input,
 )
-from services.access_secrets import (
+from services.access.secrets import (
     digest, hash_secret, looks_like_random_credential, needs_rehash, random_credential, secret_matches,
 )
-from services.access_sessions import (
+from services.access.sessions import (
     SESSION_LIFETIME, Viewer, account_id_of, authenticate, end_sessions, logout, open_session, session_is_live,
 )
 

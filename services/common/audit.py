@@ -12,7 +12,7 @@ import models
 from domain.enums import AuditOutcome
 from domain.identifiers import mask_resident_id
 from domain.months import Month
-from services import clock
+from services.common import clock
 
 SECRET_WORDS = ("password", "credential", "token", "secret")
 MAX_TEXT = 200
