@@ -25,7 +25,8 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 from strawberry import Schema
 
-from jobs.queue import close_job_queue
+from jobs.queue import close_job_queue, open_job_queue
+from jobs.registry import run_job
 from server.health import health_routes
 from server.observability import ObservabilityMiddleware, configure_logging, metrics_endpoint
 from server.view import GraphQLView
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, *, schema: Schema | None = None
         if settings.frozen_now:
             clock.freeze(settings.frozen_now)
         await open_database(settings, shared_with_other_tasks=True)
+        open_job_queue(settings, run_job)
         if tune_gc:
             gc.collect()
             gc.freeze()
@@ -106,7 +108,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
             reload=args.reload,
             log_config=None,  # keep the JSON logging configured by create_app
             access_log=False,  # the observability middleware writes the access log
-            proxy_headers=False,  # X-Forwarded-For is read only from TRUSTED_PROXIES (resolvers.context)
+            proxy_headers=False,  # X-Forwarded-For is read only from TRUSTED_PROXIES (resolvers.viewer)
         )
 
 

@@ -43,7 +43,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from importlib import import_module, metadata
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -319,10 +319,9 @@ async def refresh_dashboards() -> None:
     """The dashboards' rollups, as the workers' nightly job leaves them before the day starts."""
     from domain.enums import JobKind, JobStatus
     from jobs.queue import create_job
-    from jobs.runner import run_job
+    from jobs.registry import run_job
     from models import Job
 
-    import_module("jobs.worker")  # every job function registers as its module loads
     job = await create_job(JobKind.REFRESH_STATISTICS, {})
     await run_job({}, str(job.id))
     done = await Job.get(id=job.id)

@@ -34,7 +34,7 @@ from tortoise import Tortoise
 from bench.machine import machine_line
 from domain.enums import Role
 from domain.identifiers import mask_resident_id
-from resolvers.context import Context
+from schema.context import Context
 from schema.root import schema as product_schema
 from models.database import apply_migrations
 from demo.city import seed_city

@@ -37,7 +37,7 @@ from domain.enums import BusinessType, JobKind, Role, TransactionStatus
 from domain.identifiers import make_credit_code, make_resident_id
 from domain.months import Month, month_range
 from jobs.statistics import run_refresh_statistics
-from resolvers.context import Context
+from schema.context import Context
 from schema.root import schema as product_schema
 from services.common import clock
 from services import statistics as service
@@ -153,15 +153,14 @@ async def load_city(dsn: str, persons: int) -> dict[str, int]:
             for n in range(1, persons + 1):
                 if n % 10 < 3:
                     account_id += 1
-                    yield (account_id, f"p{n}", "x", "PERSON", n, None, n % 40 != 0, 0, now)
+                    yield (account_id, f"p{n}", "x", "PERSON", n, None, n % 40 != 0, now)
             for e in range(1, employers + 1):
                 if e % 10 != 0:
                     account_id += 1
-                    yield (account_id, f"e{e}", "x", "EMPLOYER_AGENT", None, e, True, 0, now)
+                    yield (account_id, f"e{e}", "x", "EMPLOYER_AGENT", None, e, True, now)
 
         await connection.copy_records_to_table("account", records=accounts(), columns=[
-            "id", "username", "password_hash", "role", "person_id", "employer_id", "is_active", "failed_logins",
-            "created_at"])
+            "id", "username", "password_hash", "role", "person_id", "employer_id", "is_active", "created_at"])
         for table in ("person", "policy", "employer", "business_transaction", "account", "community", "district"):
             await connection.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                      f"(SELECT coalesce(max(id), 0) + 1 FROM \"{table}\"), false)")

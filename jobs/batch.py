@@ -14,9 +14,9 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 import models
-from domain.enums import Channel, JobKind, PaymentOrderStatus, PeriodStatus
+from domain.enums import Channel, PaymentOrderStatus, PeriodStatus
 from domain.months import Month
-from jobs.runner import Progress, job_function
+from jobs.runner import Progress
 from services.collection import repricing
 from services.collection.month_end import collect_persons
 from services.collection.periods import in_force
@@ -72,7 +72,6 @@ async def month_end_persons(month: Month) -> list[int]:
     return sorted(owing)
 
 
-@job_function(JobKind.MONTH_END)
 async def run_month_end(job: models.Job, progress: Progress) -> dict[str, Any]:
     month = Month.from_int(job.params["month"])
     tariff = await load_tariff()
@@ -88,7 +87,6 @@ async def run_month_end(job: models.Job, progress: Progress) -> dict[str, Any]:
             "lapsed_orders": await orders.filter(status=PaymentOrderStatus.LAPSED).count()}
 
 
-@job_function(JobKind.REPRICE_YEAR)
 async def run_reprice(job: models.Job, progress: Progress) -> dict[str, Any]:
     first = Month.from_int(job.params["first_month"])
     last = Month.from_int(job.params["last_month"]) if job.params.get("last_month") else None
@@ -99,7 +97,6 @@ async def run_reprice(job: models.Job, progress: Progress) -> dict[str, Any]:
     return {"first_month": str(first), "last_month": str(last) if last else None, "periods_priced_again": len(periods)}
 
 
-@job_function(JobKind.RECALCULATE_ARREARS)
 async def run_arrears_interest(job: models.Job, progress: Progress) -> dict[str, Any]:
     as_of = Month.from_int(job.params["as_of"])
     tariff = await load_tariff()

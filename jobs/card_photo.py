@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import models
-from domain.enums import CardApplicationStatus, JobKind
-from jobs.runner import Progress, job_function
+from domain.enums import CardApplicationStatus
+from jobs.runner import Progress
 from services.cards import photos as card_photos
+from services.cards.standard import photo_standard_in_force
 from services.common import clock
 from settings import get_settings
 
@@ -19,7 +20,6 @@ def card_photo_folder() -> Path:
     return Path(get_settings().media_dir) / "card-photos" / "cards"
 
 
-@job_function(JobKind.CARD_PHOTO)
 async def check_card_photo(job: models.Job, progress: Progress) -> dict[str, Any]:
     """Accept the photo, stored normalised and named by the ID number, or reject it with a reason
     the person understands. Only a PHOTO_PENDING application changes: a rerun changes nothing."""
@@ -30,8 +30,9 @@ async def check_card_photo(job: models.Job, progress: Progress) -> dict[str, Any
         return {"status": application.status.value, "unchanged": True}
     person = await models.Person.get(id=application.person_id)
     original = Path(application.original_photo).read_bytes()
+    standard = await photo_standard_in_force()  # P7 as the parameter table has it this month
     try:  # decoding and face detection hold the CPU: off the event loop
-        photo = await asyncio.to_thread(card_photos.normalise, original, person.id_number)
+        photo = await asyncio.to_thread(card_photos.normalise, original, person.id_number, standard)
     except card_photos.PhotoRejected as rejection:
         await _decide(application, CardApplicationStatus.PHOTO_REJECTED, rejection_reason=rejection.message)
         return {"status": "PHOTO_REJECTED", "problem": rejection.reason_code.value}

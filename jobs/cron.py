@@ -11,7 +11,7 @@ from typing import Any
 import models
 from services.collection import batch
 from services.common import clock
-from services.employer import filings as employer_filings
+from services.employer import staffing
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ async def nightly_statistics_refresh(ctx: dict[str, Any]) -> models.Job | None:
 async def roll_over_unaccepted_filings(ctx: dict[str, Any]) -> int:
     """M3, E2: a staff filing still awaiting review after the 20th takes effect a month later; run
     daily, a second run the same day moves nothing. Returns how many filings moved."""
-    moved = await employer_filings.roll_over_unaccepted(clock.today())
+    moved = await staffing.roll_over_unaccepted(clock.today())
     if moved:
         log.info("%d staff filing(s) not accepted by the 20th now take effect a month later", moved)
     return moved

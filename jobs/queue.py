@@ -1,24 +1,28 @@
-"""The queue interface: arq on Redis when REDIS_URL is set, else an in-process runner that
-executes the very same job functions in the server's event loop."""
+"""The queue interface: arq on Redis when REDIS_URL is set, else an in-process queue that runs the
+very same job functions in the server's event loop.
+
+The services import this module to record and queue jobs, so it imports nothing else of ``jobs``:
+arq's worker finds the function that runs a job by its name ("run_job", jobs.registry.run_job),
+and the in-process queue is handed that function where the process opens its queue.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from arq import ArqRedis, create_pool
 from arq.connections import RedisSettings
 from arq.worker import Retry
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
 
 import models
-from domain.enums import JobKind, JobStatus
-import jobs.batch  # noqa: F401  these register their job functions
-import jobs.card_photo  # noqa: F401
-import jobs.statistics  # noqa: F401
-from jobs.runner import run_job, stale_before
-from settings import Settings, get_settings
+from domain.enums import JobKind
+from settings import Settings
+
+RunJob = Callable[[dict[str, Any], str], Awaitable[Any]]
+RUN_JOB = "run_job"  # the arq worker's function that runs a Job (jobs.worker)
 
 
 class JobQueue(Protocol):
@@ -27,9 +31,11 @@ class JobQueue(Protocol):
 
 
 class InProcessQueue:
-    """Runs each job as a task of this process; only for a single process (the embedded defaults)."""
+    """Runs each job as a task of this process; only for a single process (the embedded defaults).
+    ``run_job`` runs one Job as arq's worker would: ``run_job(ctx, job_id)``."""
 
-    def __init__(self) -> None:
+    def __init__(self, run_job: RunJob) -> None:
+        self._run_job = run_job
         self._tasks: set[asyncio.Task] = set()
 
     async def enqueue(self, job_id: str, attempt: int = 0) -> None:
@@ -37,11 +43,10 @@ class InProcessQueue:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    @staticmethod
-    async def _run(job_id: str) -> None:
+    async def _run(self, job_id: str) -> None:
         while True:
             try:
-                await run_job({}, job_id)
+                await self._run_job({}, job_id)
                 return
             except Retry as retry:  # as arq does: run again after the delay the job asked for
                 await asyncio.sleep((retry.defer_score or 0) / 1000)
@@ -71,7 +76,7 @@ class ArqQueue:
     async def enqueue(self, job_id: str, attempt: int = 0) -> None:
         # arq's job id is the Job's and its attempts: the same attempt enqueued twice runs once,
         # and a dead attempt, whose arq job Redis still holds as in progress, can be queued again.
-        await (await self.pool()).enqueue_job("run_job", job_id, _job_id=f"{job_id}:{attempt}")
+        await (await self.pool()).enqueue_job(RUN_JOB, job_id, _job_id=f"{job_id}:{attempt}")
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -83,15 +88,22 @@ _queue: JobQueue | None = None
 
 
 def job_queue() -> JobQueue:
+    if _queue is None:
+        raise RuntimeError("no job queue: the server's lifespan or the worker's startup opens it")
+    return _queue
+
+
+def open_job_queue(settings: Settings, run_job: RunJob) -> JobQueue:
+    """The process's queue, opened at start-up: arq on Redis with REDIS_URL, else in-process with
+    ``run_job``. One already in place (a test's) is kept."""
     global _queue
     if _queue is None:
-        settings = get_settings()
-        _queue = ArqQueue(settings) if settings.redis_url else InProcessQueue()
+        _queue = ArqQueue(settings) if settings.redis_url else InProcessQueue(run_job)
     return _queue
 
 
 def use_queue(queue: JobQueue | None) -> None:
-    """Replace the process's queue (tests)."""
+    """Replace the process's queue (tests, benchmarks)."""
     global _queue
     _queue = queue
 
@@ -102,17 +114,6 @@ async def close_job_queue() -> None:
     if _queue is not None:
         await _queue.close()
         _queue = None
-
-
-async def queue_waiting_jobs() -> int:
-    """Queue again every job still QUEUED (its enqueue failed, or Redis lost it) or RUNNING without
-    a sign of life (its worker was killed). Running a job twice is refused by the runner's claim."""
-    waiting = await models.Job.filter(
-        Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale_before())
-    ).values_list("id", "attempts")
-    for job_id, attempts in waiting:
-        await job_queue().enqueue(str(job_id), attempts)
-    return len(waiting)
 
 
 class JobAlreadyStarted(Exception):

@@ -1,17 +1,18 @@
-"""Running one Job: the same code under an arq worker and under the in-process runner.
+"""Running one Job: the same code under an arq worker and under the in-process queue, both given
+the table of job functions by jobs.registry (which imports the job modules, which import this one).
 
 A job function receives its Job and a progress callback, does its work through the services,
 and returns a JSON-serialisable result. It must be idempotent: a retried or restarted job runs it
 again, from the start or from a cursor it keeps in its result. Each progress report is also the
 attempt's heartbeat: a RUNNING job silent for JOB_STALE_SECONDS is taken to be dead, and the next
-worker to start runs it again.
+worker to start runs it again: ``queue_waiting_jobs`` queues it, and the claim lets one runner have it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from arq.worker import Retry
@@ -19,6 +20,7 @@ from tortoise.expressions import F, Q
 
 import models
 from domain.enums import JobKind, JobStatus
+from jobs.queue import job_queue
 from services.common import clock
 from settings import get_settings
 
@@ -26,19 +28,11 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[float], Awaitable[None]]
 JobFunction = Callable[[models.Job, Progress], Awaitable[dict[str, Any]]]
-JOB_FUNCTIONS: dict[JobKind, JobFunction] = {}
+JobFunctions = Mapping[JobKind, JobFunction]
 
 
 class TransientJobError(Exception):
     """A failure worth retrying later (a lost connection, a lock timeout)."""
-
-
-def job_function(kind: JobKind) -> Callable[[JobFunction], JobFunction]:
-    def register(function: JobFunction) -> JobFunction:
-        JOB_FUNCTIONS[kind] = function
-        return function
-
-    return register
 
 
 def retry_delay(attempt: int) -> int:
@@ -46,8 +40,9 @@ def retry_delay(attempt: int) -> int:
     return min(2**attempt, 300)
 
 
-async def run_job(ctx: dict[str, Any], job_id: str) -> str:
-    """Run the Job ``job_id`` once, unless it is finished or another runner has it alive."""
+async def run_job(job_id: str, functions: JobFunctions) -> str:
+    """Run the Job ``job_id`` once with its kind's function in ``functions``, unless it is finished
+    or another runner has it alive."""
     job = await models.Job.get_or_none(id=job_id)
     if job is None:
         log.warning("job %s does not exist", job_id)
@@ -59,7 +54,7 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> str:
         job.progress, job.heartbeat_at = min(max(progress, 0.0), 1.0), clock.now()
         await job.save(update_fields=["progress", "heartbeat_at", "result"])  # the result holds a cursor
 
-    function = JOB_FUNCTIONS.get(job.kind)
+    function = functions.get(job.kind)
     try:
         if function is None:
             raise LookupError(f"no job function runs {job.kind.value} jobs")
@@ -83,12 +78,25 @@ def stale_before() -> dt.datetime:
     return clock.now() - dt.timedelta(seconds=get_settings().job_stale_seconds)
 
 
+def claimable() -> Q:
+    """Jobs waiting for a runner: QUEUED, or RUNNING without a sign of life."""
+    return Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale_before())
+
+
+async def queue_waiting_jobs() -> int:
+    """Queue again every job still QUEUED (its enqueue failed, or Redis lost it) or RUNNING without
+    a sign of life (its worker was killed). Running a job twice is refused by the claim."""
+    waiting = await models.Job.filter(claimable()).values_list("id", "attempts")
+    for job_id, attempts in waiting:
+        await job_queue().enqueue(str(job_id), attempts)
+    return len(waiting)
+
+
 async def _claim(job: models.Job) -> bool:
-    """Take the job for this runner: QUEUED, or RUNNING without a sign of life. One conditional
-    update, so that two runners handed the same job never both run it."""
+    """Take the job for this runner if it is claimable. One conditional update, so that two runners
+    handed the same job never both run it."""
     now = clock.now()
-    claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale_before())
-    taken = await models.Job.filter(claimable, id=job.id).update(
+    taken = await models.Job.filter(claimable(), id=job.id).update(
         status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1)
     await job.refresh_from_db()
     return taken == 1

@@ -14,15 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 import models
-from domain.enums import JobKind
 from domain.months import Month
 from jobs.batch import in_chunks
-from jobs.runner import Progress, job_function
+from jobs.runner import Progress
 from services.common import clock
 from services import statistics
 
 
-@job_function(JobKind.REFRESH_STATISTICS)
 async def run_refresh_statistics(job: models.Job, progress: Progress) -> dict[str, Any]:
     this_month = Month.from_int(job.params["month"]) if job.params.get("month") else clock.this_month()
     districts = await statistics.refresh_online_adoption()

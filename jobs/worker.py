@@ -6,13 +6,15 @@ from typing import Any, ClassVar
 
 from arq.connections import RedisSettings
 from arq.cron import cron
+from arq.worker import func
 
 from domain.months import LOCAL_TZ
 from jobs.cron import (
     month_end_on_last_day, nightly_arrears_interest, nightly_statistics_refresh, roll_over_unaccepted_filings,
 )
-from jobs.queue import close_job_queue, queue_waiting_jobs
-from jobs.runner import run_job
+from jobs.queue import RUN_JOB, ArqQueue, close_job_queue, use_queue
+from jobs.registry import run_job
+from jobs.runner import queue_waiting_jobs
 from models.database import close_database, open_database
 from settings import get_settings
 
@@ -21,6 +23,7 @@ _settings = get_settings()
 
 async def startup(ctx: dict[str, Any]) -> None:
     await open_database(_settings, shared_with_other_tasks=True)
+    use_queue(ArqQueue(_settings))  # where the cron's jobs and the waiting ones are queued
     await queue_waiting_jobs()
 
 
@@ -30,7 +33,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 
 class WorkerSettings:
-    functions: ClassVar[list] = [run_job]
+    functions: ClassVar[list] = [func(run_job, name=RUN_JOB)]
     # Local time (M2): the debit after the day's deposits are in, the interest before the day begins,
     # the roll-over of filings just after midnight, as the 21st begins.
     cron_jobs: ClassVar[list] = [

@@ -8,6 +8,7 @@ The SQL of a loader's query is built by Tortoise once per shape of query (``shap
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import re
 import uuid
 from collections import OrderedDict, defaultdict
@@ -25,12 +26,21 @@ from tortoise.models import Model
 
 import models
 from domain.enums import JobStatus
-from domain.errors import BusinessError
+from domain.errors import BusinessError, ErrorCode
 from resolvers.scopes import scope, scoped
-from schema.relay import whole_number
-from schema import nodes
-from services.employer import filings as employer_filings
+from resolvers.inputs import whole_number
+from services import information
+from services.employer import back_payment
 from models.database import sql_of
+
+
+@dataclass(frozen=True)
+class NodeKind:
+    """An entity of the graph: its type, the model its rows come from, and its loader by id."""
+
+    node_type: type
+    model: type[Model]
+    loader: str  # the attribute of Loaders that reads it by id
 
 
 @cache
@@ -326,18 +336,21 @@ def _group_parents(keys: list[tuple]) -> dict[tuple, list[int]]:
 
 
 class ParametersInForce:
-    """Every parameter value, read once per request on first use (the table is small)."""
+    """Every parameter value, read once per request on first use (the table is small): the fields
+    asking at once (each arrear's interest on a page) share the one read through a loader."""
 
     def __init__(self) -> None:
-        self._rows: list[tuple[Any, int, Any]] | None = None
+        self._rows: DataLoader[str, list[tuple[Any, int, Any]]] = DataLoader(load_fn=self._read)
+
+    @staticmethod
+    async def _read(keys: list[str]) -> list[list[tuple[Any, int, Any]]]:
+        rows = list(await models.Parameter.all().order_by("effective_from").values_list("code", "effective_from", "value"))
+        return [rows for _ in keys]
 
     async def value(self, code: Any, month: int) -> Any:
         """The value of ``code`` in force in ``month`` (YYYYMM), or None."""
-        if self._rows is None:
-            rows = await models.Parameter.all().order_by("effective_from").values_list("code", "effective_from", "value")
-            self._rows = list(rows)
         in_force = None
-        for row_code, effective_from, value in self._rows:
+        for row_code, effective_from, value in await self._rows.load("all"):
             if row_code == code and effective_from <= month:
                 in_force = value
         return in_force
@@ -347,22 +360,22 @@ class PendingJobs(DataLoader[str, Any]):
     """The unfinished job whose key starts with a prefix ("card-photo:12", "reprice:2026:"), for the
     objects a job is changing (API.md 5); jobs are for administrators, others read null."""
 
-    def __init__(self, viewer: Any) -> None:
+    def __init__(self, node_type: type, viewer: Any) -> None:
         super().__init__(load_fn=self._load)
-        self.viewer = viewer
+        self.node_type, self.viewer = node_type, viewer
 
     async def _load(self, prefixes: list[str]) -> list[Any]:
         wanted = Q(dedupe_key__startswith=prefixes[0])
         for prefix in prefixes[1:]:
             wanted |= Q(dedupe_key__startswith=prefix)
         queryset = scoped(models.Job.filter(wanted, status__in=(JobStatus.QUEUED, JobStatus.RUNNING)), models.Job, self.viewer)
-        rows = await queryset.order_by("created_at").values(**columns(nodes.Job), _key="dedupe_key")
+        rows = await queryset.order_by("created_at").values(**columns(self.node_type), _key="dedupe_key")
         found: dict[str, Any] = {}
         for row in rows:
             key = row.pop("_key")
             for prefix in prefixes:
                 if key.startswith(prefix):
-                    found[prefix] = nodes.Job(**row)
+                    found[prefix] = self.node_type(**row)
         return [found.get(prefix) for prefix in prefixes]
 
 
@@ -382,11 +395,29 @@ class OwedByMonth:
         within = scope(models.ContributionPeriod, self.viewer)
         for (first, last), employer_ids in _group_parents(keys).items():
             try:
-                owed = await employer_filings.owed_by_month_of(employer_ids, first, last, within)
+                owed = await back_payment.owed_by_month_of(employer_ids, first, last, within)
             except BusinessError as refusal:  # a bad range fails its own keys only
                 owed = dict.fromkeys(employer_ids, refusal)
             found.update({(employer_id, first, last): months for employer_id, months in owed.items()})
         return [found[key] for key in keys]
+
+
+class ContributionRecords(DataLoader[int, Any]):
+    """Persons' contribution records (Q2, Q3, services.information.contribution_records): a page's
+    persons in two queries. Only persons the viewer may read are read (A6: resolvers.scopes, as by
+    every loader), though the Person asked about was itself read through that scope; one out of it
+    fails as NOT_FOUND, as a missing person always has. The months counted are all the person's paid
+    months whoever paid them, as the record has always counted: its subject is the person, not rows
+    of the viewer's (an agent reads its staff member's whole record, not only its own channel)."""
+
+    def __init__(self, viewer: Any) -> None:
+        super().__init__(load_fn=self._load)
+        self.viewer = viewer
+
+    async def _load(self, person_ids: list[int]) -> list[Any]:
+        found = await information.contribution_records(person_ids, within=scope(models.Person, self.viewer))
+        return [found[person_id] if person_id in found else BusinessError(ErrorCode.NOT_FOUND, "no such person", "personId")
+                for person_id in person_ids]
 
 
 async def _transaction_details(viewer: Any, transaction_ids: list[int]) -> list[dict[str, Any] | None]:
@@ -404,79 +435,45 @@ async def _usernames(account_ids: list[int]) -> list[str | None]:
 
 
 class Loaders:
-    """The request's loaders; each reads only what ``viewer`` may see (resolvers.scopes)."""
+    """The request's loaders; each reads only what ``viewer`` may see (resolvers.scopes). ``kinds``
+    names the graph's entities: a loader by id for each, under its name, and the lists below."""
 
-    def __init__(self, viewer: Any = None) -> None:
+    def __init__(self, kinds: Sequence[NodeKind], viewer: Any = None) -> None:
         self.viewer = viewer
         self.parameters = ParametersInForce()
+        self._by_type_name: dict[str, ById] = {}
+        node_types = {kind.model: kind.node_type for kind in kinds}
+        for kind in kinds:
+            loader = ById(kind.model, kind.node_type, viewer)
+            setattr(self, kind.loader, loader)
+            self._by_type_name[kind.node_type.__name__] = loader
 
-        def by_id(model: type[Model], node_type: type) -> ById:
-            return ById(model, node_type, viewer)
+        def by_parent(model: type[Model], parent: str, *order: str, single: bool = False) -> ByParent:
+            return ByParent(model, node_types[model], viewer, parent, order, single)
 
-        def by_parent(model: type[Model], node_type: type, parent: str, *order: str, single: bool = False) -> ByParent:
-            return ByParent(model, node_type, viewer, parent, order, single)
-
-        self.district = by_id(models.District, nodes.District)
-        self.community = by_id(models.Community, nodes.Community)
-        self.person = by_id(models.Person, nodes.Person)
-        self.employer = by_id(models.Employer, nodes.Employer)
-        self.employment = by_id(models.Employment, nodes.Employment)
-        self.policy = by_id(models.Policy, nodes.Policy)
-        self.period = by_id(models.ContributionPeriod, nodes.ContributionPeriod)
-        self.arrear = by_id(models.Arrear, nodes.Arrear)
-        self.passbook = by_id(models.Passbook, nodes.Passbook)
-        self.ledger_entry = by_id(models.LedgerEntry, nodes.LedgerEntry)
-        self.transaction = by_id(models.BusinessTransaction, nodes.BusinessTransaction)
-        self.parameter = by_id(models.Parameter, nodes.Parameter)
-        self.job = by_id(models.Job, nodes.Job)
-        self.certificate = by_id(models.Certificate, nodes.Certificate)
-        self.audit_event = by_id(models.AuditEvent, nodes.AuditEvent)
-        self.payment_order = by_id(models.PaymentOrder, nodes.PaymentOrder)
-        self.payment_order_line = by_id(models.PaymentOrderLine, nodes.PaymentOrderLine)
-        self.card_application = by_id(models.MedicalCardApplication, nodes.MedicalCardApplication)
-        self.office = by_id(models.Office, nodes.Office)
-        self.appointment_slot = by_id(models.AppointmentSlot, nodes.AppointmentSlot)
-        self.appointment = by_id(models.Appointment, nodes.Appointment)
         self.username = DataLoader(load_fn=_usernames)
         self.transaction_details = DataLoader(load_fn=partial(_transaction_details, viewer))
         self.owed_by_month = OwedByMonth(viewer)
-        self.pending_job = PendingJobs(viewer)
+        self.pending_job = PendingJobs(node_types[models.Job], viewer)
+        self.contribution_record = ContributionRecords(viewer)
 
-        self.policies_of_person = by_parent(models.Policy, nodes.Policy, "person_id", "start_month", "id")
-        self.periods_of_person = by_parent(
-            models.ContributionPeriod, nodes.ContributionPeriod, "person_id", "month", "insurance_type", "id"
-        )
-        self.periods_of_policy = by_parent(models.ContributionPeriod, nodes.ContributionPeriod, "policy_id", "month")
-        self.arrears_of_person = by_parent(models.Arrear, nodes.Arrear, "person_id", "month", "insurance_type", "id")
-        self.payment_orders_of_person = by_parent(models.PaymentOrder, nodes.PaymentOrder, "person_id", "-id")
-        self.lines_of_order = by_parent(models.PaymentOrderLine, nodes.PaymentOrderLine, "order_id", "month", "insurance_type", "id")
-        self.card_applications_of_person = by_parent(
-            models.MedicalCardApplication, nodes.MedicalCardApplication, "person_id", "-id")
-        self.passbook_of_person = by_parent(models.Passbook, nodes.Passbook, "person_id", "id", single=True)
-        self.entries_of_passbook = by_parent(models.LedgerEntry, nodes.LedgerEntry, "passbook_id", "booked_at", "id")
-        self.employments_of_person = by_parent(models.Employment, nodes.Employment, "person_id", "start_month", "id")
-        self.employments_of_employer = by_parent(models.Employment, nodes.Employment, "employer_id", "start_month", "id")
-        self.transactions_of_person = by_parent(
-            models.BusinessTransaction, nodes.BusinessTransaction, "person_id", "-submitted_at", "-id"
-        )
-        self.transactions_of_employer = by_parent(
-            models.BusinessTransaction, nodes.BusinessTransaction, "employer_id", "-submitted_at", "-id"
-        )
+        self.policies_of_person = by_parent(models.Policy, "person_id", "start_month", "id")
+        self.periods_of_person = by_parent(models.ContributionPeriod, "person_id", "month", "insurance_type", "id")
+        self.periods_of_policy = by_parent(models.ContributionPeriod, "policy_id", "month")
+        self.arrears_of_person = by_parent(models.Arrear, "person_id", "month", "insurance_type", "id")
+        self.payment_orders_of_person = by_parent(models.PaymentOrder, "person_id", "-id")
+        self.lines_of_order = by_parent(models.PaymentOrderLine, "order_id", "month", "insurance_type", "id")
+        self.card_applications_of_person = by_parent(models.MedicalCardApplication, "person_id", "-id")
+        self.passbook_of_person = by_parent(models.Passbook, "person_id", "id", single=True)
+        self.entries_of_passbook = by_parent(models.LedgerEntry, "passbook_id", "booked_at", "id")
+        self.employments_of_person = by_parent(models.Employment, "person_id", "start_month", "id")
+        self.employments_of_employer = by_parent(models.Employment, "employer_id", "start_month", "id")
+        self.transactions_of_person = by_parent(models.BusinessTransaction, "person_id", "-submitted_at", "-id")
+        self.transactions_of_employer = by_parent(models.BusinessTransaction, "employer_id", "-submitted_at", "-id")
         self.arrears_of_employer = by_parent(  # its staff's employer-channel arrears (E4)
-            models.Arrear, nodes.Arrear, "period__policy__employer_id", "month", "person_id", "insurance_type", "id")
-        self.appointments_of_person = by_parent(models.Appointment, nodes.Appointment, "person_id", "-id")
-        self.appointments_of_employer = by_parent(models.Appointment, nodes.Appointment, "employer_id", "-id")
+            models.Arrear, "period__policy__employer_id", "month", "person_id", "insurance_type", "id")
+        self.appointments_of_person = by_parent(models.Appointment, "person_id", "-id")
+        self.appointments_of_employer = by_parent(models.Appointment, "employer_id", "-id")
 
     def by_type(self, type_name: str) -> ById | None:
-        loader = getattr(self, _BY_ID_NAMES.get(type_name, ""), None)
-        return loader if isinstance(loader, ById) else None
-
-
-_BY_ID_NAMES = {
-    "District": "district", "Community": "community", "Person": "person", "Employer": "employer",
-    "Employment": "employment", "Policy": "policy", "ContributionPeriod": "period", "Arrear": "arrear",
-    "Passbook": "passbook", "LedgerEntry": "ledger_entry", "BusinessTransaction": "transaction",
-    "Parameter": "parameter", "Job": "job", "Certificate": "certificate", "AuditEvent": "audit_event",
-    "PaymentOrder": "payment_order", "PaymentOrderLine": "payment_order_line", "MedicalCardApplication": "card_application",
-    "Office": "office", "AppointmentSlot": "appointment_slot", "Appointment": "appointment",
-}
+        return self._by_type_name.get(type_name)

@@ -1,4 +1,4 @@
-"""Root lists of the read side: filters turned into querysets, paged by id (keyset)."""
+"""Root lists of the read side: filters turned into querysets, read through the viewer's scope."""
 
 from __future__ import annotations
 
@@ -9,47 +9,9 @@ from tortoise.queryset import QuerySet
 
 import models
 from domain.enums import OWED_ARREARS
-from domain.identifiers import InvalidIdentifier, normalise_credit_code, normalise_resident_id
+from resolvers.inputs import credit_code_argument, decode_int_id, name_prefix_argument, resident_id_argument
 from resolvers.loaders import fetch_nodes
 from resolvers.scopes import scoped
-from schema import nodes
-from schema.errors import BadUserInput
-from schema.relay import Connection, PageRequest, connection_from_keyset, decode_int_id
-
-def resident_id_argument(raw: str, argument: str = "idNumber") -> str:
-    try:
-        return normalise_resident_id(raw)
-    except InvalidIdentifier as exc:
-        raise BadUserInput(f"invalid ID number: {exc}", argument) from None
-
-
-def credit_code_argument(raw: str, argument: str = "creditCode") -> str:
-    try:
-        return normalise_credit_code(raw)
-    except InvalidIdentifier as exc:
-        raise BadUserInput(f"invalid credit code: {exc}", argument) from None
-
-
-def name_prefix_argument(raw: str, argument: str = "namePrefix") -> str:
-    prefix = raw.strip()
-    if not 1 <= len(prefix) <= 64:
-        raise BadUserInput("a name prefix has 1 to 64 characters", argument)
-    return prefix
-
-
-async def keyset_page(node_type: type, queryset: QuerySet, page: PageRequest, newest_first: bool = False) -> Connection:
-    """A page of ``queryset`` in id order (descending when ``newest_first``)."""
-
-    async def fetch(after: int | None, before: int | None, limit: int, backwards: bool) -> list[Any]:
-        window = queryset
-        if after is not None:
-            window = window.filter(id__lt=after) if newest_first else window.filter(id__gt=after)
-        if before is not None:
-            window = window.filter(id__gt=before) if newest_first else window.filter(id__lt=before)
-        descending = backwards != newest_first
-        return await fetch_nodes(node_type, window.order_by("-id" if descending else "id").limit(limit))
-
-    return await connection_from_keyset(page, fetch, queryset.count)
 
 
 def persons_queryset(f: Any, viewer: Any) -> QuerySet:
@@ -116,30 +78,30 @@ def transactions_queryset(f: Any, viewer: Any) -> QuerySet:
     return queryset
 
 
-async def parameters_in_force(code: Any, month: int | None) -> list[nodes.Parameter]:
+async def parameters_in_force(node_type: type, code: Any, month: int | None) -> list[Any]:
     """All values, or with ``month`` only the value each parameter has in that month."""
     queryset = models.Parameter.all()
     if code is not None:
         queryset = queryset.filter(code=code)
     if month is not None:
         queryset = queryset.filter(effective_from__lte=month)
-    rows = await fetch_nodes(nodes.Parameter, queryset.order_by("code", "effective_from"))
+    rows = await fetch_nodes(node_type, queryset.order_by("code", "effective_from"))
     if month is None:
         return rows
-    latest: dict[Any, nodes.Parameter] = {}
+    latest: dict[Any, Any] = {}
     for row in rows:
         latest[row.code] = row
     return list(latest.values())
 
 
-async def jobs(kind: Any, status: Any, viewer: Any) -> list[nodes.Job]:
+async def jobs(node_type: type, kind: Any, status: Any, viewer: Any) -> list[Any]:
     """Jobs are few (a handful a month), so they are listed whole, newest first."""
     queryset = scoped(models.Job.all(), models.Job, viewer)
     if kind is not None:
         queryset = queryset.filter(kind=kind)
     if status is not None:
         queryset = queryset.filter(status=status)
-    return await fetch_nodes(nodes.Job, queryset.order_by("-created_at"))
+    return await fetch_nodes(node_type, queryset.order_by("-created_at"))
 
 
 def audit_events_queryset(f: Any, viewer: Any) -> QuerySet:

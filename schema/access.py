@@ -12,11 +12,11 @@ from tortoise.transactions import in_transaction
 import models
 from domain.enums import BusinessType, Role, TransactionStatus
 from resolvers.loaders import node_of
-from resolvers.mutations import run_mutation
+from schema.business_mutation import business_mutation, business_payload
 from schema import nodes
 from schema.payloads import IDEMPOTENCY_KEY, INPUT, UserError
 from schema.permissions import EVERY_ROLE, allow, public
-from schema.relay import decode_int_id
+from resolvers.inputs import decode_int_id
 from services import access
 from services.common.transactions import record_transaction
 from services.common.viewer import Viewer
@@ -32,13 +32,11 @@ class GrantOnlineAccessInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.type(description="The new account's credentials, to hand over on paper.")
+@business_payload("The new account's credentials, to hand over on paper.", transaction="The GRANT_ONLINE_ACCESS business.", errors="Why no access was granted; empty on success.")
 class GrantOnlineAccessPayload:
     username: str | None = strawberry.field(default=None, description="The username to sign in with.")
     initial_password: str | None = strawberry.field(default=None, description=f"The first password. {SHOWN_ONCE}")
     certificate_password: str | None = strawberry.field(default=None, description=f"The password that installs a certificate on a device (A4). {SHOWN_ONCE}")
-    transaction: nodes.BusinessTransaction | None = strawberry.field(default=None, description="The GRANT_ONLINE_ACCESS business.")
-    errors: list[UserError] = strawberry.field(default_factory=list, description="Why no access was granted; empty on success.")
 
 
 @strawberry.input(description="Install a digital certificate on this device (A4).")
@@ -50,11 +48,10 @@ class InstallCertificateInput:
     idempotency_key: str | None = strawberry.field(default=None, description="Ignored: a device installs as often as it needs.")
 
 
-@strawberry.type(description="The device credential to keep on this device.")
+@business_payload("The device credential to keep on this device.", errors="Why nothing was installed; empty on success.")
 class InstallCertificatePayload:
     device_credential: str | None = strawberry.field(default=None, description=f"Send it with every login from this device. {SHOWN_ONCE}")
     certificate: nodes.Certificate | None = strawberry.field(default=None, description="The installed certificate.")
-    errors: list[UserError] = strawberry.field(default_factory=list, description="Why nothing was installed; empty on success.")
 
 
 @strawberry.input(description="Sign in: persons and employer agents also send their device credential (A4).")
@@ -65,11 +62,10 @@ class LoginInput:
     idempotency_key: str | None = strawberry.field(default=None, description="Ignored: every login opens a session of its own.")
 
 
-@strawberry.type(description="A session token for Authorization: Bearer <token>.")
+@business_payload("A session token for Authorization: Bearer <token>.", errors="Why the sign-in failed; the same whether or not the username exists.")
 class LoginPayload:
     token: str | None = strawberry.field(default=None, description="The bearer token.")
     expires_at: dt.datetime | None = strawberry.field(default=None, description="When the token stops working.")
-    errors: list[UserError] = strawberry.field(default_factory=list, description="Why the sign-in failed; the same whether or not the username exists.")
 
 
 @strawberry.input(description="End this session.")
@@ -77,9 +73,9 @@ class LogoutInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.type(description="The session has ended.")
+@business_payload("The session has ended.", errors="Always empty.")
 class LogoutPayload:
-    errors: list[UserError] = strawberry.field(default_factory=list, description="Always empty.")
+    pass
 
 
 @strawberry.input(description="Choose a new password; every other session of the account ends.")
@@ -89,10 +85,9 @@ class ChangePasswordInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.type(description="The password was changed.")
+@business_payload("The password was changed.", transaction="The CHANGE_PASSWORD business, for persons and agents.", errors="Why the password stayed; empty on success.")
 class ChangePasswordPayload:
-    transaction: nodes.BusinessTransaction | None = strawberry.field(default=None, description="The CHANGE_PASSWORD business, for persons and agents.")
-    errors: list[UserError] = strawberry.field(default_factory=list, description="Why the password stayed; empty on success.")
+    pass
 
 
 @strawberry.input(description="Revoke one of your device certificates: that device signs in no more.")
@@ -101,11 +96,9 @@ class RevokeCertificateInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.type(description="The revoked certificate.")
+@business_payload("The revoked certificate.", transaction="The REVOKE_CERTIFICATE business.", errors="Why nothing was revoked; empty on success.")
 class RevokeCertificatePayload:
     certificate: nodes.Certificate | None = strawberry.field(default=None, description="The certificate, now revoked.")
-    transaction: nodes.BusinessTransaction | None = strawberry.field(default=None, description="The REVOKE_CERTIFICATE business.")
-    errors: list[UserError] = strawberry.field(default_factory=list, description="Why nothing was revoked; empty on success.")
 
 
 async def _self_service(business_type: BusinessType, account: models.Account) -> models.BusinessTransaction | None:
@@ -128,78 +121,60 @@ def _transaction(row: models.BusinessTransaction | None) -> nodes.BusinessTransa
 
 @strawberry.type
 class AccessMutations:
-    @strawberry.mutation(description="Grant online access (A3): a clerk to persons of their community, a reviewer to employers of their district.",
+    @business_mutation(description="Grant online access (A3): a clerk to persons of their community, a reviewer to employers of their district.",
                          extensions=[allow(Role.CLERK, Role.REVIEWER)])
     async def grant_online_access(self, info: strawberry.Info, input: Annotated[GrantOnlineAccessInput, INPUT]) -> GrantOnlineAccessPayload:
-        async def grant() -> GrantOnlineAccessPayload:
-            if (input.person_id is None) == (input.employer_id is None):
-                raise access.AccessError(access.ErrorCode.INVALID_INPUT, "give either personId or employerId", "personId")
-            person = employer = None
-            if input.person_id is not None:
-                person = await _subject(models.Person, decode_int_id(input.person_id, "Person", "personId"), "personId")
-            else:
-                employer = await _subject(models.Employer, decode_int_id(input.employer_id, "Employer", "employerId"), "employerId")
-            async with in_transaction():  # the account and its business, or neither
-                granted = await access.grant_online_access(info.context.viewer, person=person, employer=employer,
-                                                           place=input.place)
-                transaction = await record_transaction(
-                    BusinessType.GRANT_ONLINE_ACCESS, info.context.viewer, status=TransactionStatus.COMPLETED,
-                    district_id=(person or employer).district_id, person_id=person and person.id,
-                    employer_id=employer and employer.id, details={"username": granted.username, "place": input.place},
-                )
-            return GrantOnlineAccessPayload(username=granted.username, initial_password=granted.initial_password,
-                                            certificate_password=granted.certificate_password,
-                                            transaction=_transaction(transaction))
+        if (input.person_id is None) == (input.employer_id is None):
+            raise access.AccessError(access.ErrorCode.INVALID_INPUT, "give either personId or employerId", "personId")
+        person = employer = None
+        if input.person_id is not None:
+            person = await _subject(models.Person, decode_int_id(input.person_id, "Person", "personId"), "personId")
+        else:
+            employer = await _subject(models.Employer, decode_int_id(input.employer_id, "Employer", "employerId"), "employerId")
+        async with in_transaction():  # the account and its business, or neither
+            granted = await access.grant_online_access(info.context.viewer, person=person, employer=employer,
+                                                       place=input.place)
+            transaction = await record_transaction(
+                BusinessType.GRANT_ONLINE_ACCESS, info.context.viewer, status=TransactionStatus.COMPLETED,
+                district_id=(person or employer).district_id, person_id=person and person.id,
+                employer_id=employer and employer.id, details={"username": granted.username, "place": input.place},
+            )
+        return GrantOnlineAccessPayload(username=granted.username, initial_password=granted.initial_password,
+                                        certificate_password=granted.certificate_password,
+                                        transaction=_transaction(transaction))
 
-        return await run_mutation(info, input, GrantOnlineAccessPayload, grant)
-
-    @strawberry.mutation(description="Install a certificate on this device (A4).", extensions=[public()])
+    @business_mutation(description="Install a certificate on this device (A4).", extensions=[public()])
     async def install_certificate(self, info: strawberry.Info, input: Annotated[InstallCertificateInput, INPUT]) -> InstallCertificatePayload:
-        async def install() -> InstallCertificatePayload:
-            installed = await access.install_certificate(input.username, input.password, input.certificate_password,
-                                                         input.device_name, info.context.client_address)
-            await _self_service(BusinessType.INSTALL_CERTIFICATE, await installed.certificate.account)
-            return InstallCertificatePayload(device_credential=installed.device_credential,
-                                             certificate=nodes.Certificate.of(installed.certificate))
+        installed = await access.install_certificate(input.username, input.password, input.certificate_password,
+                                                     input.device_name, info.context.client_address)
+        await _self_service(BusinessType.INSTALL_CERTIFICATE, await installed.certificate.account)
+        return InstallCertificatePayload(device_credential=installed.device_credential,
+                                         certificate=nodes.Certificate.of(installed.certificate))
 
-        return await run_mutation(info, input, InstallCertificatePayload, install)
-
-    @strawberry.mutation(description="Sign in. Five failures in a row lock the username for 15 minutes (A6).", extensions=[public()])
+    @business_mutation(description="Sign in. Five failures in a row lock the username for 15 minutes (A6).", extensions=[public()])
     async def login(self, info: strawberry.Info, input: Annotated[LoginInput, INPUT]) -> LoginPayload:
-        async def sign_in() -> LoginPayload:
-            result = await access.login(input.username, input.password, input.device_credential, info.context.client_address)
-            return LoginPayload(token=result.token, expires_at=result.expires_at)
+        result = await access.login(input.username, input.password, input.device_credential, info.context.client_address)
+        return LoginPayload(token=result.token, expires_at=result.expires_at)
 
-        return await run_mutation(info, input, LoginPayload, sign_in)
-
-    @strawberry.mutation(description="Sign out: the token stops working.", extensions=[allow(*EVERY_ROLE)])
+    @business_mutation(description="Sign out: the token stops working.", extensions=[allow(*EVERY_ROLE)])
     async def logout(self, info: strawberry.Info, input: Annotated[LogoutInput | None, INPUT] = None) -> LogoutPayload:
-        async def sign_out() -> LogoutPayload:
-            await access.logout(info.context.viewer)
-            return LogoutPayload()
+        await access.logout(info.context.viewer)
+        return LogoutPayload()
 
-        return await run_mutation(info, input or LogoutInput(), LogoutPayload, sign_out)
-
-    @strawberry.mutation(description="Change the password; the account's other sessions end.", extensions=[allow(*EVERY_ROLE)])
+    @business_mutation(description="Change the password; the account's other sessions end.", extensions=[allow(*EVERY_ROLE)])
     async def change_password(self, info: strawberry.Info, input: Annotated[ChangePasswordInput, INPUT]) -> ChangePasswordPayload:
-        async def change() -> ChangePasswordPayload:
-            await access.change_password(info.context.viewer, input.old_password, input.new_password)
-            account = await models.Account.get(id=info.context.viewer.account_id)
-            return ChangePasswordPayload(transaction=_transaction(await _self_service(BusinessType.CHANGE_PASSWORD, account)))
+        await access.change_password(info.context.viewer, input.old_password, input.new_password)
+        account = await models.Account.get(id=info.context.viewer.account_id)
+        return ChangePasswordPayload(transaction=_transaction(await _self_service(BusinessType.CHANGE_PASSWORD, account)))
 
-        return await run_mutation(info, input, ChangePasswordPayload, change)
-
-    @strawberry.mutation(description="Revoke one of your device certificates (A4); its sessions end.",
+    @business_mutation(description="Revoke one of your device certificates (A4); its sessions end.",
                          extensions=[allow(Role.PERSON, Role.EMPLOYER_AGENT)])
     async def revoke_certificate(self, info: strawberry.Info, input: Annotated[RevokeCertificateInput, INPUT]) -> RevokeCertificatePayload:
-        async def revoke() -> RevokeCertificatePayload:
-            certificate_id = decode_int_id(input.certificate_id, "Certificate", "certificateId")
-            certificate = await access.revoke_certificate(info.context.viewer, certificate_id)
-            account = await models.Account.get(id=info.context.viewer.account_id)
-            return RevokeCertificatePayload(certificate=nodes.Certificate.of(certificate),
-                                            transaction=_transaction(await _self_service(BusinessType.REVOKE_CERTIFICATE, account)))
-
-        return await run_mutation(info, input, RevokeCertificatePayload, revoke)
+        certificate_id = decode_int_id(input.certificate_id, "Certificate", "certificateId")
+        certificate = await access.revoke_certificate(info.context.viewer, certificate_id)
+        account = await models.Account.get(id=info.context.viewer.account_id)
+        return RevokeCertificatePayload(certificate=nodes.Certificate.of(certificate),
+                                        transaction=_transaction(await _self_service(BusinessType.REVOKE_CERTIFICATE, account)))
 
 
 async def _subject(model, key: int, field: str):

@@ -15,14 +15,16 @@ import models
 from domain.enums import Role
 from domain.errors import BusinessError, ErrorCode
 from resolvers.loaders import fetch_nodes, node_of
-from resolvers.mutations import run_mutation
+from schema.business_mutation import business_mutation, business_payload
 from resolvers.scopes import scoped
 from schema import nodes
 from schema.enums import BusinessCategory
-from schema.errors import BadUserInput, Refused
+from schema.errors import Refused
+from resolvers.inputs import BadUserInput
 from schema.payloads import IDEMPOTENCY_KEY, INPUT, UserError
 from schema.permissions import allow
-from schema.relay import Connection, PageRequest, connection_from_list, decode_int_id
+from schema.relay import Connection, PageRequest, connection_from_list
+from resolvers.inputs import decode_int_id
 from services import appointments
 
 SLOT_READERS = (Role.PERSON, Role.EMPLOYER_AGENT, Role.CLERK, Role.REVIEWER, Role.ADMIN)
@@ -53,12 +55,10 @@ class BookAppointmentInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.type(description="The appointment booked and the slot with one place fewer.")
+@business_payload("The appointment booked and the slot with one place fewer.", transaction="The BOOK_APPOINTMENT business.", errors="Why nothing changed (SLOT_FULL, SLOT_STARTED, ALREADY_BOOKED, ...); empty on success.")
 class BookAppointmentPayload:
     appointment: nodes.Appointment | None = strawberry.field(default=None, description="The appointment, BOOKED.")
     slot: nodes.AppointmentSlot | None = strawberry.field(default=None, description="The slot as it now stands, its free places counted after the booking.")
-    transaction: nodes.BusinessTransaction | None = strawberry.field(default=None, description="The BOOK_APPOINTMENT business.")
-    errors: list[UserError] = strawberry.field(default_factory=list, description="Why nothing changed (SLOT_FULL, SLOT_STARTED, ALREADY_BOOKED, ...); empty on success.")
 
 
 @strawberry.input(description="Cancel a booked appointment before its slot starts (Q1).")
@@ -67,12 +67,10 @@ class CancelAppointmentInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.type(description="The cancelled appointment and the slot with its place free again.")
+@business_payload("The cancelled appointment and the slot with its place free again.", transaction="The CANCEL_APPOINTMENT business.", errors="Why nothing changed (APPOINTMENT_NOT_BOOKED, APPOINTMENT_NOT_CANCELLABLE, ...); empty on success.")
 class CancelAppointmentPayload:
     appointment: nodes.Appointment | None = strawberry.field(default=None, description="The appointment, CANCELLED.")
     slot: nodes.AppointmentSlot | None = strawberry.field(default=None, description="The slot as it now stands, the place given back.")
-    transaction: nodes.BusinessTransaction | None = strawberry.field(default=None, description="The CANCEL_APPOINTMENT business.")
-    errors: list[UserError] = strawberry.field(default_factory=list, description="Why nothing changed (APPOINTMENT_NOT_BOOKED, APPOINTMENT_NOT_CANCELLABLE, ...); empty on success.")
 
 
 @strawberry.input(description="Check in a visitor who arrived at the office (Q1).")
@@ -81,12 +79,10 @@ class CheckInAppointmentInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.type(description="The appointment checked in.")
+@business_payload("The appointment checked in.", transaction="The CHECK_IN_APPOINTMENT business.", errors="Why nothing changed (APPOINTMENT_NOT_TODAY, APPOINTMENT_NOT_BOOKED, ...); empty on success.")
 class CheckInAppointmentPayload:
     appointment: nodes.Appointment | None = strawberry.field(default=None, description="The appointment, CHECKED_IN.")
     slot: nodes.AppointmentSlot | None = strawberry.field(default=None, description="The slot; its place stays taken.")
-    transaction: nodes.BusinessTransaction | None = strawberry.field(default=None, description="The CHECK_IN_APPOINTMENT business.")
-    errors: list[UserError] = strawberry.field(default_factory=list, description="Why nothing changed (APPOINTMENT_NOT_TODAY, APPOINTMENT_NOT_BOOKED, ...); empty on success.")
 
 
 def _appointment_id(opaque: strawberry.ID) -> int:
@@ -106,42 +102,33 @@ async def _slot_now(info: strawberry.Info, slot_id: int) -> nodes.AppointmentSlo
 
 @strawberry.type
 class AppointmentMutations:
-    @strawberry.mutation(description="Book a visit at a district office (Q1): a person for themself, an agent for its employer, a clerk for a person of their community. Not limited to the flexibly insured (A5 does not apply): any person may book. One booked appointment per person or employer, office and day.",
+    @business_mutation(description="Book a visit at a district office (Q1): a person for themself, an agent for its employer, a clerk for a person of their community. Not limited to the flexibly insured (A5 does not apply): any person may book. One booked appointment per person or employer, office and day.",
                          extensions=[allow(*BOOKERS)])
     async def book_appointment(self, info: strawberry.Info,
                                input: Annotated[BookAppointmentInput, INPUT]) -> BookAppointmentPayload:
-        async def book() -> BookAppointmentPayload:
-            slot_id = decode_int_id(input.slot_id, "AppointmentSlot", "slotId")
-            person_id = None if input.person_id is None else decode_int_id(input.person_id, "Person", "personId")
-            employer_id = (None if input.employer_id is None
-                           else decode_int_id(input.employer_id, "Employer", "employerId"))
-            appointment, transaction = await appointments.book(info.context.viewer, slot_id, person_id, employer_id)
-            return BookAppointmentPayload(appointment=node_of(nodes.Appointment, appointment),
-                                          slot=await _slot_now(info, appointment.slot_id),
-                                          transaction=node_of(nodes.BusinessTransaction, transaction))
+        slot_id = decode_int_id(input.slot_id, "AppointmentSlot", "slotId")
+        person_id = None if input.person_id is None else decode_int_id(input.person_id, "Person", "personId")
+        employer_id = (None if input.employer_id is None
+                       else decode_int_id(input.employer_id, "Employer", "employerId"))
+        appointment, transaction = await appointments.book(info.context.viewer, slot_id, person_id, employer_id)
+        return BookAppointmentPayload(appointment=node_of(nodes.Appointment, appointment),
+                                      slot=await _slot_now(info, appointment.slot_id),
+                                      transaction=node_of(nodes.BusinessTransaction, transaction))
 
-        return await run_mutation(info, input, BookAppointmentPayload, book)
-
-    @strawberry.mutation(description="Cancel a booked appointment until its slot starts (Q1); its place is free again. By whoever may book it.",
+    @business_mutation(description="Cancel a booked appointment until its slot starts (Q1); its place is free again. By whoever may book it.",
                          extensions=[allow(*BOOKERS)])
     async def cancel_appointment(self, info: strawberry.Info,
                                  input: Annotated[CancelAppointmentInput, INPUT]) -> CancelAppointmentPayload:
-        async def cancel() -> CancelAppointmentPayload:
-            appointment, transaction = await appointments.cancel(info.context.viewer, _appointment_id(input.appointment_id))
-            return CancelAppointmentPayload(appointment=node_of(nodes.Appointment, appointment),
-                                            slot=await _slot_now(info, appointment.slot_id),
-                                            transaction=node_of(nodes.BusinessTransaction, transaction))
+        appointment, transaction = await appointments.cancel(info.context.viewer, _appointment_id(input.appointment_id))
+        return CancelAppointmentPayload(appointment=node_of(nodes.Appointment, appointment),
+                                        slot=await _slot_now(info, appointment.slot_id),
+                                        transaction=node_of(nodes.BusinessTransaction, transaction))
 
-        return await run_mutation(info, input, CancelAppointmentPayload, cancel)
-
-    @strawberry.mutation(description="Check in a visitor on the day of their appointment (Q1), by a reviewer of the office's district.",
+    @business_mutation(description="Check in a visitor on the day of their appointment (Q1), by a reviewer of the office's district.",
                          extensions=[allow(Role.REVIEWER)])
     async def check_in_appointment(self, info: strawberry.Info,
                                    input: Annotated[CheckInAppointmentInput, INPUT]) -> CheckInAppointmentPayload:
-        async def check_in() -> CheckInAppointmentPayload:
-            appointment, transaction = await appointments.check_in(info.context.viewer, _appointment_id(input.appointment_id))
-            return CheckInAppointmentPayload(appointment=node_of(nodes.Appointment, appointment),
-                                             slot=await _slot_now(info, appointment.slot_id),
-                                             transaction=node_of(nodes.BusinessTransaction, transaction))
-
-        return await run_mutation(info, input, CheckInAppointmentPayload, check_in)
+        appointment, transaction = await appointments.check_in(info.context.viewer, _appointment_id(input.appointment_id))
+        return CheckInAppointmentPayload(appointment=node_of(nodes.Appointment, appointment),
+                                         slot=await _slot_now(info, appointment.slot_id),
+                                         transaction=node_of(nodes.BusinessTransaction, transaction))

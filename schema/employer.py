@@ -2,7 +2,7 @@
 district's counter, reviewed by the district, in effect once the paper materials are in; yearly
 contribution bases; back-payment of unpaid months.
 
-A filing is all or nothing (services.employer_filings): when lines are refused, the payload's
+A filing is all or nothing (services.employer.filing): when lines are refused, the payload's
 ``errors`` hold one INVALID_LINES error and ``lineErrors`` say which lines and why.
 """
 
@@ -20,20 +20,22 @@ from domain.enums import BusinessType, Role
 from domain.errors import BusinessError, ErrorCode as DomainErrorCode
 from domain.months import Month
 from resolvers.loaders import node_of
-from resolvers.mutations import run_mutation
+from schema.business_mutation import business_mutation, business_payload
 from schema import nodes
 from schema.enums import InsuranceType
 from schema.payloads import IDEMPOTENCY_KEY, INPUT, ErrorCode, UserError
 from schema.permissions import allow
-from schema.relay import decode_int_id
+from resolvers.inputs import decode_int_id
 from schema.scalars import Money, MonthScalar
-from services.employer import filings as employer_filings
-from services.employer.filings import AddLine, BaseLine, FilingRejected, LineError, RemoveLine
+from services.employer import back_payment, bases, filing, staffing
+from services.employer.bases import BaseLine
+from services.employer.filing import FilingRejected, LineError
+from services.employer.staffing import AddLine, RemoveLine
 
 P = TypeVar("P")
 
 FILERS = (Role.EMPLOYER_AGENT, Role.REVIEWER)  # the agent online, a reviewer of its district at the counter
-MAX_LINES = employer_filings.MAX_FILING_LINES
+MAX_LINES = filing.MAX_FILING_LINES
 EMPLOYER_ID = "The employer: an agent's own, which it may leave out; a reviewer of its district names it."
 LINES = (f"1 to {MAX_LINES} lines, each checked on its own (FILING_TOO_LARGE above {MAX_LINES}: split the filing). "
          "When any line is refused nothing is done, and lineErrors lists every refused line.")
@@ -41,7 +43,7 @@ LINE_ERRORS = ("Every refused line with its field and reason, by line; empty unl
                "Nothing was done: correct these lines and send the whole list again.")
 ERRORS = "Why nothing was done; INVALID_LINES when lines were refused (see lineErrors); empty on success."
 
-BaseClamp = strawberry.enum(employer_filings.Clamp, name="BaseClamp",
+BaseClamp = strawberry.enum(bases.Clamp, name="BaseClamp",
                             description="Where a declared wage stands against the P4 limits: NONE within 60%..300% of the average wage, LOW under the floor, HIGH over the ceiling.")
 
 
@@ -60,13 +62,22 @@ def _line_errors(root: Any) -> list[FilingLineError]:
 
 def _kept(line_errors: list[LineError]) -> str:
     """Refused lines as JSON text: a payload's text survives a retry with its idempotency key
-    (API.md 3), where run_mutation replays only nodes, errors and plain values."""
+    (API.md 3), where a replay gives back only nodes, errors and plain values."""
     return json.dumps([{"line": e.line, "field": e.field, "code": e.code.value, "message": e.message}
                        for e in line_errors], ensure_ascii=False)
 
 
 def line_errors_field() -> Any:
     return strawberry.field(resolver=_line_errors, description=LINE_ERRORS)
+
+
+class FilingRefusal:
+    """A refused filing's payload carries its refused lines besides the INVALID_LINES error."""
+
+    @classmethod
+    def refused(cls, error: BusinessError) -> Any:
+        lines = _kept(error.line_errors) if isinstance(error, FilingRejected) else None
+        return cls(errors=[UserError.of(error)], refused_lines=lines)
 
 
 # Inputs
@@ -136,19 +147,17 @@ class ConfirmMaterialsInput:
 
 # Payloads
 
-@strawberry.type(description="The staff filing, awaiting the district's review.")
-class AddEmployeesPayload:
+@business_payload("The staff filing, awaiting the district's review.", errors=ERRORS)
+class AddEmployeesPayload(FilingRefusal):
     transaction: nodes.BusinessTransaction | None = strawberry.field(default=None, description="The ADD_EMPLOYEES filing: SUBMITTED, with the month it takes effect and its lineCount.")
     line_errors: list[FilingLineError] = line_errors_field()
-    errors: list[UserError] = strawberry.field(default_factory=list, description=ERRORS)
     refused_lines: strawberry.Private[str | None] = None
 
 
-@strawberry.type(description="The staff filing, awaiting the district's review.")
-class RemoveEmployeesPayload:
+@business_payload("The staff filing, awaiting the district's review.", errors=ERRORS)
+class RemoveEmployeesPayload(FilingRefusal):
     transaction: nodes.BusinessTransaction | None = strawberry.field(default=None, description="The REMOVE_EMPLOYEES filing: SUBMITTED, with the month it takes effect and its lineCount.")
     line_errors: list[FilingLineError] = line_errors_field()
-    errors: list[UserError] = strawberry.field(default_factory=list, description=ERRORS)
     refused_lines: strawberry.Private[str | None] = None
 
 
@@ -167,11 +176,10 @@ class DeclaredBase:
         return await info.context.loaders.person.load(self.person_id)
 
 
-@strawberry.type(description="The bases declared and the months priced again.")
-class DeclareContributionBasePayload:
+@business_payload("The bases declared and the months priced again.", errors=ERRORS)
+class DeclareContributionBasePayload(FilingRefusal):
     transaction: nodes.BusinessTransaction | None = strawberry.field(default=None, description="The DECLARE_CONTRIBUTION_BASE business, COMPLETED.")
     line_errors: list[FilingLineError] = line_errors_field()
-    errors: list[UserError] = strawberry.field(default_factory=list, description=ERRORS)
     refused_lines: strawberry.Private[str | None] = None
 
     @strawberry.field(description="The year declared.")
@@ -190,7 +198,7 @@ class DeclareContributionBasePayload:
         if details is None:
             return None
         return [DeclaredBase(line=row["line"], id_number=row["id_number"], declared_wage=Decimal(row["declared_wage"]),
-                             base=Decimal(row["base"]), clamp=employer_filings.Clamp(row["clamp"]),
+                             base=Decimal(row["base"]), clamp=bases.Clamp(row["clamp"]),
                              repriced_periods=row["repriced_periods"], person_id=row["person_id"])
                 for row in details["lines"]]
 
@@ -203,10 +211,8 @@ class BackPaidMonth:
     interest: Money = strawberry.field(description="Interest from the month to this month (P5).")
 
 
-@strawberry.type(description="What the employer pays by bank transfer; the months are PAID (via EMPLOYER_BACK_PAY) and their arrears closed.")
+@business_payload("What the employer pays by bank transfer; the months are PAID (via EMPLOYER_BACK_PAY) and their arrears closed.", transaction="The EMPLOYER_BACK_PAY business, COMPLETED.", errors="Why nothing was paid (INVALID_MONTH: nothing owed for a month, or not a past month); empty on success.")
 class EmployerBackPayPayload:
-    transaction: nodes.BusinessTransaction | None = strawberry.field(default=None, description="The EMPLOYER_BACK_PAY business, COMPLETED.")
-    errors: list[UserError] = strawberry.field(default_factory=list, description="Why nothing was paid (INVALID_MONTH: nothing owed for a month, or not a past month); empty on success.")
 
     @strawberry.field(description="The months' contributions.")
     async def principal(self, info: strawberry.Info) -> Money | None:
@@ -233,22 +239,20 @@ class EmployerBackPayPayload:
         return None if details is None else Decimal(details[name])
 
 
-@strawberry.type(description="The filing as decided.")
-class ReviewTransactionPayload:
+@business_payload("The filing as decided.", errors="Why nothing was decided (REASON_REQUIRED, NOT_REVIEWABLE, OUT_OF_SCOPE; INVALID_LINES when lines are no longer valid, see lineErrors); empty on success.")
+class ReviewTransactionPayload(FilingRefusal):
     transaction: nodes.BusinessTransaction | None = strawberry.field(default=None, description="The filing: ACCEPTED (its effectiveMonth moved on when accepted after the 20th, see effectiveMonthMoves) or REJECTED with the decisionReason.")
     line_errors: list[FilingLineError] = line_errors_field()
-    errors: list[UserError] = strawberry.field(default_factory=list, description="Why nothing was decided (REASON_REQUIRED, NOT_REVIEWABLE, OUT_OF_SCOPE; INVALID_LINES when lines are no longer valid, see lineErrors); empty on success.")
     refused_lines: strawberry.Private[str | None] = None
 
 
-@strawberry.type(description="The filing in effect: staff taken on, with their policies and months due, or let go.")
-class ConfirmMaterialsPayload:
+@business_payload("The filing in effect: staff taken on, with their policies and months due, or let go.", errors="Why nothing took effect (MATERIALS_NOT_EXPECTED, OUT_OF_SCOPE; INVALID_LINES when lines are no longer valid, see lineErrors); empty on success.")
+class ConfirmMaterialsPayload(FilingRefusal):
     transaction: nodes.BusinessTransaction | None = strawberry.field(default=None, description="The filing, COMPLETED.")
     employments: list[nodes.Employment] | None = strawberry.field(default=None, description="The employments begun (an addition) or ended (a removal), by person.")
     periods_created: int | None = strawberry.field(default=None, description="An addition's months due made, from the month it takes effect to this month (P4).")
     periods_dropped: int | None = strawberry.field(default=None, description="A removal's months after the last month employed that are no longer due.")
     line_errors: list[FilingLineError] = line_errors_field()
-    errors: list[UserError] = strawberry.field(default_factory=list, description="Why nothing took effect (MATERIALS_NOT_EXPECTED, OUT_OF_SCOPE; INVALID_LINES when lines are no longer valid, see lineErrors); empty on success.")
     refused_lines: strawberry.Private[str | None] = None
 
 
@@ -278,90 +282,60 @@ async def _details(info: strawberry.Info, transaction: nodes.BusinessTransaction
     return None if transaction is None else await info.context.loaders.transaction_details.load(transaction.db_id)
 
 
-async def run_filing(info: strawberry.Info, input_: Any, payload_type: type[P], action: Callable[[], Awaitable[P]]) -> P:
-    """run_mutation, with refused lines in the payload besides the INVALID_LINES error."""
-
-    async def filed() -> P:
-        try:
-            return await action()
-        except FilingRejected as refusal:
-            return payload_type(errors=[UserError.of(refusal)], refused_lines=_kept(refusal.line_errors))
-
-    return await run_mutation(info, input_, payload_type, filed)
-
-
 @strawberry.type
 class EmployerMutations:
-    @strawberry.mutation(description=f"Add staff (增员, E2), at most {MAX_LINES} lines: filed SUBMITTED for the district's review; by the 20th it takes effect this month, later next month (M3). A refused line refuses the filing: errors holds INVALID_LINES and lineErrors every refused line.",
+    @business_mutation(description=f"Add staff (增员, E2), at most {MAX_LINES} lines: filed SUBMITTED for the district's review; by the 20th it takes effect this month, later next month (M3). A refused line refuses the filing: errors holds INVALID_LINES and lineErrors every refused line.",
                          extensions=[allow(*FILERS)])
     async def add_employees(self, info: strawberry.Info, input: Annotated[AddEmployeesInput, INPUT]) -> AddEmployeesPayload:
-        async def add() -> AddEmployeesPayload:
-            transaction = await employer_filings.add_employees(
-                info.context.viewer, _employer_id(info, input.employer_id),
-                [AddLine(line.id_number, line.declared_wage, line.insurance_types) for line in input.lines])
-            return AddEmployeesPayload(transaction=_transaction(info, transaction))
+        transaction = await staffing.add_employees(
+            info.context.viewer, _employer_id(info, input.employer_id),
+            [AddLine(line.id_number, line.declared_wage, line.insurance_types) for line in input.lines])
+        return AddEmployeesPayload(transaction=_transaction(info, transaction))
 
-        return await run_filing(info, input, AddEmployeesPayload, add)
-
-    @strawberry.mutation(description=f"Remove staff (减员, E2), at most {MAX_LINES} lines: filed SUBMITTED for the district's review; by the 20th it takes effect this month, later next month (M3). A refused line refuses the filing: errors holds INVALID_LINES and lineErrors every refused line.",
+    @business_mutation(description=f"Remove staff (减员, E2), at most {MAX_LINES} lines: filed SUBMITTED for the district's review; by the 20th it takes effect this month, later next month (M3). A refused line refuses the filing: errors holds INVALID_LINES and lineErrors every refused line.",
                          extensions=[allow(*FILERS)])
     async def remove_employees(self, info: strawberry.Info,
                                input: Annotated[RemoveEmployeesInput, INPUT]) -> RemoveEmployeesPayload:
-        async def remove() -> RemoveEmployeesPayload:
-            transaction = await employer_filings.remove_employees(
-                info.context.viewer, _employer_id(info, input.employer_id),
-                [RemoveLine(line.id_number, line.last_month) for line in input.lines])
-            return RemoveEmployeesPayload(transaction=_transaction(info, transaction))
+        transaction = await staffing.remove_employees(
+            info.context.viewer, _employer_id(info, input.employer_id),
+            [RemoveLine(line.id_number, line.last_month) for line in input.lines])
+        return RemoveEmployeesPayload(transaction=_transaction(info, transaction))
 
-        return await run_filing(info, input, RemoveEmployeesPayload, remove)
-
-    @strawberry.mutation(description=f"Declare the staff's contribution bases for the year in force (E3), at most {MAX_LINES} lines: each base is the wage held within 60%..300% of the average wage (P4), and their months of the year not yet paid are priced again. A refused line refuses the declaration: errors holds INVALID_LINES and lineErrors every refused line.",
+    @business_mutation(description=f"Declare the staff's contribution bases for the year in force (E3), at most {MAX_LINES} lines: each base is the wage held within 60%..300% of the average wage (P4), and their months of the year not yet paid are priced again. A refused line refuses the declaration: errors holds INVALID_LINES and lineErrors every refused line.",
                          extensions=[allow(*FILERS)])
     async def declare_contribution_base(self, info: strawberry.Info,
                                         input: Annotated[DeclareContributionBaseInput, INPUT]) -> DeclareContributionBasePayload:
-        async def declare() -> DeclareContributionBasePayload:
-            declared = await employer_filings.declare_contribution_base(
-                info.context.viewer, _employer_id(info, input.employer_id), input.year,
-                [BaseLine(line.id_number, line.declared_wage) for line in input.lines])
-            return DeclareContributionBasePayload(transaction=_transaction(info, declared.transaction))
+        declared = await bases.declare_contribution_base(
+            info.context.viewer, _employer_id(info, input.employer_id), input.year,
+            [BaseLine(line.id_number, line.declared_wage) for line in input.lines])
+        return DeclareContributionBasePayload(transaction=_transaction(info, declared.transaction))
 
-        return await run_filing(info, input, DeclareContributionBasePayload, declare)
-
-    @strawberry.mutation(description="Back-pay past months the employer did not pay (E4): each unpaid month of its staff (or of the persons named) is paid by bank transfer with interest to this month (P5), and its arrears closed.",
+    @business_mutation(description="Back-pay past months the employer did not pay (E4): each unpaid month of its staff (or of the persons named) is paid by bank transfer with interest to this month (P5), and its arrears closed.",
                          extensions=[allow(*FILERS)])
     async def employer_back_pay(self, info: strawberry.Info,
                                 input: Annotated[EmployerBackPayInput, INPUT]) -> EmployerBackPayPayload:
-        async def back_pay() -> EmployerBackPayPayload:
-            person_ids = (None if input.person_ids is None
-                          else [decode_int_id(opaque, "Person", "personIds") for opaque in input.person_ids])
-            paid = await employer_filings.employer_back_pay(
-                info.context.viewer, _employer_id(info, input.employer_id), input.months, person_ids)
-            return EmployerBackPayPayload(transaction=_transaction(info, paid.transaction))
+        person_ids = (None if input.person_ids is None
+                      else [decode_int_id(opaque, "Person", "personIds") for opaque in input.person_ids])
+        paid = await back_payment.employer_back_pay(
+            info.context.viewer, _employer_id(info, input.employer_id), input.months, person_ids)
+        return EmployerBackPayPayload(transaction=_transaction(info, paid.transaction))
 
-        return await run_mutation(info, input, EmployerBackPayPayload, back_pay)
-
-    @strawberry.mutation(description="Accept or reject a staff filing (E2), by a reviewer of the employer's district. Accepted after the 20th of the month it was to take effect in, it takes effect a month later (M3). Each line is checked again on acceptance.",
+    @business_mutation(description="Accept or reject a staff filing (E2), by a reviewer of the employer's district. Accepted after the 20th of the month it was to take effect in, it takes effect a month later (M3). Each line is checked again on acceptance.",
                          extensions=[allow(Role.REVIEWER)])
     async def review_transaction(self, info: strawberry.Info,
                                  input: Annotated[ReviewTransactionInput, INPUT]) -> ReviewTransactionPayload:
-        async def decide() -> ReviewTransactionPayload:
-            transaction = await employer_filings.review(
-                info.context.viewer, _transaction_id(input.transaction_id), input.accept, input.reason)
-            return ReviewTransactionPayload(transaction=_transaction(info, transaction))
+        transaction = await staffing.review(
+            info.context.viewer, _transaction_id(input.transaction_id), input.accept, input.reason)
+        return ReviewTransactionPayload(transaction=_transaction(info, transaction))
 
-        return await run_filing(info, input, ReviewTransactionPayload, decide)
-
-    @strawberry.mutation(description="Confirm the paper materials of an accepted staff filing (E2, the one visit), by a reviewer of the employer's district: an addition's employments, employer-channel policies and months due from the month it takes effect are made; a removal's employments and policies end.",
+    @business_mutation(description="Confirm the paper materials of an accepted staff filing (E2, the one visit), by a reviewer of the employer's district: an addition's employments, employer-channel policies and months due from the month it takes effect are made; a removal's employments and policies end.",
                          extensions=[allow(Role.REVIEWER)])
     async def confirm_materials(self, info: strawberry.Info,
                                 input: Annotated[ConfirmMaterialsInput, INPUT]) -> ConfirmMaterialsPayload:
-        async def confirm() -> ConfirmMaterialsPayload:
-            done = await employer_filings.confirm_materials(info.context.viewer, _transaction_id(input.transaction_id))
-            added = done.transaction.business_type is BusinessType.ADD_EMPLOYEES
-            return ConfirmMaterialsPayload(
-                transaction=_transaction(info, done.transaction),
-                employments=[node_of(nodes.Employment, employment) for employment in done.employments],
-                periods_created=len(done.periods) if added else None,
-                periods_dropped=None if added else done.dropped_periods)
-
-        return await run_filing(info, input, ConfirmMaterialsPayload, confirm)
+        done = await staffing.confirm_materials(info.context.viewer, _transaction_id(input.transaction_id))
+        added = done.transaction.business_type is BusinessType.ADD_EMPLOYEES
+        return ConfirmMaterialsPayload(
+            transaction=_transaction(info, done.transaction),
+            employments=[node_of(nodes.Employment, employment) for employment in done.employments],
+            periods_created=len(done.periods) if added else None,
+            periods_dropped=None if added else done.dropped_periods)

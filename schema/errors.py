@@ -12,16 +12,6 @@ from domain.errors import BusinessError
 T = TypeVar("T")
 
 
-class BadUserInput(GraphQLError):
-    """An argument that is well-typed but invalid: an impossible ID number, a cursor not ours."""
-
-    def __init__(self, message: str, argument: str | None = None) -> None:
-        extensions = {"code": "BAD_USER_INPUT"}
-        if argument:
-            extensions["argument"] = argument
-        super().__init__(message, extensions=extensions)
-
-
 class Refused(GraphQLError):
     """A business rule refusing a query (a mutation reports it in its payload instead)."""
 

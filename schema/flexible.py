@@ -9,13 +9,13 @@ from strawberry.file_uploads import Upload
 
 from domain.errors import BusinessError, ErrorCode
 from resolvers.loaders import node_of
-from resolvers.mutations import run_mutation
+from schema.business_mutation import business_mutation, business_payload
 from schema import nodes
 from schema.enums import InsuranceType
 from schema.errors import refused_as_error
 from schema.payloads import IDEMPOTENCY_KEY, INPUT, UserError
 from schema.permissions import self_service
-from schema.relay import decode_int_id
+from resolvers.inputs import decode_int_id
 from schema.scalars import ExactDecimal, Money, MonthScalar
 from services.flexible import arrears, personal_info
 from services.cards import applications as card_applications
@@ -39,13 +39,6 @@ async def person_in_reach(info: strawberry.Info, person_id: strawberry.ID | None
     return await info.context.loaders.person.load(subject_id(info, person_id))
 
 
-async def read_upload(upload: Any) -> bytes | None:
-    """The uploaded file's bytes; the request body is already capped at the upload limit."""
-    if upload is None or isinstance(upload, bytes):
-        return upload
-    return await upload.read()
-
-
 def _nodes(node_type: type, instances: list[Any]) -> list[Any]:
     return [node_of(node_type, instance) for instance in instances]
 
@@ -60,12 +53,10 @@ class EnrollFlexibleInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.type(description="The new policies, the first month's contributions, and the medical-card application.")
+@business_payload("The new policies, the first month's contributions, and the medical-card application.", transaction="The ENROLL_FLEXIBLE business.")
 class EnrollFlexiblePayload:
     policies: list[nodes.Policy] | None = strawberry.field(default=None, description="One policy per insurance type, ACTIVE from the start month.")
     card_application: nodes.MedicalCardApplication | None = strawberry.field(default=None, description="With MEDICAL: the card application, its photo being checked, and the visit deadline (F2).")
-    transaction: nodes.BusinessTransaction | None = strawberry.field(default=None, description="The ENROLL_FLEXIBLE business.")
-    errors: list[UserError] = strawberry.field(default_factory=list, description="Why nothing changed; empty on success.")
 
 
 @strawberry.input(description="Suspend flexible contributions from next month (F3).")
@@ -75,11 +66,9 @@ class SuspendFlexibleInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.type(description="The suspended policies: this month is the last due.")
+@business_payload("The suspended policies: this month is the last due.", transaction="The SUSPEND_FLEXIBLE business.")
 class SuspendFlexiblePayload:
     policies: list[nodes.Policy] | None = strawberry.field(default=None, description="SUSPENDED with this month as the last due, or TERMINATED when not yet started.")
-    transaction: nodes.BusinessTransaction | None = strawberry.field(default=None, description="The SUSPEND_FLEXIBLE business.")
-    errors: list[UserError] = strawberry.field(default_factory=list, description="Why nothing changed; empty on success.")
 
 
 @strawberry.input(description="Change the flexible pension grade from next month (F4).")
@@ -89,12 +78,10 @@ class ChangePensionGradeInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.type(description="The policy at its new grade and the months re-priced.")
+@business_payload("The policy at its new grade and the months re-priced.", transaction="The CHANGE_PENSION_GRADE business, with the grades before and after.")
 class ChangePensionGradePayload:
     policy: nodes.Policy | None = strawberry.field(default=None, description="The flexible pension policy.")
     repriced_periods: list[nodes.ContributionPeriod] | None = strawberry.field(default=None, description="Months not yet due, now at the new grade.")
-    transaction: nodes.BusinessTransaction | None = strawberry.field(default=None, description="The CHANGE_PENSION_GRADE business, with the grades before and after.")
-    errors: list[UserError] = strawberry.field(default_factory=list, description="Why nothing changed; empty on success.")
 
 
 @strawberry.input(description="Pay chosen arrears with interest at this month's end (F6).")
@@ -104,11 +91,9 @@ class PayArrearsInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.type(description="The payment order: deposit its total before the month-end run collects it.")
+@business_payload("The payment order: deposit its total before the month-end run collects it.", transaction="The business: SUBMITTED now, COMPLETED when collected, CANCELLED when it lapses.")
 class PaymentOrderPayload:
     order: nodes.PaymentOrder | None = strawberry.field(default=None, description="The order, OPEN until this month's end.")
-    transaction: nodes.BusinessTransaction | None = strawberry.field(default=None, description="The business: SUBMITTED now, COMPLETED when collected, CANCELLED when it lapses.")
-    errors: list[UserError] = strawberry.field(default_factory=list, description="Why nothing changed; empty on success.")
 
 
 @strawberry.input(description="Give up arrears for good (F7).")
@@ -119,11 +104,9 @@ class CancelArrearsInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.type(description="The cancelled arrears.")
+@business_payload("The cancelled arrears.", transaction="The CANCEL_ARREARS business.")
 class CancelArrearsPayload:
     arrears: list[nodes.Arrear] | None = strawberry.field(default=None, description="The arrears, now CANCELLED.")
-    transaction: nodes.BusinessTransaction | None = strawberry.field(default=None, description="The CANCEL_ARREARS business.")
-    errors: list[UserError] = strawberry.field(default_factory=list, description="Why nothing changed; empty on success.")
 
 
 @strawberry.input(description="Back-pay interrupted pension months at this month's end (F8); read interruptionQuote first.")
@@ -142,11 +125,9 @@ class ApplyMedicalCardInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.type(description="The new card application; earlier unfinished ones have expired.")
+@business_payload("The new card application; earlier unfinished ones have expired.", transaction="The APPLY_MEDICAL_CARD business.")
 class ApplyMedicalCardPayload:
     card_application: nodes.MedicalCardApplication | None = strawberry.field(default=None, description="The application, its photo being checked (P7).")
-    transaction: nodes.BusinessTransaction | None = strawberry.field(default=None, description="The APPLY_MEDICAL_CARD business.")
-    errors: list[UserError] = strawberry.field(default_factory=list, description="Why nothing changed; empty on success.")
 
 
 @strawberry.input(description="Change contact details or community (F5); name, ID number and birth dates are changed only at an office.")
@@ -158,11 +139,9 @@ class UpdatePersonalInfoInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.type(description="The person with the new details, and the business recorded.")
+@business_payload("The person with the new details, and the business recorded.", transaction="The UPDATE_PERSONAL_INFO business, with the details before and after.")
 class UpdatePersonalInfoPayload:
     person: nodes.Person | None = strawberry.field(default=None, description="The person as now recorded.")
-    transaction: nodes.BusinessTransaction | None = strawberry.field(default=None, description="The UPDATE_PERSONAL_INFO business, with the details before and after.")
-    errors: list[UserError] = strawberry.field(default_factory=list, description="Why nothing changed; empty on success.")
 
 
 @strawberry.type(description="One interrupted month as it would be back-paid now.")
@@ -209,94 +188,66 @@ def _order_payload(done: arrears.Order) -> PaymentOrderPayload:
 
 @strawberry.type
 class FlexibleMutations:
-    @strawberry.mutation(description="Enroll in flexible pension and/or medical insurance, or continue after a suspension, from next month (F1); medical opens a card application (F2).",
+    @business_mutation(description="Enroll in flexible pension and/or medical insurance, or continue after a suspension, from next month (F1); medical opens a card application (F2).",
                          extensions=[self_service()])
     async def enroll_flexible(self, info: strawberry.Info, input: Annotated[EnrollFlexibleInput, INPUT]) -> EnrollFlexiblePayload:
-        input.photo = await read_upload(input.photo)
+        done = await flexible.enroll(info.context.viewer, subject_id(info, input.person_id), input.insurance_types,
+                                     input.pension_grade, input.start_month, input.photo)
+        application = done.card_application
+        return EnrollFlexiblePayload(
+            policies=_nodes(nodes.Policy, done.policies),
+            card_application=None if application is None else node_of(nodes.MedicalCardApplication, application),
+            transaction=node_of(nodes.BusinessTransaction, done.transaction))
 
-        async def enroll() -> EnrollFlexiblePayload:
-            done = await flexible.enroll(info.context.viewer, subject_id(info, input.person_id), input.insurance_types,
-                                         input.pension_grade, input.start_month, input.photo)
-            application = done.card_application
-            return EnrollFlexiblePayload(
-                policies=_nodes(nodes.Policy, done.policies),
-                card_application=None if application is None else node_of(nodes.MedicalCardApplication, application),
-                transaction=node_of(nodes.BusinessTransaction, done.transaction))
-
-        return await run_mutation(info, input, EnrollFlexiblePayload, enroll)
-
-    @strawberry.mutation(description="Suspend flexible contributions (F3): this month is the last due.", extensions=[self_service()])
+    @business_mutation(description="Suspend flexible contributions (F3): this month is the last due.", extensions=[self_service()])
     async def suspend_flexible(self, info: strawberry.Info, input: Annotated[SuspendFlexibleInput, INPUT]) -> SuspendFlexiblePayload:
-        async def suspend() -> SuspendFlexiblePayload:
-            policies, transaction = await flexible.suspend(info.context.viewer, subject_id(info, input.person_id),
-                                                           input.insurance_types)
-            return SuspendFlexiblePayload(policies=_nodes(nodes.Policy, policies),
-                                          transaction=node_of(nodes.BusinessTransaction, transaction))
+        policies, transaction = await flexible.suspend(info.context.viewer, subject_id(info, input.person_id),
+                                                       input.insurance_types)
+        return SuspendFlexiblePayload(policies=_nodes(nodes.Policy, policies),
+                                      transaction=node_of(nodes.BusinessTransaction, transaction))
 
-        return await run_mutation(info, input, SuspendFlexiblePayload, suspend)
-
-    @strawberry.mutation(description="Change the flexible pension grade from next month (F4); months not yet due are re-priced.", extensions=[self_service()])
+    @business_mutation(description="Change the flexible pension grade from next month (F4); months not yet due are re-priced.", extensions=[self_service()])
     async def change_pension_grade(self, info: strawberry.Info, input: Annotated[ChangePensionGradeInput, INPUT]) -> ChangePensionGradePayload:
-        async def change() -> ChangePensionGradePayload:
-            done = await flexible.change_pension_grade(info.context.viewer, subject_id(info, input.person_id),
-                                                       input.pension_grade)
-            return ChangePensionGradePayload(policy=node_of(nodes.Policy, done.policy),
-                                             repriced_periods=_nodes(nodes.ContributionPeriod, done.repriced),
-                                             transaction=node_of(nodes.BusinessTransaction, done.transaction))
+        done = await flexible.change_pension_grade(info.context.viewer, subject_id(info, input.person_id),
+                                                   input.pension_grade)
+        return ChangePensionGradePayload(policy=node_of(nodes.Policy, done.policy),
+                                         repriced_periods=_nodes(nodes.ContributionPeriod, done.repriced),
+                                         transaction=node_of(nodes.BusinessTransaction, done.transaction))
 
-        return await run_mutation(info, input, ChangePensionGradePayload, change)
-
-    @strawberry.mutation(description="Order the payment of arrears, principal plus interest to this month (F6, P5), collected at this month's end.", extensions=[self_service()])
+    @business_mutation(description="Order the payment of arrears, principal plus interest to this month (F6, P5), collected at this month's end.", extensions=[self_service()])
     async def pay_arrears(self, info: strawberry.Info, input: Annotated[PayArrearsInput, INPUT]) -> PaymentOrderPayload:
-        async def pay() -> PaymentOrderPayload:
-            return _order_payload(await arrears.pay_arrears(
-                info.context.viewer, subject_id(info, input.person_id), _arrear_ids(input.arrear_ids)))
+        return _order_payload(await arrears.pay_arrears(
+            info.context.viewer, subject_id(info, input.person_id), _arrear_ids(input.arrear_ids)))
 
-        return await run_mutation(info, input, PaymentOrderPayload, pay)
-
-    @strawberry.mutation(description="Cancel arrears for good (F7); the input must confirm it.", extensions=[self_service()])
+    @business_mutation(description="Cancel arrears for good (F7); the input must confirm it.", extensions=[self_service()])
     async def cancel_arrears(self, info: strawberry.Info, input: Annotated[CancelArrearsInput, INPUT]) -> CancelArrearsPayload:
-        async def cancel() -> CancelArrearsPayload:
-            cancelled, transaction = await arrears.cancel_arrears(
-                info.context.viewer, subject_id(info, input.person_id), _arrear_ids(input.arrear_ids),
-                input.confirm_irreversible)
-            return CancelArrearsPayload(arrears=_nodes(nodes.Arrear, cancelled),
-                                        transaction=node_of(nodes.BusinessTransaction, transaction))
+        cancelled, transaction = await arrears.cancel_arrears(
+            info.context.viewer, subject_id(info, input.person_id), _arrear_ids(input.arrear_ids),
+            input.confirm_irreversible)
+        return CancelArrearsPayload(arrears=_nodes(nodes.Arrear, cancelled),
+                                    transaction=node_of(nodes.BusinessTransaction, transaction))
 
-        return await run_mutation(info, input, CancelArrearsPayload, cancel)
-
-    @strawberry.mutation(description="Order the back-payment of interrupted pension months (F8), collected at this month's end; medical is refused with MEDICAL_INTERRUPTION_NOT_BACKPAYABLE.",
+    @business_mutation(description="Order the back-payment of interrupted pension months (F8), collected at this month's end; medical is refused with MEDICAL_INTERRUPTION_NOT_BACKPAYABLE.",
                          extensions=[self_service()])
     async def pay_interruption(self, info: strawberry.Info, input: Annotated[PayInterruptionInput, INPUT]) -> PaymentOrderPayload:
-        async def pay() -> PaymentOrderPayload:
-            return _order_payload(await arrears.pay_interruption(
-                info.context.viewer, subject_id(info, input.person_id), input.months, input.insurance_type,
-                input.pension_grade))
+        return _order_payload(await arrears.pay_interruption(
+            info.context.viewer, subject_id(info, input.person_id), input.months, input.insurance_type,
+            input.pension_grade))
 
-        return await run_mutation(info, input, PaymentOrderPayload, pay)
-
-    @strawberry.mutation(description="Apply for a medical card with a new photo (F2).", extensions=[self_service()])
+    @business_mutation(description="Apply for a medical card with a new photo (F2).", extensions=[self_service()])
     async def apply_medical_card(self, info: strawberry.Info, input: Annotated[ApplyMedicalCardInput, INPUT]) -> ApplyMedicalCardPayload:
-        input.photo = await read_upload(input.photo)
+        application, transaction = await card_applications.apply_medical_card(
+            info.context.viewer, subject_id(info, input.person_id), input.photo)
+        return ApplyMedicalCardPayload(card_application=node_of(nodes.MedicalCardApplication, application),
+                                       transaction=node_of(nodes.BusinessTransaction, transaction))
 
-        async def apply() -> ApplyMedicalCardPayload:
-            application, transaction = await card_applications.apply_medical_card(
-                info.context.viewer, subject_id(info, input.person_id), input.photo)
-            return ApplyMedicalCardPayload(card_application=node_of(nodes.MedicalCardApplication, application),
-                                           transaction=node_of(nodes.BusinessTransaction, transaction))
-
-        return await run_mutation(info, input, ApplyMedicalCardPayload, apply)
-
-    @strawberry.mutation(description="Change personal information (F5).", extensions=[self_service()])
+    @business_mutation(description="Change personal information (F5).", extensions=[self_service()])
     async def update_personal_info(self, info: strawberry.Info,
                                    input: Annotated[UpdatePersonalInfoInput, INPUT]) -> UpdatePersonalInfoPayload:
-        async def update() -> UpdatePersonalInfoPayload:
-            community_id = None if input.community_id is None else decode_int_id(input.community_id, "Community", "communityId")
-            person, transaction = await personal_info.update_personal_info(
-                info.context.viewer, subject_id(info, input.person_id), phone=input.phone, address=input.address,
-                community_id=community_id,
-            )
-            return UpdatePersonalInfoPayload(person=node_of(nodes.Person, person),
-                                             transaction=node_of(nodes.BusinessTransaction, transaction))
-
-        return await run_mutation(info, input, UpdatePersonalInfoPayload, update)
+        community_id = None if input.community_id is None else decode_int_id(input.community_id, "Community", "communityId")
+        person, transaction = await personal_info.update_personal_info(
+            info.context.viewer, subject_id(info, input.person_id), phone=input.phone, address=input.address,
+            community_id=community_id,
+        )
+        return UpdatePersonalInfoPayload(person=node_of(nodes.Person, person),
+                                         transaction=node_of(nodes.BusinessTransaction, transaction))

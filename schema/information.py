@@ -10,7 +10,8 @@ from domain.retirement import Scenario, YearsMonths
 from schema.enums import BusinessType, Channel, InsuranceType, PolicyStatus, ServiceChannel, TransactionStatus
 from schema.errors import refused_as_error
 from schema.flexible import person_in_reach
-from schema.relay import decode_int_id, encode_id
+from schema.records import ContributionRecord, Duration, Retirement, contribution_record, retirement_of
+from resolvers.inputs import decode_int_id, encode_id
 from schema.scalars import ExactDecimal, Money, MonthScalar
 from services import information, statistics
 
@@ -27,38 +28,6 @@ PENSION_FORMULA = (
     "A scenario short of the minimum contribution months (15 years, rising from 2030 to 20) pays no "
     "pension and says how many months it lacks."
 )
-
-
-@strawberry.type(description="Years and months.")
-class Duration:
-    years: int = strawberry.field(description="Whole years.")
-    months: int = strawberry.field(description="Months beyond them, 0 to 11.")
-
-    @classmethod
-    def of(cls, value: YearsMonths) -> Duration:
-        return cls(years=value.years, months=value.months)
-
-
-@strawberry.type(description="When the person retires under Q3: from the archive birth date when it differs from the ID card, with the 2025 reform.")
-class Retirement:
-    birth_date: dt.date = strawberry.field(description="The birth date that decides: the archive's, else the ID card's.")
-    age: Duration = strawberry.field(description="The retirement age.")
-    month: MonthScalar = strawberry.field(description="The month the person reaches it: the last month whose contribution counts.")
-
-
-@strawberry.type(description="Actual contribution months of one insurance type: paid and back-paid months only; cancelled months never count (F7).")
-class InsuranceContribution:
-    insurance_type: InsuranceType = strawberry.field(description="The insurance type.")
-    months: int = strawberry.field(description="Distinct months paid.")
-    years: Duration = strawberry.field(description="The same in years and months.")
-    minimum_months: int | None = strawberry.field(description="Pension: the minimum months for a pension at the person's retirement (Q3).")
-    months_needed: int | None = strawberry.field(description="Pension: months still to pay for the minimum; 0 once reached.")
-
-
-@strawberry.type(description="Where a person stands (Q2, Q3).")
-class ContributionRecord:
-    retirement: Retirement = strawberry.field(description="Retirement age and month.")
-    types: list[InsuranceContribution] = strawberry.field(description="Every insurance type, pension first.")
 
 
 @strawberry.type(description="One way the future may go, priced with the formula of pensionEstimate.")
@@ -163,17 +132,6 @@ def _group(group: statistics.Group) -> StatsGroup:
         status=group.status.value if group.status else None, month=group.month)
 
 
-def _retirement(value: information.Retirement) -> Retirement:
-    return Retirement(birth_date=value.birth_date, age=Duration.of(value.age), month=value.month)
-
-
-async def contribution_record(person_id: int) -> ContributionRecord:
-    record = await information.contribution_record(person_id)
-    return ContributionRecord(retirement=_retirement(record.retirement), types=[
-        InsuranceContribution(insurance_type=t.insurance_type, months=t.months, years=Duration.of(t.years),
-                              minimum_months=t.minimum_months, months_needed=t.months_needed) for t in record.types])
-
-
 async def pension_estimate(info: strawberry.Info, person_id: strawberry.ID | None,
                            annual_wage_growth: Decimal) -> PensionEstimate | None:
     """Null when the person is out of the viewer's reach; refusals are top-level errors."""
@@ -183,7 +141,7 @@ async def pension_estimate(info: strawberry.Info, person_id: strawberry.ID | Non
     done = await refused_as_error(information.pension_estimate(person.db_id, annual_wage_growth))
     inputs, estimate = done.inputs, done.estimate
     return PensionEstimate(
-        retirement=_retirement(done.retirement), months_to_retirement=estimate.months_to_retirement,
+        retirement=retirement_of(done.retirement), months_to_retirement=estimate.months_to_retirement,
         inputs=PensionEstimateInputs(paid_months=inputs.paid_months, mean_index=inputs.mean_index,
                                      account_balance=inputs.account_balance, average_wage=inputs.average_wage,
                                      pension_grade=inputs.grade, annual_wage_growth=inputs.annual_wage_growth),

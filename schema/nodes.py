@@ -4,11 +4,12 @@ related objects and lists go through the request's DataLoaders, once per list, n
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
+import models
 from domain import enums
 from domain.errors import BusinessError
 from domain.identifiers import mask_resident_id
@@ -21,13 +22,12 @@ from schema.enums import (
     InsuranceType, JobKind, JobStatus, LedgerKind, PaidVia, ParameterCode, PaymentOrderKind, PaymentOrderStatus, PeriodStatus, PersonCategory, PolicyStatus,
     RetirementClass, Role, ServiceChannel, TransactionStatus,
 )
-from schema.errors import BadUserInput
+from resolvers.inputs import BadUserInput
+from resolvers.loaders import Loaders, NodeKind
+from schema.records import ContributionRecord, record_of
 from schema.relay import Connection, Node, nested_connection, page_request
 from schema.scalars import ExactDecimal, Money, MonthScalar
 
-if TYPE_CHECKING:
-    from resolvers.loaders import Loaders
-    from schema.information import ContributionRecord
 
 Info = strawberry.Info
 
@@ -147,9 +147,8 @@ class Person(Node):
         return await nested_connection(loaders(info).card_applications_of_person, self.db_id, page)
 
     @strawberry.field(description="Actual contribution months per insurance type, months still needed for a pension, and the retirement month (Q2, Q3).")
-    async def contribution_record(self) -> Annotated[ContributionRecord, strawberry.lazy("schema.information")]:
-        from schema.information import contribution_record  # schema.information builds on these types
-        return await contribution_record(self.db_id)
+    async def contribution_record(self, info: Info) -> ContributionRecord:
+        return record_of(await loaders(info).contribution_record.load(self.db_id))
 
     @strawberry.field(description="The contribution passbook (缴费存折), if the person has one.")
     async def passbook(self, info: Info) -> Passbook | None:
@@ -646,9 +645,27 @@ class Me:
         return None if self.district_id is None else await loaders(info).district.load(self.district_id)
 
 
-NODE_TYPES: dict[str, type[Any]] = {
-    cls.__name__: cls
-    for cls in (District, Community, Person, Employer, Employment, Policy, ContributionPeriod, Arrear,
-                Passbook, LedgerEntry, BusinessTransaction, Parameter, Job, Certificate, AuditEvent, PaymentOrder,
-                PaymentOrderLine, MedicalCardApplication, Office, AppointmentSlot, Appointment)
-}
+# The graph's entities: each is read by id through the loader of its name (node(id), nested objects).
+NODE_KINDS: tuple[NodeKind, ...] = tuple(NodeKind(node_type, model, loader) for node_type, model, loader in (
+    (District, models.District, "district"),
+    (Community, models.Community, "community"),
+    (Person, models.Person, "person"),
+    (Employer, models.Employer, "employer"),
+    (Employment, models.Employment, "employment"),
+    (Policy, models.Policy, "policy"),
+    (ContributionPeriod, models.ContributionPeriod, "period"),
+    (Arrear, models.Arrear, "arrear"),
+    (Passbook, models.Passbook, "passbook"),
+    (LedgerEntry, models.LedgerEntry, "ledger_entry"),
+    (BusinessTransaction, models.BusinessTransaction, "transaction"),
+    (Parameter, models.Parameter, "parameter"),
+    (Job, models.Job, "job"),
+    (Certificate, models.Certificate, "certificate"),
+    (AuditEvent, models.AuditEvent, "audit_event"),
+    (PaymentOrder, models.PaymentOrder, "payment_order"),
+    (PaymentOrderLine, models.PaymentOrderLine, "payment_order_line"),
+    (MedicalCardApplication, models.MedicalCardApplication, "card_application"),
+    (Office, models.Office, "office"),
+    (AppointmentSlot, models.AppointmentSlot, "appointment_slot"),
+    (Appointment, models.Appointment, "appointment"),
+))

@@ -8,7 +8,7 @@ import strawberry
 
 from domain.enums import Role
 from resolvers.loaders import node_of
-from resolvers.mutations import run_mutation
+from schema.business_mutation import business_mutation, business_payload
 from schema import nodes
 from schema.payloads import IDEMPOTENCY_KEY, INPUT, UserError
 from schema.permissions import allow
@@ -24,25 +24,20 @@ class RecordDepositInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.type(description="The booked deposit and the passbook after it.")
+@business_payload("The booked deposit and the passbook after it.", transaction="The RECORD_DEPOSIT business, when booked now.", errors="Why nothing was booked; empty on success.")
 class RecordDepositPayload:
     entry: nodes.LedgerEntry | None = strawberry.field(default=None, description="The DEPOSIT movement.")
     passbook: nodes.Passbook | None = strawberry.field(default=None, description="The passbook, with its new balance.")
     already_recorded: bool | None = strawberry.field(default=None, description="True when this bank reference was booked before: nothing changed.")
-    transaction: nodes.BusinessTransaction | None = strawberry.field(default=None, description="The RECORD_DEPOSIT business, when booked now.")
-    errors: list[UserError] = strawberry.field(default_factory=list, description="Why nothing was booked; empty on success.")
 
 
 @strawberry.type
 class PassbookMutations:
-    @strawberry.mutation(description="Record a passbook deposit reported by the bank (F9).", extensions=[allow(Role.BANK)])
+    @business_mutation(description="Record a passbook deposit reported by the bank (F9).", extensions=[allow(Role.BANK)])
     async def record_deposit(self, info: strawberry.Info, input: Annotated[RecordDepositInput, INPUT]) -> RecordDepositPayload:
-        async def record() -> RecordDepositPayload:
-            done = await deposits.record_deposit(info.context.viewer, input.account_number, input.amount, input.bank_reference)
-            return RecordDepositPayload(
-                entry=node_of(nodes.LedgerEntry, done.entry), passbook=node_of(nodes.Passbook, done.passbook),
-                already_recorded=done.already_recorded,
-                transaction=None if done.transaction is None else node_of(nodes.BusinessTransaction, done.transaction),
-            )
-
-        return await run_mutation(info, input, RecordDepositPayload, record)
+        done = await deposits.record_deposit(info.context.viewer, input.account_number, input.amount, input.bank_reference)
+        return RecordDepositPayload(
+            entry=node_of(nodes.LedgerEntry, done.entry), passbook=node_of(nodes.Passbook, done.passbook),
+            already_recorded=done.already_recorded,
+            transaction=None if done.transaction is None else node_of(nodes.BusinessTransaction, done.transaction),
+        )

@@ -1,4 +1,4 @@
-"""Permissions, declared once on each root field and mutation (DOMAIN.md A5, A6; API.md 2).
+"""Permissions, declared once on each root field and mutation (DOMAIN.md A6; API.md 2).
 
 ``extensions=[allow(Role.CLERK, ...)]`` on a field: an anonymous caller gets UNAUTHENTICATED, a
 signed-in caller of another role FORBIDDEN, both as top-level errors, and a refused mutation is
@@ -16,9 +16,8 @@ from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission, PermissionExtension
 
-from domain.enums import SELF_SERVICE_CATEGORIES, AuditOutcome, Role
-from models import Person
-from resolvers.context import viewer_of
+from domain.enums import AuditOutcome, Role
+from resolvers.viewer import viewer_of
 from services.common.audit import record
 
 STAFF = (Role.CLERK, Role.REVIEWER, Role.ADMIN)
@@ -70,30 +69,11 @@ class DeclaredPermission(PermissionExtension):
         super().__init__(checks, use_directives=False)
 
 
-class FlexibleEmploymentOnly(BasePermission):
-    """A5: a person insured through an employer reads their records, but their employer does their
-    business; flexible-employment persons, and the uninsured who come to enroll, transact for
-    themselves (F1-F8)."""
-
-    message = ("Persons insured through an employer, or retired, may only read their records: "
-               "flexible-employment business is for the flexibly insured and the uninsured.")
-    error_extensions = {"code": "FORBIDDEN"}
-
-    async def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
-        viewer = info.context.viewer
-        if viewer.role is not Role.PERSON:
-            return True
-        if await Person.exists(id=viewer.person_id, category__in=SELF_SERVICE_CATEGORIES):
-            return True
-        await _audit_refusal(info, kwargs, "employed or retired: reads only (A5)")
-        return False
-
-
 def self_service() -> DeclaredPermission:
-    """Flexible-employment self-service: the person online, or their community clerk at a kiosk."""
-    permission = DeclaredPermission((Role.PERSON, Role.CLERK))
-    permission.permissions.append(FlexibleEmploymentOnly())
-    return permission
+    """Flexible-employment self-service: the person online, or their community clerk at a kiosk.
+    Whether the person may self-serve (A5: not the employed, nor the retired) is a business rule,
+    answered in the payload alike to both (services.common.self_service)."""
+    return DeclaredPermission((Role.PERSON, Role.CLERK))
 
 
 def allow(*roles: Role) -> DeclaredPermission:

@@ -15,11 +15,12 @@ from schema.enums import (
     ServiceChannel, TransactionStatus,
 )
 from domain.enums import Role
-from schema.errors import BadUserInput
+from resolvers.inputs import BadUserInput
 from schema.permissions import EVERY_ROLE, allow, public
 from schema.appointments import SLOT_READERS, appointment_slots
 from schema.nodes import After, AppointmentSlot, AuditEvent, Before, BusinessTransaction, Employer, First, Job, Last, Me, Parameter, Person
-from schema.relay import MAX_PAGE_SIZE, Connection, Node, connection_from_list, decode_id, decode_int_id, page_request
+from schema.relay import MAX_PAGE_SIZE, Connection, Node, connection_from_list, keyset_page, page_request
+from resolvers.inputs import decode_id, decode_int_id
 from schema.flexible import InterruptionQuote, interruption_quote
 from schema.information import (
     PENSION_FORMULA, OnlineAdoption, PensionEstimate, Statistic, StatsDimension, business_volume_stats,
@@ -118,7 +119,7 @@ class Query:
         first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[Person]:
         page = page_request(first, after, last, before)
-        return await reads.keyset_page(Person, reads.persons_queryset(filter, info.context.viewer), page)
+        return await keyset_page(Person, reads.persons_queryset(filter, info.context.viewer), page)
 
     @strawberry.field(description="One employer, by global id or by unified social credit code (exactly one of them).", extensions=[allow(*EMPLOYER_READERS)])
     async def employer(
@@ -139,7 +140,7 @@ class Query:
         first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[Employer]:
         page = page_request(first, after, last, before)
-        return await reads.keyset_page(Employer, reads.employers_queryset(filter, info.context.viewer), page)
+        return await keyset_page(Employer, reads.employers_queryset(filter, info.context.viewer), page)
 
     @strawberry.field(description="Business transactions, newest first, with filters.", extensions=[allow(*PERSON_READERS)])
     async def business_transactions(
@@ -147,7 +148,7 @@ class Query:
         first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[BusinessTransaction]:
         page = page_request(first, after, last, before)
-        return await reads.keyset_page(BusinessTransaction, reads.transactions_queryset(filter, info.context.viewer), page, newest_first=True)
+        return await keyset_page(BusinessTransaction, reads.transactions_queryset(filter, info.context.viewer), page, newest_first=True)
 
     @strawberry.field(description="A job by its global id; null when it does not exist.", extensions=[allow(Role.ADMIN)])
     async def job(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The job's global id.")]) -> Job | None:
@@ -164,7 +165,7 @@ class Query:
         first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[Job]:
         page = page_request(first, after, last, before)
-        return connection_from_list(await reads.jobs(kind, status, info.context.viewer), page)
+        return connection_from_list(await reads.jobs(Job, kind, status, info.context.viewer), page)
 
     @strawberry.field(description="The audit trail, newest first (A6): administrators all of it, a reviewer their district's accounts.",
                       extensions=[allow(Role.REVIEWER, Role.ADMIN)])
@@ -174,7 +175,7 @@ class Query:
         first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[AuditEvent]:
         page = page_request(first, after, last, before)
-        return await reads.keyset_page(AuditEvent, reads.audit_events_queryset(filter, info.context.viewer), page,
+        return await keyset_page(AuditEvent, reads.audit_events_queryset(filter, info.context.viewer), page,
                                        newest_first=True)
 
     @strawberry.field(description="What back-paying a person's interrupted pension months would cost if ordered this month (F8), month by month; null when the person is out of your reach. Medical is refused with MEDICAL_INTERRUPTION_NOT_BACKPAYABLE.",
@@ -253,5 +254,5 @@ class Query:
         first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[Parameter]:
         page = page_request(first, after, last, before)
-        rows = await reads.parameters_in_force(code, None if in_force_at is None else in_force_at.to_int())
+        rows = await reads.parameters_in_force(Parameter, code, None if in_force_at is None else in_force_at.to_int())
         return connection_from_list(rows, page)

@@ -10,12 +10,12 @@ import strawberry
 
 from domain.enums import Role
 from resolvers.loaders import node_of
-from resolvers.mutations import run_mutation
+from schema.business_mutation import business_mutation, business_payload
 from schema import nodes
 from schema.enums import RetirementClass
 from schema.payloads import IDEMPOTENCY_KEY, INPUT, UserError
 from schema.permissions import allow
-from schema.relay import decode_int_id
+from resolvers.inputs import decode_int_id
 from services import registration
 
 @strawberry.input(description="A person brought to a community or district office with their ID card (A1).")
@@ -30,11 +30,9 @@ class RegisterPersonInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.type(description="The registered person and the business recorded.")
+@business_payload("The registered person and the business recorded.", transaction="The REGISTER_PERSON business.", errors="Why nothing was registered; empty on success.")
 class RegisterPersonPayload:
     person: nodes.Person | None = strawberry.field(default=None, description="The person, once registered.")
-    transaction: nodes.BusinessTransaction | None = strawberry.field(default=None, description="The REGISTER_PERSON business.")
-    errors: list[UserError] = strawberry.field(default_factory=list, description="Why nothing was registered; empty on success.")
 
 
 @strawberry.input(description="An employer registering at its district office (E1, A2).")
@@ -46,40 +44,32 @@ class RegisterEmployerInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.type(description="The registered employer and the business recorded.")
+@business_payload("The registered employer and the business recorded.", transaction="The REGISTER_EMPLOYER business.", errors="Why nothing was registered; empty on success.")
 class RegisterEmployerPayload:
     employer: nodes.Employer | None = strawberry.field(default=None, description="The employer, once registered.")
-    transaction: nodes.BusinessTransaction | None = strawberry.field(default=None, description="The REGISTER_EMPLOYER business.")
-    errors: list[UserError] = strawberry.field(default_factory=list, description="Why nothing was registered; empty on success.")
 
 
 @strawberry.type
 class RegistrationMutations:
-    @strawberry.mutation(description="Register a person (clerk of their community, reviewer of their district).",
+    @business_mutation(description="Register a person (clerk of their community, reviewer of their district).",
                          extensions=[allow(Role.CLERK, Role.REVIEWER, Role.ADMIN)])
     async def register_person(self, info: strawberry.Info, input: Annotated[RegisterPersonInput, INPUT]) -> RegisterPersonPayload:
-        async def register() -> RegisterPersonPayload:
-            form = registration.PersonRegistration(
-                id_number=input.id_number, name=input.name,
-                community_id=decode_int_id(input.community_id, "Community", "communityId"),
-                phone=input.phone, address=input.address, archive_birth_date=input.archive_birth_date,
-                retirement_class=input.retirement_class,
-            )
-            person, transaction = await registration.register_person(info.context.viewer, form)
-            return RegisterPersonPayload(person=node_of(nodes.Person, person),
-                                         transaction=node_of(nodes.BusinessTransaction, transaction))
+        form = registration.PersonRegistration(
+            id_number=input.id_number, name=input.name,
+            community_id=decode_int_id(input.community_id, "Community", "communityId"),
+            phone=input.phone, address=input.address, archive_birth_date=input.archive_birth_date,
+            retirement_class=input.retirement_class,
+        )
+        person, transaction = await registration.register_person(info.context.viewer, form)
+        return RegisterPersonPayload(person=node_of(nodes.Person, person),
+                                     transaction=node_of(nodes.BusinessTransaction, transaction))
 
-        return await run_mutation(info, input, RegisterPersonPayload, register)
-
-    @strawberry.mutation(description="Register an employer (reviewer of its district).",
+    @business_mutation(description="Register an employer (reviewer of its district).",
                          extensions=[allow(Role.REVIEWER, Role.ADMIN)])
     async def register_employer(self, info: strawberry.Info, input: Annotated[RegisterEmployerInput, INPUT]) -> RegisterEmployerPayload:
-        async def register() -> RegisterEmployerPayload:
-            employer, transaction = await registration.register_employer(
-                info.context.viewer, input.credit_code, input.name,
-                decode_int_id(input.district_id, "District", "districtId"), input.address,
-            )
-            return RegisterEmployerPayload(employer=node_of(nodes.Employer, employer),
-                                           transaction=node_of(nodes.BusinessTransaction, transaction))
-
-        return await run_mutation(info, input, RegisterEmployerPayload, register)
+        employer, transaction = await registration.register_employer(
+            info.context.viewer, input.credit_code, input.name,
+            decode_int_id(input.district_id, "District", "districtId"), input.address,
+        )
+        return RegisterEmployerPayload(employer=node_of(nodes.Employer, employer),
+                                       transaction=node_of(nodes.BusinessTransaction, transaction))

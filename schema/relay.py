@@ -2,50 +2,19 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from tortoise.queryset import QuerySet
 
-from schema.errors import BadUserInput
+from resolvers.inputs import BadUserInput, decode_id, decode_int_id, encode_id, whole_number
+from resolvers.loaders import fetch_nodes
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 T = TypeVar("T")
-
-
-def encode_id(kind: str, key: object) -> str:
-    return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode().rstrip("=")
-
-
-def decode_id(opaque: str, argument: str = "id") -> tuple[str, str]:
-    """The (kind, key) inside an opaque id; anything we did not issue is a BadUserInput."""
-    try:
-        padded = opaque + "=" * (-len(opaque) % 4)
-        kind, _, key = base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8").partition(":")
-    except (binascii.Error, UnicodeError, ValueError):
-        raise BadUserInput(f"{opaque!r} is not an id issued by this API", argument) from None
-    if not kind or not key:
-        raise BadUserInput(f"{opaque!r} is not an id issued by this API", argument)
-    return kind, key
-
-
-def whole_number(key: str, longest: int = 18) -> int | None:
-    """The number a key we issued holds: ASCII digits, no leading zero, so each has one spelling."""
-    if not (key.isascii() and key.isdigit()) or len(key) > longest or (key != "0" and key.startswith("0")):
-        return None
-    return int(key)
-
-
-def decode_int_id(opaque: str, expected_kind: str, argument: str = "id") -> int:
-    kind, key = decode_id(opaque, argument)
-    number = whole_number(key) if kind == expected_kind else None
-    if number is None:
-        raise BadUserInput(f"{opaque!r} is not the id of a {expected_kind}", argument)
-    return number
 
 
 @strawberry.interface(description="An object with a global id, readable through node(id).")
@@ -222,3 +191,18 @@ async def connection_from_keyset(
         ),
         count=count,
     )
+
+
+async def keyset_page(node_type: type, queryset: QuerySet, page: PageRequest, newest_first: bool = False) -> Connection:
+    """A page of ``queryset`` in id order (descending when ``newest_first``)."""
+
+    async def fetch(after: int | None, before: int | None, limit: int, backwards: bool) -> list[Any]:
+        window = queryset
+        if after is not None:
+            window = window.filter(id__lt=after) if newest_first else window.filter(id__gt=after)
+        if before is not None:
+            window = window.filter(id__gt=before) if newest_first else window.filter(id__lt=before)
+        descending = backwards != newest_first
+        return await fetch_nodes(node_type, window.order_by("-id" if descending else "id").limit(limit))
+
+    return await connection_from_keyset(page, fetch, queryset.count)

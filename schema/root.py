@@ -10,12 +10,12 @@ from strawberry.schema.name_converter import NameConverter
 from schema.limits import QUERY_LIMITS
 from schema.mutation import Mutation
 from schema.masking import MaskUnexpectedErrors
-from schema.nodes import NODE_TYPES
+from schema.nodes import NODE_KINDS
 from schema.permissions import SessionStillValid
 from schema.query import Query
 from schema.scalars import SCALAR_MAP
 from schema.subscription import Subscription
-from server.observability import OperationMetrics
+from schema.metrics import OperationMetrics
 
 
 class RememberedNames(NameConverter):
@@ -31,7 +31,7 @@ schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    types=list(NODE_TYPES.values()),
+    types=[kind.node_type for kind in NODE_KINDS],
     config=StrawberryConfig(scalar_map=SCALAR_MAP, name_converter=RememberedNames()),
     # Masking first: it also catches what the other extensions raise, after metrics saw it.
     extensions=[MaskUnexpectedErrors, OperationMetrics, *QUERY_LIMITS, SessionStillValid],

@@ -12,10 +12,10 @@ import models
 from domain.enums import JobStatus, Role
 from resolvers.loaders import fetch_nodes
 from resolvers.scopes import scoped
-from schema.errors import BadUserInput
+from resolvers.inputs import BadUserInput
 from schema.nodes import BusinessTransaction, Job
 from schema.permissions import allow
-from schema.relay import decode_id, decode_int_id
+from resolvers.inputs import decode_id, decode_int_id
 
 POLL_SECONDS = 0.5  # jobs and reviews happen in other processes: their rows are read again this often
 FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED)

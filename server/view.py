@@ -43,7 +43,8 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
-from resolvers.context import Context, make_context, viewer_of
+from resolvers.viewer import viewer_of
+from schema.context import Context, make_context
 from schema.masking import INTERNAL_ERROR_CODE
 from server.observability import new_request_id
 from settings import Settings

@@ -15,7 +15,7 @@ import pytest
 from tortoise import Tortoise, connections
 
 from jobs.queue import use_queue
-from jobs.runner import run_job
+from jobs.registry import run_job
 from services.common import clock
 from models.database import apply_migrations
 from settings import Settings, get_settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain.enums import Role
-from resolvers.context import Context
+from schema.context import Context
 from schema.root import schema
 from services.common.viewer import Viewer
 

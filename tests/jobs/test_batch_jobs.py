@@ -15,12 +15,12 @@ from jobs import batch as batch_jobs
 from jobs.cron import (
     month_end_on_last_day, nightly_arrears_interest, nightly_statistics_refresh, roll_over_unaccepted_filings,
 )
-from schema.relay import encode_id
+from resolvers.inputs import encode_id
 from schema.root import schema
-from resolvers.context import Context
+from schema.context import Context
 from services.common import clock
-from services.employer import filings as employer_filings
-from services.employer.filings import AddLine
+from services.employer import staffing
+from services.employer.staffing import AddLine
 from tests import factories
 from tests.graphql_client import data
 
@@ -148,7 +148,7 @@ async def test_the_cron_rolls_filings_not_accepted_by_the_20th_over_to_next_mont
     person = await factories.person(await factories.community(home), category=PersonCategory.UNINSURED)
     agent = await factories.viewer(Role.EMPLOYER_AGENT, employer=employer)
     clock.freeze("2026-11-18T10:00:00+08:00")
-    filing = await employer_filings.add_employees(agent, employer.id, [AddLine(person.id_number, D("7000.00"))])
+    filing = await staffing.add_employees(agent, employer.id, [AddLine(person.id_number, D("7000.00"))])
 
     clock.freeze("2026-11-21T00:10:00+08:00")
     assert await roll_over_unaccepted_filings({}) == 1

@@ -12,9 +12,9 @@ import pytest
 
 import models
 from domain.enums import JobKind, JobStatus
-from jobs import runner
+from jobs import registry, runner
 from jobs.queue import ArqQueue, InProcessQueue, JobAlreadyStarted, start_job, use_queue
-from schema.relay import encode_id
+from resolvers.inputs import encode_id
 from tests.graphql_client import data
 
 pytestmark = pytest.mark.usefixtures("db")
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def in_process():
-    queue = InProcessQueue()
+    queue = InProcessQueue(registry.run_job)
     use_queue(queue)
     yield queue
     use_queue(None)
@@ -32,7 +32,7 @@ def in_process():
 @pytest.fixture
 def job_function(monkeypatch):
     """Run RECALCULATE_ARREARS jobs with the function given, for this test only."""
-    return lambda function: monkeypatch.setitem(runner.JOB_FUNCTIONS, JobKind.RECALCULATE_ARREARS, function)
+    return lambda function: monkeypatch.setitem(registry.JOB_FUNCTIONS, JobKind.RECALCULATE_ARREARS, function)
 
 
 async def test_a_job_reports_progress_and_its_result(in_process, job_function):

@@ -10,7 +10,7 @@ import models
 from domain.enums import InsuranceType, JobKind, JobStatus, Role
 from domain.months import Month
 from jobs.queue import create_job
-from jobs.runner import run_job
+from jobs.registry import run_job
 from services.collection import batch
 from services.common import clock
 from services import statistics

@@ -10,7 +10,7 @@ import pytest
 
 import models
 from domain.enums import AppointmentStatus, BusinessCategory, PersonCategory, Role
-from schema.relay import encode_id
+from resolvers.inputs import encode_id
 from services import appointments
 from services.common import clock
 from tests import factories

@@ -15,10 +15,10 @@ from domain.enums import (
     TransactionStatus,
 )
 from domain.identifiers import mask_resident_id
-from schema.relay import encode_id
+from resolvers.inputs import encode_id
 from services.common import clock
-from services.employer import filings as employer_filings
-from services.employer.filings import AddLine
+from services.employer import staffing
+from services.employer.staffing import AddLine
 from tests import factories
 from tests.graphql_client import data, error_codes, run
 
@@ -91,10 +91,10 @@ async def mutate(query: str, viewer, root: str, **fields):
 
 async def hire(hall, *persons: models.Person, wage: str = "10000.00") -> models.BusinessTransaction:
     """Filed, accepted and confirmed at once through the services, as of the clock's day."""
-    filing = await employer_filings.add_employees(hall["agent"], hall["employer"].id,
-                                                  [AddLine(p.id_number, D(wage)) for p in persons])
-    await employer_filings.review(hall["reviewer"], filing.id, True)
-    return (await employer_filings.confirm_materials(hall["reviewer"], filing.id)).transaction
+    filing = await staffing.add_employees(hall["agent"], hall["employer"].id,
+                                          [AddLine(p.id_number, D(wage)) for p in persons])
+    await staffing.review(hall["reviewer"], filing.id, True)
+    return (await staffing.confirm_materials(hall["reviewer"], filing.id)).transaction
 
 
 # E2: adding staff, reviewed and confirmed
@@ -415,9 +415,9 @@ async def test_a_page_of_employers_costs_the_same_queries_whatever_its_size(hall
         employer = await factories.employer(hall["home"].district, name=f"单位{number}")
         agent = await factories.viewer(Role.EMPLOYER_AGENT, employer=employer)
         staff = await person(hall, f"职工{number}")
-        filing = await employer_filings.add_employees(agent, employer.id, [AddLine(staff.id_number, D("9000.00"))])
-        await employer_filings.review(hall["reviewer"], filing.id, True)
-        await employer_filings.confirm_materials(hall["reviewer"], filing.id)
+        filing = await staffing.add_employees(agent, employer.id, [AddLine(staff.id_number, D("9000.00"))])
+        await staffing.review(hall["reviewer"], filing.id, True)
+        await staffing.confirm_materials(hall["reviewer"], filing.id)
     page = """query ($first: Int!) { employers(first: $first) { edges { node { name
         owedByMonth(fromMonth: "2026-10", toMonth: "2026-11") { amount }
         arrears(first: 5) { totalCount edges { node { month } } }

@@ -13,7 +13,7 @@ from domain.enums import (
     ArrearStatus, Channel, InsuranceType, PaymentOrderStatus, PeriodStatus, PersonCategory, Role,
 )
 from domain.months import Month
-from schema.relay import encode_id
+from resolvers.inputs import encode_id
 from services.common import clock
 from services.cards.applications import visit_deadline
 from services.collection.month_end import collect_month
@@ -121,6 +121,21 @@ async def test_no_second_enrollment_and_none_for_what_an_employer_pays(hall):
     clerk = await factories.viewer(Role.CLERK, community=hall["home"])
     refused = await enroll(clerk, personId=encode_id("Person", other.id), insuranceTypes=["MEDICAL"], photo=factories.photo())
     assert codes(refused) == [("insuranceTypes", "INSURED_BY_EMPLOYER")]
+
+
+@pytest.mark.parametrize(("category", "code"), [(PersonCategory.EMPLOYED, "INSURED_BY_EMPLOYER"),
+                                              (PersonCategory.RETIRED, "PERSON_RETIRED")])
+async def test_a_person_who_may_not_self_serve_is_refused_in_the_payload_as_at_the_kiosk(hall, category, code):
+    """A5: the employed and the retired only read; the person online gets the payload error their
+    clerk gets at a kiosk, and nothing changes."""
+    someone = await factories.person(hall["home"], name="吴刚", category=category)
+    clerk = await factories.viewer(Role.CLERK, community=hall["home"])
+    before = await counts()
+    online = await enroll(await factories.viewer(Role.PERSON, person=someone), insuranceTypes=["PENSION"],
+                          pensionGrade="1.00")
+    kiosk = await enroll(clerk, personId=encode_id("Person", someone.id), insuranceTypes=["PENSION"], pensionGrade="1.00")
+    assert codes(online) == codes(kiosk) == [("personId", code)]
+    assert online["policies"] is None and await counts() == before
 
 
 async def test_a_retried_enrollment_returns_the_first_answer(hall):

@@ -10,7 +10,7 @@ import pytest
 import models
 from domain.enums import InsuranceType, PersonCategory, Role
 from domain.months import Month
-from schema.relay import encode_id
+from resolvers.inputs import encode_id
 from tests import factories
 from tests.graphql_client import data, error_codes, run
 

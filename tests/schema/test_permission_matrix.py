@@ -11,9 +11,9 @@ from graphql import (
 )
 
 from domain.enums import Role
-from resolvers.context import Context
+from schema.context import Context
 from schema.permissions import DeclaredPermission
-from schema.relay import encode_id
+from resolvers.inputs import encode_id
 from schema.root import schema
 from tests import factories
 

@@ -6,7 +6,7 @@ import pytest
 
 from domain.enums import PeriodStatus, PersonCategory
 from domain.months import Month
-from schema.relay import encode_id
+from resolvers.inputs import encode_id
 from tests import factories
 from tests.graphql_client import data, error_codes, run
 

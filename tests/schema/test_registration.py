@@ -7,7 +7,7 @@ import pytest
 import models
 from domain.enums import AuditOutcome, BusinessType, Role
 from domain.identifiers import make_credit_code, make_resident_id
-from schema.relay import encode_id
+from resolvers.inputs import encode_id
 from tests import factories
 from tests.graphql_client import data, error_codes, run
 

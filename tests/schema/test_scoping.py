@@ -6,7 +6,7 @@ import pytest
 
 import models
 from domain.enums import EmploymentStatus, PersonCategory, Role
-from schema.relay import encode_id
+from resolvers.inputs import encode_id
 from services.common.viewer import Viewer
 from tests import factories
 from tests.graphql_client import data, error_codes, run

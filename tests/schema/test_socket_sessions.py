@@ -6,7 +6,8 @@ import pytest
 from starlette.websockets import WebSocket
 
 from domain.enums import Role
-from resolvers.context import Context, viewer_of
+from resolvers.viewer import viewer_of
+from schema.context import Context
 from schema.root import schema
 from services import access
 from tests import factories

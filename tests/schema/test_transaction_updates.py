@@ -11,9 +11,9 @@ import pytest
 
 import models
 from domain.enums import BusinessType, Role, TransactionStatus
-from resolvers.context import Context
+from schema.context import Context
 from schema import subscription
-from schema.relay import encode_id
+from resolvers.inputs import encode_id
 from schema.root import schema
 from services.common import clock
 from services.common.transactions import record_transaction

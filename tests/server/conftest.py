@@ -22,7 +22,7 @@ from strawberry.schema.config import StrawberryConfig
 from main import create_app
 from schema.limits import QUERY_LIMITS
 from schema.masking import MaskUnexpectedErrors
-from server.observability import OperationMetrics
+from schema.metrics import OperationMetrics
 from settings import Settings
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"

@@ -9,7 +9,7 @@ import pytest
 import models
 from domain.enums import PersonCategory, Role
 from main import create_app
-from schema.relay import encode_id
+from resolvers.inputs import encode_id
 from services import access
 from settings import Settings
 from tests import factories

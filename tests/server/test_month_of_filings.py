@@ -9,7 +9,7 @@ import pytest
 
 from domain.enums import PersonCategory, Role
 from main import create_app
-from schema.relay import encode_id
+from resolvers.inputs import encode_id
 from services import access
 from services.common import clock
 from settings import Settings

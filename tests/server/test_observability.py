@@ -12,7 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.types import Message, Receive, Scope, Send
 
 import main
-from server.observability import BoundedLabels, JsonLogFormatter, ObservabilityMiddleware, request_id_var
+from schema.metrics import BoundedLabels
+from server.observability import JsonLogFormatter, ObservabilityMiddleware, request_id_var
 from tests.server.conftest import make_settings, running
 
 

@@ -17,6 +17,7 @@ from domain.months import Month
 from resolvers import loaders
 from resolvers.loaders import Loaders
 from schema.limits import DocumentCache
+from schema.nodes import NODE_KINDS
 from services.common.viewer import Viewer
 from settings import get_settings
 from tests import factories
@@ -126,7 +127,7 @@ async def test_a_cached_query_shape_answers_as_a_query_built_afresh(monkeypatch:
     keys = [owner.id for owner in people]
 
     async def read(viewer) -> tuple:
-        each = Loaders(viewer)  # the keys of each gather share one query
+        each = Loaders(NODE_KINDS, viewer)  # the keys of each gather share one query
         return (await each.person.load_many(keys),
                 await asyncio.gather(*(each.periods_of_person.load(key) for key in keys)),
                 await asyncio.gather(*(each.periods_of_person.load(key, window=2, backwards=True) for key in keys)),

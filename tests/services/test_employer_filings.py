@@ -24,9 +24,12 @@ from domain.errors import BusinessError, ErrorCode
 from domain.identifiers import make_resident_id
 from domain.months import Month
 from services.common import clock
-from services.employer import filings as employer_filings
+from services.employer import back_payment, bases, staffing
 from services import flexible
-from services.employer.filings import AddLine, BaseLine, Clamp, FilingRejected, MonthOwed, RemoveLine
+from services.employer.back_payment import MonthOwed
+from services.employer.bases import BaseLine, Clamp
+from services.employer.filing import MAX_FILING_LINES, FilingRejected
+from services.employer.staffing import AddLine, RemoveLine
 from services.common.viewer import Viewer
 from tests import factories
 
@@ -53,13 +56,13 @@ class Hall:
                    employer: models.Employer | None = None, agent: Viewer | None = None):
         """File, accept and confirm an addition on the days given (each at 10:00)."""
         at(filed)
-        filing = await employer_filings.add_employees(
+        filing = await staffing.add_employees(
             agent or self.agent, (employer or self.employer).id,
             [AddLine(p.id_number, D(wage), types) for p, wage in wages])
         at(accepted or filed)
-        await employer_filings.review(self.reviewer, filing.id, True)
+        await staffing.review(self.reviewer, filing.id, True)
         at(confirmed or accepted or filed)
-        return await employer_filings.confirm_materials(self.reviewer, filing.id)
+        return await staffing.confirm_materials(self.reviewer, filing.id)
 
 
 def at(day: str) -> None:
@@ -90,7 +93,7 @@ def line_codes(error: BusinessError) -> list[tuple[int, str, ErrorCode]]:
 
 
 async def filings() -> int:
-    return await models.BusinessTransaction.filter(business_type__in=employer_filings.FILING_TYPES).count()
+    return await models.BusinessTransaction.filter(business_type__in=staffing.FILING_TYPES).count()
 
 
 def priced(period: models.ContributionPeriod) -> tuple:
@@ -105,13 +108,13 @@ async def test_a_bad_line_37_of_200_is_reported_alone_and_nothing_is_filed(hall:
     good = persons[36].id_number
     lines[36] = AddLine(good[:17] + ("1" if good[17] != "1" else "2"), D("6000.00"))  # A1 check character wrong
 
-    error = await refused(employer_filings.add_employees(hall.agent, hall.employer.id, lines))
+    error = await refused(staffing.add_employees(hall.agent, hall.employer.id, lines))
     assert line_codes(error) == [(37, "idNumber", ErrorCode.INVALID_ID_NUMBER)]
     assert error.line_errors[0].message == "the ID number's check character is wrong"
     assert await filings() == 0
 
     lines[36] = AddLine(good.lower(), D("6000.00"))  # corrected; a lower-case x would be accepted too
-    filing = await employer_filings.add_employees(hall.agent, hall.employer.id, lines)
+    filing = await staffing.add_employees(hall.agent, hall.employer.id, lines)
     assert (filing.status, filing.business_type, filing.employer_id, filing.district_id, filing.effective_month) == (
         TransactionStatus.SUBMITTED, BusinessType.ADD_EMPLOYEES, hall.employer.id, hall.district.id, 202611)
     stored = (await models.BusinessTransaction.get(id=filing.id)).details
@@ -124,18 +127,18 @@ async def test_a_bad_line_37_of_200_is_reported_alone_and_nothing_is_filed(hall:
 async def test_filed_18th_accepted_19th_confirmed_20th_takes_effect_this_month_priced_by_p4(hall: Hall) -> None:
     well_paid, low_paid, high_paid = hall_people = [await hall.person(n) for n in ("赵一", "钱二", "孙三")]
     at("2026-11-18")
-    filing = await employer_filings.add_employees(hall.agent, hall.employer.id, [
+    filing = await staffing.add_employees(hall.agent, hall.employer.id, [
         AddLine(well_paid.id_number, D("10000.00")), AddLine(low_paid.id_number, D("3000.00")),
         AddLine(high_paid.id_number, D("30000.00"), [PENSION])])
     assert filing.effective_month == 202611
     at("2026-11-19")
-    accepted = await employer_filings.review(hall.reviewer, filing.id, True)
+    accepted = await staffing.review(hall.reviewer, filing.id, True)
     assert (accepted.status, accepted.decided_by_id, accepted.effective_month) == (
         TransactionStatus.ACCEPTED, hall.reviewer.account_id, 202611)
     assert accepted.decided_at == clock.now()
     assert await models.Employment.filter(employer_id=hall.employer.id).count() == 0  # nothing until the visit
     at("2026-11-20")
-    done = await employer_filings.confirm_materials(hall.reviewer, filing.id)
+    done = await staffing.confirm_materials(hall.reviewer, filing.id)
 
     assert (await models.BusinessTransaction.get(id=filing.id)).status is TransactionStatus.COMPLETED
     assert [(e.person_id, e.start_month, e.declared_wage, e.status) for e in done.employments] == [
@@ -176,16 +179,16 @@ async def test_filed_on_the_21st_takes_effect_next_month(hall: Hall) -> None:
 async def test_filed_on_the_18th_but_accepted_on_the_22nd_takes_effect_next_month(hall: Hall) -> None:
     person = await hall.person()
     at("2026-11-18")
-    filing = await employer_filings.add_employees(hall.agent, hall.employer.id, [AddLine(person.id_number, D("10000.00"))])
+    filing = await staffing.add_employees(hall.agent, hall.employer.id, [AddLine(person.id_number, D("10000.00"))])
     at("2026-11-22")
-    accepted = await employer_filings.review(hall.reviewer, filing.id, True)
+    accepted = await staffing.review(hall.reviewer, filing.id, True)
     assert accepted.effective_month == 202612
     stored = await models.BusinessTransaction.get(id=filing.id)
     assert stored.effective_month == 202612
     assert stored.details["effective_month_moves"] == [{
         "from": "2026-11", "to": "2026-12", "on": "2026-11-22",
         "reason": "accepted after the 20th: takes effect from 2026-12"}]
-    done = await employer_filings.confirm_materials(hall.reviewer, filing.id)
+    done = await staffing.confirm_materials(hall.reviewer, filing.id)
     assert [e.start_month for e in done.employments] == [202612]
 
 
@@ -198,24 +201,24 @@ async def test_materials_confirmed_in_a_later_month_make_every_month_from_the_ef
 
 async def test_a_rejection_needs_a_reason_the_agent_then_reads(hall: Hall) -> None:
     person = await hall.person()
-    filing = await employer_filings.add_employees(hall.agent, hall.employer.id, [AddLine(person.id_number, D("7000.00"))])
+    filing = await staffing.add_employees(hall.agent, hall.employer.id, [AddLine(person.id_number, D("7000.00"))])
     for reason in (None, "   "):
-        error = await refused(employer_filings.review(hall.reviewer, filing.id, False, reason))
+        error = await refused(staffing.review(hall.reviewer, filing.id, False, reason))
         assert (error.code, error.field) == (ErrorCode.REASON_REQUIRED, "reason")
     assert (await models.BusinessTransaction.get(id=filing.id)).status is TransactionStatus.SUBMITTED
-    error = await refused(employer_filings.confirm_materials(hall.reviewer, filing.id))
+    error = await refused(staffing.confirm_materials(hall.reviewer, filing.id))
     assert error.code is ErrorCode.MATERIALS_NOT_EXPECTED  # not accepted yet
 
-    rejected = await employer_filings.review(hall.reviewer, filing.id, False, " 劳动合同复印件缺失 ")
+    rejected = await staffing.review(hall.reviewer, filing.id, False, " 劳动合同复印件缺失 ")
     stored = await models.BusinessTransaction.get(id=filing.id)
     assert (stored.status, stored.decision_reason, stored.decided_by_id, stored.decided_at) == (
         TransactionStatus.REJECTED, "劳动合同复印件缺失", hall.reviewer.account_id, clock.now())
     assert rejected.decision_reason == "劳动合同复印件缺失"
-    assert (await refused(employer_filings.review(hall.reviewer, filing.id, True))).code is ErrorCode.NOT_REVIEWABLE
-    assert (await refused(employer_filings.confirm_materials(hall.reviewer, filing.id))).code is ErrorCode.MATERIALS_NOT_EXPECTED
+    assert (await refused(staffing.review(hall.reviewer, filing.id, True))).code is ErrorCode.NOT_REVIEWABLE
+    assert (await refused(staffing.confirm_materials(hall.reviewer, filing.id))).code is ErrorCode.MATERIALS_NOT_EXPECTED
     assert await models.Employment.all().count() == 0
     # Rejected is closed: the same person can be filed again at once.
-    again = await employer_filings.add_employees(hall.agent, hall.employer.id, [AddLine(person.id_number, D("7000.00"))])
+    again = await staffing.add_employees(hall.agent, hall.employer.id, [AddLine(person.id_number, D("7000.00"))])
     assert again.status is TransactionStatus.SUBMITTED
 
 
@@ -225,17 +228,17 @@ async def test_only_the_employers_agent_and_its_districts_reviewers_act(hall: Ha
     other_agent = await factories.viewer(Role.EMPLOYER_AGENT, employer=elsewhere)
     line = [AddLine(person.id_number, D("7000.00"))]
     for actor in (other_agent, hall.other_reviewer):
-        error = await refused(employer_filings.add_employees(actor, hall.employer.id, line))
+        error = await refused(staffing.add_employees(actor, hall.employer.id, line))
         assert (error.code, error.field) == (ErrorCode.OUT_OF_SCOPE, "employerId")
-    filing = await employer_filings.add_employees(hall.reviewer, hall.employer.id, line)  # at the counter
+    filing = await staffing.add_employees(hall.reviewer, hall.employer.id, line)  # at the counter
     for actor in (hall.other_reviewer, hall.agent):
-        assert (await refused(employer_filings.review(actor, filing.id, True))).code is ErrorCode.OUT_OF_SCOPE
-        assert (await refused(employer_filings.review(actor, filing.id, False, "不符合条件"))).code is ErrorCode.OUT_OF_SCOPE
-    await employer_filings.review(hall.reviewer, filing.id, True)
-    assert (await refused(employer_filings.confirm_materials(hall.other_reviewer, filing.id))).code is ErrorCode.OUT_OF_SCOPE
+        assert (await refused(staffing.review(actor, filing.id, True))).code is ErrorCode.OUT_OF_SCOPE
+        assert (await refused(staffing.review(actor, filing.id, False, "不符合条件"))).code is ErrorCode.OUT_OF_SCOPE
+    await staffing.review(hall.reviewer, filing.id, True)
+    assert (await refused(staffing.confirm_materials(hall.other_reviewer, filing.id))).code is ErrorCode.OUT_OF_SCOPE
     stored = await models.BusinessTransaction.get(id=filing.id)
     assert (stored.status, await models.Employment.all().count()) == (TransactionStatus.ACCEPTED, 0)
-    error = await refused(employer_filings.add_employees(hall.agent, hall.employer.id, [line[0]] * 501))
+    error = await refused(staffing.add_employees(hall.agent, hall.employer.id, [line[0]] * 501))
     assert error.code is ErrorCode.FILING_TOO_LARGE
 
 
@@ -248,7 +251,7 @@ async def test_each_line_is_checked_on_its_own(hall: Hall) -> None:
     await hall.hire([(here_already, "9000.00")])
     unregistered = make_resident_id("420102", dt.date(1990, 3, 8), 777)
 
-    error = await refused(employer_filings.add_employees(hall.agent, hall.employer.id, [
+    error = await refused(staffing.add_employees(hall.agent, hall.employer.id, [
         AddLine(fine.id_number, D("6000.00")),
         AddLine(elsewhere_insured.id_number, D("6000.00"), [PENSION]),
         AddLine(fine.id_number, D("6500.00")),
@@ -279,10 +282,10 @@ async def test_each_line_is_checked_on_its_own(hall: Hall) -> None:
     assert await models.BusinessTransaction.filter(employer_id=hall.employer.id, status=TransactionStatus.SUBMITTED).count() == 0
 
     # Types the other employer does not pay are free; a person on an open filing is not filed twice.
-    filing = await employer_filings.add_employees(hall.agent, hall.employer.id, [
+    filing = await staffing.add_employees(hall.agent, hall.employer.id, [
         AddLine(fine.id_number, D("6000.00")), AddLine(elsewhere_insured.id_number, D("6000.00"), [WORK_INJURY])])
     assert filing.details["lines"][1]["insurance_types"] == ["WORK_INJURY"]
-    error = await refused(employer_filings.add_employees(hall.agent, hall.employer.id, [AddLine(fine.id_number, D("6000.00"))]))
+    error = await refused(staffing.add_employees(hall.agent, hall.employer.id, [AddLine(fine.id_number, D("6000.00"))]))
     assert line_codes(error) == [(1, "idNumber", ErrorCode.INVALID_INPUT)]
     assert error.line_errors[0].message == f"already on addition filing {filing.id}, awaiting its decision"
 
@@ -290,33 +293,33 @@ async def test_each_line_is_checked_on_its_own(hall: Hall) -> None:
 async def test_flexible_insurance_still_active_is_suspended_first(hall: Hall) -> None:
     person = await hall.person(category=PersonCategory.FLEXIBLE)
     await factories.flexible_pension(person, Month(2026, 3))
-    error = await refused(employer_filings.add_employees(hall.agent, hall.employer.id, [AddLine(person.id_number, D("8000.00"))]))
+    error = await refused(staffing.add_employees(hall.agent, hall.employer.id, [AddLine(person.id_number, D("8000.00"))]))
     assert line_codes(error) == [(1, "idNumber", ErrorCode.FLEXIBLE_STILL_ACTIVE)]
     assert error.line_errors[0].message == "flexible pension insurance is still active: the person suspends it first (F3)"
     me = await factories.viewer(Role.PERSON, person=person)
     await flexible.suspend(me, person.id, [PENSION])  # F3
-    filing = await employer_filings.add_employees(hall.agent, hall.employer.id, [AddLine(person.id_number, D("8000.00"))])
+    filing = await staffing.add_employees(hall.agent, hall.employer.id, [AddLine(person.id_number, D("8000.00"))])
     assert filing.status is TransactionStatus.SUBMITTED
 
 
 async def test_lines_are_checked_again_when_the_change_takes_effect(hall: Hall) -> None:
     person = await hall.person()
-    filing = await employer_filings.add_employees(hall.agent, hall.employer.id, [AddLine(person.id_number, D("8000.00"))])
-    await employer_filings.review(hall.reviewer, filing.id, True)
+    filing = await staffing.add_employees(hall.agent, hall.employer.id, [AddLine(person.id_number, D("8000.00"))])
+    await staffing.review(hall.reviewer, filing.id, True)
     me = await factories.viewer(Role.PERSON, person=person)
     await flexible.enroll(me, person.id, [PENSION], D("1.00"), None, None)  # meanwhile, from December
-    error = await refused(employer_filings.confirm_materials(hall.reviewer, filing.id))
+    error = await refused(staffing.confirm_materials(hall.reviewer, filing.id))
     assert line_codes(error) == [(1, "idNumber", ErrorCode.FLEXIBLE_STILL_ACTIVE)]
     assert "nothing took effect" in error.message
     assert (await models.BusinessTransaction.get(id=filing.id)).status is TransactionStatus.ACCEPTED
     assert await models.Employment.all().count() == 0
     assert await models.Policy.filter(channel=Channel.EMPLOYER).count() == 0
     # Accepted is not accepted again, but can be rejected at the visit, which frees the person.
-    assert (await refused(employer_filings.review(hall.reviewer, filing.id, True))).code is ErrorCode.NOT_REVIEWABLE
-    rejected = await employer_filings.review(hall.reviewer, filing.id, False, "已办理灵活就业参保")
+    assert (await refused(staffing.review(hall.reviewer, filing.id, True))).code is ErrorCode.NOT_REVIEWABLE
+    rejected = await staffing.review(hall.reviewer, filing.id, False, "已办理灵活就业参保")
     assert (rejected.status, rejected.decision_reason) == (TransactionStatus.REJECTED, "已办理灵活就业参保")
     assert rejected.details["accepted"]["by"] == hall.reviewer.account_id
-    assert (await refused(employer_filings.review(hall.reviewer, filing.id, False, "再次"))).code is ErrorCode.NOT_REVIEWABLE
+    assert (await refused(staffing.review(hall.reviewer, filing.id, False, "再次"))).code is ErrorCode.NOT_REVIEWABLE
 
 
 async def test_removal_ends_employment_policies_and_later_months(hall: Hall) -> None:
@@ -329,7 +332,7 @@ async def test_removal_ends_employment_policies_and_later_months(hall: Hall) -> 
     assert await models.ContributionPeriod.filter(month=202612).count() == 6
 
     at("2026-12-08")
-    error = await refused(employer_filings.remove_employees(hall.agent, hall.employer.id, [
+    error = await refused(staffing.remove_employees(hall.agent, hall.employer.id, [
         RemoveLine(leaving.id_number), RemoveLine(keeps_flexible.id_number, Month(2026, 12)),
         RemoveLine(stranger.id_number), RemoveLine(leaving.id_number, Month(2026, 10))]))
     assert line_codes(error) == [
@@ -340,13 +343,13 @@ async def test_removal_ends_employment_policies_and_later_months(hall: Hall) -> 
     assert error.line_errors[1].message == "not employed by this employer"
     assert await models.BusinessTransaction.filter(business_type=BusinessType.REMOVE_EMPLOYEES).count() == 0
 
-    filing = await employer_filings.remove_employees(hall.agent, hall.employer.id, [
+    filing = await staffing.remove_employees(hall.agent, hall.employer.id, [
         RemoveLine(leaving.id_number), RemoveLine(keeps_flexible.id_number, Month(2026, 11))])
     assert (filing.business_type, filing.effective_month) == (BusinessType.REMOVE_EMPLOYEES, 202612)
-    error = await refused(employer_filings.remove_employees(hall.agent, hall.employer.id, [RemoveLine(leaving.id_number)]))
+    error = await refused(staffing.remove_employees(hall.agent, hall.employer.id, [RemoveLine(leaving.id_number)]))
     assert line_codes(error) == [(1, "idNumber", ErrorCode.INVALID_INPUT)]  # already being removed
-    await employer_filings.review(hall.reviewer, filing.id, True)
-    done = await employer_filings.confirm_materials(hall.reviewer, filing.id)
+    await staffing.review(hall.reviewer, filing.id, True)
+    done = await staffing.confirm_materials(hall.reviewer, filing.id)
 
     assert [(e.person_id, e.end_month, e.status) for e in done.employments] == [
         (leaving.id, 202611, EmploymentStatus.ENDED), (keeps_flexible.id, 202611, EmploymentStatus.ENDED)]
@@ -371,7 +374,7 @@ async def test_declared_bases_are_clamped_per_line_and_unpaid_months_repriced(ha
     await models.ContributionPeriod.filter(person_id=lower.id, insurance_type=PENSION).update(
         status=PeriodStatus.PAID, paid_via=PaidVia.EMPLOYER, paid_at=clock.now())
 
-    error = await refused(employer_filings.declare_contribution_base(hall.agent, hall.employer.id, 2026, [
+    error = await refused(bases.declare_contribution_base(hall.agent, hall.employer.id, 2026, [
         BaseLine(lower.id_number, D("-1")), BaseLine(middle.id_number, D("1000000000")),
         BaseLine(not_staff.id_number, D("5000.00")), BaseLine(higher.id_number, D("0.00"))]))
     assert line_codes(error) == [
@@ -382,10 +385,10 @@ async def test_declared_bases_are_clamped_per_line_and_unpaid_months_repriced(ha
         "not employed by this employer in 2026"]
     assert set(await models.Employment.all().values_list("declared_wage", flat=True)) == {D("10000.00")}
     assert not await models.BusinessTransaction.exists(business_type=BusinessType.DECLARE_CONTRIBUTION_BASE)
-    assert (await refused(employer_filings.declare_contribution_base(
+    assert (await refused(bases.declare_contribution_base(
         hall.agent, hall.employer.id, 2025, [BaseLine(lower.id_number, D("5000.00"))]))).code is ErrorCode.INVALID_INPUT
 
-    declared = await employer_filings.declare_contribution_base(hall.agent, hall.employer.id, 2026, [
+    declared = await bases.declare_contribution_base(hall.agent, hall.employer.id, 2026, [
         BaseLine(lower.id_number, D("3000.00")), BaseLine(middle.id_number, D("12345.67")),
         BaseLine(higher.id_number, D("30000.00"))])
     assert declared.average_wage == D("8000.00")
@@ -437,7 +440,7 @@ async def owing_employer(hall: Hall) -> tuple[models.Person, dict[int, list[mode
 
 async def test_what_the_employer_owes_month_by_month(hall: Hall) -> None:
     await owing_employer(hall)
-    owed = await employer_filings.owed_by_month(hall.employer.id, Month(2026, 7), Month(2026, 11))
+    owed = await back_payment.owed_by_month(hall.employer.id, Month(2026, 7), Month(2026, 11))
     zero = D("0.00")
     assert owed == [
         # 3022.22 x 1.5% x 4/12: 10.67 (pension, 10.66665) + 4.44 (medical, 4.44445)
@@ -452,15 +455,15 @@ async def test_what_the_employer_owes_month_by_month(hall: Hall) -> None:
 async def test_employer_back_pay_with_interest_worked_by_hand(hall: Hall) -> None:
     person, months = await owing_employer(hall)
     for chosen in ([Month(2026, 9)], [Month(2026, 7), Month(2026, 10)], [Month(2026, 11)], [Month(2026, 12)]):
-        error = await refused(employer_filings.employer_back_pay(hall.agent, hall.employer.id, chosen))
+        error = await refused(back_payment.employer_back_pay(hall.agent, hall.employer.id, chosen))
         assert (error.code, error.field) == (ErrorCode.INVALID_MONTH, "months")
     assert await models.ContributionPeriod.filter(status=PeriodStatus.ARREARS).count() == 2  # nothing changed
-    error = await refused(employer_filings.employer_back_pay(hall.agent, hall.employer.id, [Month(2026, 7)], [person.id + 1]))
+    error = await refused(back_payment.employer_back_pay(hall.agent, hall.employer.id, [Month(2026, 7)], [person.id + 1]))
     assert error.code is ErrorCode.INVALID_INPUT
-    assert (await refused(employer_filings.employer_back_pay(
+    assert (await refused(back_payment.employer_back_pay(
         hall.other_reviewer, hall.employer.id, [Month(2026, 7)]))).code is ErrorCode.OUT_OF_SCOPE
 
-    paid = await employer_filings.employer_back_pay(hall.agent, hall.employer.id, [Month(2026, 8), Month(2026, 7)])
+    paid = await back_payment.employer_back_pay(hall.agent, hall.employer.id, [Month(2026, 8), Month(2026, 7)])
     # July, 4 months late: 2133.33 x 0.015 x 4/12 = 10.66665 -> 10.67; 888.89 -> 4.44445 -> 4.44.
     # August, 3 months: 7.9999875 -> 8.00; 3.3333375 -> 3.33.
     assert [(str(line.month), line.insurance_type, line.principal, line.interest) for line in paid.lines] == [
@@ -481,9 +484,9 @@ async def test_employer_back_pay_with_interest_worked_by_hand(hall: Hall) -> Non
     assert set(await models.Arrear.all().values_list("status", flat=True)) == {ArrearStatus.PAID}
     assert not await models.LedgerEntry.exists()  # paid by bank transfer, never from a passbook
     assert (await models.ContributionPeriod.get(id=months[202611][0].id)).status is PeriodStatus.DUE
-    error = await refused(employer_filings.employer_back_pay(hall.agent, hall.employer.id, [Month(2026, 7)]))
+    error = await refused(back_payment.employer_back_pay(hall.agent, hall.employer.id, [Month(2026, 7)]))
     assert error.code is ErrorCode.INVALID_MONTH  # paid once only
-    owed = await employer_filings.owed_by_month(hall.employer.id, Month(2026, 7), Month(2026, 8))
+    owed = await back_payment.owed_by_month(hall.employer.id, Month(2026, 7), Month(2026, 8))
     assert [o.amount for o in owed] == [D("0.00"), D("0.00")]
 
 
@@ -492,31 +495,31 @@ async def test_employer_back_pay_with_interest_worked_by_hand(hall: Hall) -> Non
 async def test_roll_over_of_unaccepted_filings_is_idempotent(hall: Hall) -> None:
     first, second, third = [await hall.person(n) for n in ("蒋一", "沈二", "韩三")]
     at("2026-11-18")
-    late = await employer_filings.add_employees(hall.agent, hall.employer.id, [AddLine(first.id_number, D("7000.00"))])
-    accepted = await employer_filings.add_employees(hall.agent, hall.employer.id, [AddLine(third.id_number, D("7000.00"))])
-    await employer_filings.review(hall.reviewer, accepted.id, True)
+    late = await staffing.add_employees(hall.agent, hall.employer.id, [AddLine(first.id_number, D("7000.00"))])
+    accepted = await staffing.add_employees(hall.agent, hall.employer.id, [AddLine(third.id_number, D("7000.00"))])
+    await staffing.review(hall.reviewer, accepted.id, True)
     at("2026-11-21")
-    filed_late = await employer_filings.add_employees(hall.agent, hall.employer.id, [AddLine(second.id_number, D("7000.00"))])
+    filed_late = await staffing.add_employees(hall.agent, hall.employer.id, [AddLine(second.id_number, D("7000.00"))])
     assert (late.effective_month, filed_late.effective_month) == (202611, 202612)
 
-    assert await employer_filings.roll_over_unaccepted(dt.date(2026, 11, 20)) == 0  # the 20th is still on time
-    assert await employer_filings.roll_over_unaccepted(dt.date(2026, 11, 21)) == 1
+    assert await staffing.roll_over_unaccepted(dt.date(2026, 11, 20)) == 0  # the 20th is still on time
+    assert await staffing.roll_over_unaccepted(dt.date(2026, 11, 21)) == 1
     moved = await models.BusinessTransaction.get(id=late.id)
     assert moved.effective_month == 202612
     assert moved.details["effective_month_moves"] == [{
         "from": "2026-11", "to": "2026-12", "on": "2026-11-21", "reason": "not accepted by the 20th: takes effect from 2026-12"}]
-    assert await employer_filings.roll_over_unaccepted(dt.date(2026, 11, 21)) == 0
-    assert await employer_filings.roll_over_unaccepted(dt.date(2026, 11, 30)) == 0
+    assert await staffing.roll_over_unaccepted(dt.date(2026, 11, 21)) == 0
+    assert await staffing.roll_over_unaccepted(dt.date(2026, 11, 30)) == 0
     assert (await models.BusinessTransaction.get(id=late.id)).details == moved.details
 
-    assert await employer_filings.roll_over_unaccepted(dt.date(2026, 12, 21)) == 2
-    assert await employer_filings.roll_over_unaccepted(dt.date(2026, 12, 21)) == 0
+    assert await staffing.roll_over_unaccepted(dt.date(2026, 12, 21)) == 2
+    assert await staffing.roll_over_unaccepted(dt.date(2026, 12, 21)) == 0
     months = dict(await models.BusinessTransaction.filter(business_type=BusinessType.ADD_EMPLOYEES).values_list("id", "effective_month"))
     assert months == {late.id: 202701, filed_late.id: 202701, accepted.id: 202611}  # accepted in time: untouched
     assert len((await models.BusinessTransaction.get(id=late.id)).details["effective_month_moves"]) == 2
     # Accepted on the 5th of January, on time for January: no further move.
     at("2027-01-05")
-    assert (await employer_filings.review(hall.reviewer, late.id, True)).effective_month == 202701
+    assert (await staffing.review(hall.reviewer, late.id, True)).effective_month == 202701
 
 
 @pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="a race needs PostgreSQL")
@@ -526,7 +529,7 @@ async def test_two_filings_of_the_same_person_at_once_file_one(hall: Hall) -> No
 
     async def file(actor: Viewer):
         try:
-            return await employer_filings.add_employees(actor, hall.employer.id, [AddLine(person.id_number, D("7000.00"))])
+            return await staffing.add_employees(actor, hall.employer.id, [AddLine(person.id_number, D("7000.00"))])
         except FilingRejected as error:
             return line_codes(error)
 
@@ -541,7 +544,7 @@ async def test_the_largest_filing_takes_effect_in_one_visit(hall: Hall) -> None:
     persons = [models.Person(id_number=make_resident_id("420102", dt.date(1985, 1, 1) + dt.timedelta(days=n), 11),
                              name=f"员工{n}", gender="MALE", birth_date=dt.date(1985, 1, 1) + dt.timedelta(days=n),
                              category=PersonCategory.UNINSURED, district_id=hall.district.id, community_id=hall.community.id)
-               for n in range(employer_filings.MAX_FILING_LINES)]
+               for n in range(MAX_FILING_LINES)]
     await models.Person.bulk_create(persons)
     done = await hall.hire([(p, "9000.00") for p in persons])
     assert (len(done.employments), len(done.policies), len(done.periods)) == (500, 2500, 2500)

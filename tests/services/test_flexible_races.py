@@ -11,7 +11,7 @@ import pytest
 import models
 from domain.enums import ArrearStatus, LedgerKind, PeriodStatus, PersonCategory, Role
 from domain.months import Month
-from schema.relay import encode_id
+from resolvers.inputs import encode_id
 from services.common import clock
 from services.collection import deposits
 from services.collection.month_end import collect_month

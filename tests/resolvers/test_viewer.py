@@ -2,7 +2,7 @@
 
 import pytest
 
-from resolvers.context import bearer_token, client_address
+from resolvers.viewer import bearer_token, client_address
 
 
 @pytest.mark.parametrize(("header", "token"), [

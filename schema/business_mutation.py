@@ -1,26 +1,89 @@
-"""The one place every mutation goes through: idempotency keys (API.md 3), typed errors (API.md 2)
-and the audit trail (A6)."""
+"""The one way to write a business mutation, after Saleor's base mutation: a payload type declares
+its objects and gets the common `transaction` and `errors` fields from ``business_payload``; a
+resolver decorated with ``business_mutation`` returns its payload, and everything else every
+mutation needs happens here once: uploads read, idempotency keys (API.md 3), business refusals as
+typed payload errors (API.md 2) and the audit trail (A6)."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import hashlib
+import functools
 import json
-from collections.abc import Awaitable, Callable
+import typing
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
+
+import strawberry
 
 from tortoise.exceptions import IntegrityError
 
 import models
 from domain.enums import AuditOutcome
 from domain.errors import BusinessError, ErrorCode
-from schema.errors import BadUserInput
+from resolvers.inputs import BadUserInput, decode_id, encode_id
+from schema import nodes
 from schema.payloads import UserError
-from schema.relay import Node, decode_id, encode_id
+from schema.relay import Node
 from services.common.audit import SECRET_WORDS, record
 
 P = TypeVar("P")
+NO_CHANGE = "Why nothing changed; empty on success."
+
+
+def business_payload(description: str, *, transaction: str | None = None, errors: str = NO_CHANGE) -> Callable[[type], type]:
+    """A mutation's payload type: the fields the class declares, then the business transaction
+    recorded (when ``transaction`` describes it) and the list of typed errors, in that order."""
+
+    def complete(cls: type) -> type:
+        annotations = dict(cls.__dict__.get("__annotations__", {}))
+        if transaction is not None:
+            annotations["transaction"] = nodes.BusinessTransaction | None
+            cls.transaction = strawberry.field(default=None, description=transaction)
+        annotations["errors"] = list[UserError]
+        cls.errors = strawberry.field(default_factory=list, description=errors)
+        cls.__annotations__ = annotations
+        if not hasattr(cls, "refused"):
+            cls.refused = classmethod(_refused)
+        return strawberry.type(cls, description=description)
+
+    return complete
+
+
+def _refused(cls: type[P], error: BusinessError) -> P:
+    """The payload of a refusal; a payload type may define its own ``refused`` to say more."""
+    return cls(errors=[UserError.of(error)])
+
+
+def business_mutation(*, description: str, extensions: Sequence[Any] = ()) -> Callable[[Callable], Any]:
+    """A business mutation whose resolver only does the business and returns its payload."""
+
+    def field(resolver: Callable[..., Awaitable[Any]]) -> Any:
+        hints: dict[str, Any] = {}
+
+        @functools.wraps(resolver)
+        async def run(self: Any, info: strawberry.Info, input: Any = None, **arguments: Any) -> Any:
+            if not hints:  # known once the module's types all exist
+                hints.update(typing.get_type_hints(resolver))
+            payload_type = hints["return"]
+            if input is None:  # an optional input left out: its defaults
+                input = next(kind for kind in typing.get_args(hints["input"]) if kind is not type(None))()
+            await _read_uploads(input)
+            return await run_mutation(info, input, payload_type, lambda: resolver(self, info, input, **arguments))
+
+        return strawberry.mutation(description=description, extensions=list(extensions))(run)
+
+    return field
+
+
+async def _read_uploads(input_: Any) -> None:
+    """Uploaded files as their bytes, so that the input's fingerprint covers their content; the
+    request body is already capped at the upload limit."""
+    for field in dataclasses.fields(input_):
+        value = getattr(input_, field.name)
+        if hasattr(value, "read") and not isinstance(value, bytes):
+            setattr(input_, field.name, await value.read())
 MAX_KEY_LENGTH = 128
 IN_FLIGHT_WAIT_SECONDS = 5.0
 
@@ -97,7 +160,7 @@ async def run_mutation(info: Any, input_: Any, payload_type: type[P], action: Ca
     try:
         payload = await action()
     except BusinessError as error:
-        payload = payload_type(errors=[UserError.of(error)])
+        payload = payload_type.refused(error)  # type: ignore[attr-defined]
     except BadUserInput as error:  # a malformed id inside the input
         payload = payload_type(errors=[UserError(field=(error.extensions or {}).get("argument"),
                                                  code=ErrorCode.INVALID_INPUT, message=error.message)])
