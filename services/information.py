@@ -10,13 +10,17 @@ and average wage, so they are read month by month (a working life is at most a f
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from tortoise.expressions import Q
 from tortoise.functions import Count
 
 import models
-from domain.enums import Channel, InsuranceType, PeriodStatus, PersonCategory, PolicyStatus
+from domain.enums import (
+    Channel, Gender, InsuranceType, PeriodStatus, PersonCategory, PolicyStatus, RetirementClass,
+)
 from domain.errors import BusinessError, ErrorCode
 from domain import retirement as rules
 from domain.money import to_fen
@@ -84,18 +88,49 @@ async def _person(person_id: int) -> models.Person:
 
 def retirement_of(person: models.Person) -> Retirement:
     """Q3: the archive's birth date first; a woman's retirement class sets her age."""
-    birth = effective_birth_date(person.birth_date, person.archive_birth_date)
-    return Retirement(birth, retirement_age(birth, person.gender, person.retirement_class),
-                      retirement_month(birth, person.gender, person.retirement_class))
+    return _retirement(person.birth_date, person.archive_birth_date, person.gender, person.retirement_class)
+
+
+def _retirement(birth_date: dt.date, archive_birth_date: dt.date | None, gender: Gender,
+                retirement_class: RetirementClass) -> Retirement:
+    birth = effective_birth_date(birth_date, archive_birth_date)
+    return Retirement(birth, retirement_age(birth, gender, retirement_class),
+                      retirement_month(birth, gender, retirement_class))
 
 
 async def contribution_record(person_id: int) -> ContributionRecord:
     """Q2: actual contribution months per insurance type; for pension, the minimum still needed (Q3)."""
-    person = await _person(person_id)
-    retirement = retirement_of(person)
-    rows = await models.ContributionPeriod.filter(person_id=person.id, status=PeriodStatus.PAID).annotate(
-        months=Count("month", distinct=True)).group_by("insurance_type").values("insurance_type", "months")
-    paid = {InsuranceType(row["insurance_type"]): row["months"] for row in rows}
+    record = (await contribution_records([person_id])).get(person_id)
+    if record is None:
+        raise BusinessError(ErrorCode.NOT_FOUND, "no such person", "personId")
+    return record
+
+
+async def contribution_records(person_ids: Iterable[int], within: Q | None = None) -> dict[int, ContributionRecord]:
+    """The contribution records of many persons (Q2, Q3) in two queries, however many they are: the
+    persons, and their paid months counted per person and type by the database. A person who does
+    not exist, or is not ``within`` (a filter of persons; None for all), is absent from the answer.
+    """
+    wanted = list(dict.fromkeys(person_ids))
+    if not wanted:
+        return {}
+    persons = models.Person.filter(id__in=wanted)
+    if within is not None:
+        persons = persons.filter(within)
+    rows = await persons.values_list("id", "birth_date", "archive_birth_date", "gender", "retirement_class")
+    retirements = {row[0]: _retirement(*row[1:]) for row in rows}
+    if not retirements:
+        return {}
+    counted = await models.ContributionPeriod.filter(person_id__in=list(retirements), status=PeriodStatus.PAID).annotate(
+        months=Count("month", distinct=True)).group_by("person_id", "insurance_type").values(
+        "person_id", "insurance_type", "months")
+    paid: dict[int, dict[InsuranceType, int]] = {person_id: {} for person_id in retirements}
+    for row in counted:
+        paid[row["person_id"]][InsuranceType(row["insurance_type"])] = row["months"]
+    return {person_id: _record(person_id, retirement, paid[person_id]) for person_id, retirement in retirements.items()}
+
+
+def _record(person_id: int, retirement: Retirement, paid: dict[InsuranceType, int]) -> ContributionRecord:
     minimum = minimum_contribution_months(retirement.month)
     types = []
     for insurance_type in InsuranceType:
@@ -104,7 +139,7 @@ async def contribution_record(person_id: int) -> ContributionRecord:
             types.append(TypeRecord(insurance_type, months, as_years_months(months), minimum, max(0, minimum - months)))
         else:
             types.append(TypeRecord(insurance_type, months, as_years_months(months)))
-    return ContributionRecord(person.id, retirement, tuple(types))
+    return ContributionRecord(person_id, retirement, tuple(types))
 
 
 async def pension_estimate(person_id: int, annual_wage_growth: Decimal | int = 0,

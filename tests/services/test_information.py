@@ -11,6 +11,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from tortoise.expressions import Q
 
 import models
 from domain.enums import (
@@ -130,6 +131,40 @@ async def test_an_unknown_person_is_not_found() -> None:
     with pytest.raises(BusinessError) as raised:
         await information.pension_estimate(987654)
     assert raised.value.code is ErrorCode.NOT_FOUND
+
+
+async def test_the_records_of_many_persons_are_those_read_one_by_one_in_two_queries(count_queries) -> None:
+    home = await _home()
+    payer = await factories.person(home, name="郭强")  # a man born 1980-05-17
+    pension = await factories.flexible_pension(payer, Month(2024, 1))
+    await factories.periods(pension, Month(2024, 1), 12, "8000.00", "0.2000", "1600.00")
+    await factories.periods(pension, Month(2025, 1), 2, "8000.00", "0.2000", "1600.00", PeriodStatus.CANCELLED)
+    await _employer_pension(payer, Month(2023, 12), 2, "9000.00")  # 2024-01 paid twice: counted once
+    medical = await factories.flexible_medical(payer, Month(2024, 1))
+    await factories.periods(medical, Month(2024, 1), 5, "8000.00", "0.0600", "487.00")
+    cadre = await factories.person(home, name="王芳", birth=dt.date(1972, 3, 1), male=False)
+    cadre.retirement_class, cadre.archive_birth_date = RetirementClass.CADRE, dt.date(1971, 6, 1)
+    await cadre.save()
+    await factories.periods(await factories.flexible_pension(cadre, Month(2010, 1)), Month(2010, 1), 200,
+                            "4000.00", "0.2000", "800.00")
+    uninsured = await factories.person(home, name="李明")  # no policy at all
+    count_queries.statements.clear()
+
+    records = await information.contribution_records([cadre.id, 987654, payer.id, uninsured.id, payer.id])
+
+    # the persons, and their paid months counted per person and type
+    assert len(count_queries.statements) == 2, count_queries.statements
+    assert set(records) == {payer.id, cadre.id, uninsured.id}  # the missing id is absent
+    for person in (payer, cadre, uninsured):
+        assert records[person.id] == await information.contribution_record(person.id)
+    assert records[payer.id].of(PENSION).months == 13 and records[payer.id].of(MEDICAL).months == 5
+    assert records[cadre.id].retirement.birth_date == dt.date(1971, 6, 1)
+    assert records[cadre.id].of(PENSION).months == 200 and records[cadre.id].of(PENSION).months_needed == 0
+    assert [t.months for t in records[uninsured.id].types] == [0] * len(InsuranceType)
+    assert records[uninsured.id].of(PENSION).months_needed == records[uninsured.id].of(PENSION).minimum_months
+    assert await information.contribution_records([]) == {}
+    within = await information.contribution_records([payer.id, cadre.id], within=Q(id=cadre.id))
+    assert set(within) == {cadre.id}
 
 
 # Pension estimate (Q3)
