@@ -20,8 +20,6 @@ class Account(Model):
     commitment_signed_at = fields.DatetimeField(null=True, description="the online-service commitment letter (A3)")
     commitment_place = fields.CharField(max_length=128, null=True)
     granted_by = fields.ForeignKeyField("models.Account", related_name="granted", null=True, on_delete=fields.RESTRICT)
-    failed_logins = fields.IntField(default=0)
-    locked_until = fields.DatetimeField(null=True)
     password_changed_at = fields.DatetimeField(null=True)
     is_active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -70,10 +68,12 @@ class AccountSession(Model):
 
 
 class LoginThrottle(Model):
-    """Failed logins per client address, kept in the database so every process sees them."""
+    """Failed logins per throttled key: a username or a client address.
+
+    Kept in the database so that every process sees them (services.access.throttle)."""
 
     id = fields.IntField(primary_key=True)
-    client_address = fields.CharField(max_length=64, unique=True)
+    key = fields.CharField(max_length=64, unique=True)  # "user:<username>" or "addr:<client address>"
     failures = fields.IntField(default=0)
     window_started_at = fields.DatetimeField()
     locked_until = fields.DatetimeField(null=True)

@@ -1,8 +1,16 @@
-"""Writing new migration files with Tortoise's autodetector, and the one operation it lacks.
+"""Writing new migration files with Tortoise's autodetector, and the operations it lacks.
 
 Tortoise 1.1 records a new model's CHECK constraints in CreateModel's options but never creates
 them, and on SQLite its AddConstraint rebuilds the table without its indexes and UNIQUE
 constraints. New files are therefore rewritten to add each CHECK with AddCheckConstraint.
+
+On SQLite, Tortoise 1.1 also removes a field by rebuilding its table: the rebuild loses the
+table's indexes and UNIQUE constraints, and its DROP TABLE fails once other tables' rows refer to
+the table. New files therefore remove fields with RemoveColumn, which drops the column in place.
+
+The autodetector writes a renamed field as RenameField (ALTER TABLE ... RENAME COLUMN, data kept)
+only when nothing else about the field changed; otherwise as a removal and an addition, which
+loses the column's data: rename alone, and check the written file.
 """
 
 from __future__ import annotations
@@ -12,7 +20,8 @@ from pathlib import Path
 
 from tortoise.context import TortoiseContext
 from tortoise.migrations.autodetector import MigrationAutodetector
-from tortoise.migrations.operations import AddConstraint
+from tortoise.fields.relational import ManyToManyFieldInstance
+from tortoise.migrations.operations import AddConstraint, RemoveField
 
 from settings import Settings
 
@@ -31,7 +40,7 @@ async def make_migrations(settings: Settings, name: str | None) -> list[Path]:
         if name:
             writer.name = f"{writer.name.split('_', 1)[0]}_{name}"
         path = Path(writer.write())
-        path.write_text(constraints_as_operations(path.read_text()))
+        path.write_text(removals_as_operations(constraints_as_operations(path.read_text())))
         written.append(path)
     return written
 
@@ -62,6 +71,14 @@ def constraints_as_operations(source: str) -> str:
     closing = source.rindex("    ]")
     source = source[:closing] + "".join(additions) + source[closing:]
     return "from models.migration_files import AddCheckConstraint\n" + source
+
+
+def removals_as_operations(source: str) -> str:
+    """Remove fields with RemoveColumn instead of Tortoise's RemoveField."""
+    if "ops.RemoveField(" not in source:
+        return source
+    source = source.replace("ops.RemoveField(", "RemoveColumn(")
+    return "from models.migration_files import RemoveColumn\n" + source
 
 
 def _span(source: str, key: ast.expr, value: ast.expr) -> tuple[int, int]:
@@ -100,3 +117,21 @@ class AddCheckConstraint(AddConstraint):
         await client.execute_script(f'ALTER TABLE "new__{table}" RENAME TO "{table}"')
         for statement in indexes:
             await client.execute_script(statement)
+
+
+class RemoveColumn(RemoveField):
+    """Removes a field. On SQLite with ``ALTER TABLE ... DROP COLUMN`` (SQLite 3.35 and later), in
+    place: the table keeps its rows, its indexes and its UNIQUE constraints, and the rows of other
+    tables referring to it stay valid. SQLite refuses to drop a column that is indexed, UNIQUE, a
+    foreign key or named by a CHECK: drop those first."""
+
+    async def database_forward(self, app_label, old_state, new_state, state_editor=None) -> None:
+        if state_editor is None or state_editor.DIALECT != "sqlite":
+            return await super().database_forward(app_label, old_state, new_state, state_editor)
+        model = old_state.apps.get_model(f"{app_label}.{self.model_name}")
+        field = model._meta.fields_map[self.name]
+        if isinstance(field, ManyToManyFieldInstance):  # its own table: dropped whole
+            return await super().database_forward(app_label, old_state, new_state, state_editor)
+        await state_editor._run_sql(state_editor.DELETE_FIELD_TEMPLATE.format(
+            table=state_editor._qualify_table_name(model._meta.db_table, model._meta.schema),
+            column=field.source_field or field.model_field_name))

@@ -21,7 +21,7 @@ from tortoise.transactions import in_transaction
 from models import LoginThrottle
 from services.access.secrets import digest
 
-KEY_LENGTH = 64  # LoginThrottle.client_address
+KEY_LENGTH = 64  # LoginThrottle.key
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +61,9 @@ def _policy_of(key: str) -> ThrottlePolicy:
 
 async def locks(keys: Iterable[str], now: dt.datetime) -> dict[str, dt.datetime]:
     """The keys among ``keys`` that are locked now, with the moment each lock ends."""
-    rows = await LoginThrottle.filter(client_address__in=list(keys)).values("client_address", "locked_until")
+    rows = await LoginThrottle.filter(key__in=list(keys)).values("key", "locked_until")
     return {
-        row["client_address"]: row["locked_until"]
+        row["key"]: row["locked_until"]
         for row in rows
         if row["locked_until"] is not None and row["locked_until"] > now
     }
@@ -74,13 +74,13 @@ async def record_failure(keys: Iterable[str], now: dt.datetime) -> None:
     cannot deadlock) before they are updated: concurrent failures are all counted."""
     keys = sorted(set(keys))
     await LoginThrottle.bulk_create(
-        [LoginThrottle(client_address=key, failures=0, window_started_at=now) for key in keys],
+        [LoginThrottle(key=key, failures=0, window_started_at=now) for key in keys],
         ignore_conflicts=True,
     )
     async with in_transaction():
-        rows = await LoginThrottle.select_for_update().filter(client_address__in=keys).order_by("client_address")
+        rows = await LoginThrottle.select_for_update().filter(key__in=keys).order_by("key")
         for row in rows:
-            _count_failure(row, _policy_of(row.client_address), now)
+            _count_failure(row, _policy_of(row.key), now)
             await row.save(update_fields=["failures", "window_started_at", "locked_until"])
 
 
@@ -96,4 +96,4 @@ def _count_failure(row: LoginThrottle, policy: ThrottlePolicy, now: dt.datetime)
 
 async def forget_failures(key: str, now: dt.datetime) -> None:
     """After a success; a lock that a concurrent request has just set stays."""
-    await LoginThrottle.filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now), client_address=key).delete()
+    await LoginThrottle.filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now), key=key).delete()

@@ -6,6 +6,10 @@ the photo, finds exactly one face, frames it as the card-photo standard asks (35
 207 px wide, head about two thirds of the frame), whitens a plain light background and encodes a
 baseline JPEG of 14-40 KB named by the ID number.
 
+The standard is the parameter CARD_PHOTO_STANDARD (P7), effective-dated like every parameter: the
+caller reads the value in force (``services.cards.standard``) and passes it as a ``PhotoStandard``;
+without one, the default value of DOMAIN.md applies.
+
 Decisions:
 
 - Background: the border strip of the framed photo (top, and the sides above the shoulders) must
@@ -26,8 +30,10 @@ from __future__ import annotations
 import io
 import math
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 import cv2
 import numpy as np
@@ -40,12 +46,10 @@ MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # checked from the header, before any decoding (decompression bombs)
 FORMATS = ("JPEG", "PNG")
 
-CARD_SIZE = (CARD_PHOTO_STANDARD["width"], CARD_PHOTO_STANDARD["height"])
-FACE_WIDTH = CARD_PHOTO_STANDARD["face_width_px"]
-MIN_BYTES = CARD_PHOTO_STANDARD["min_bytes"]
-MAX_BYTES = CARD_PHOTO_STANDARD["max_bytes"]
 MIN_FACE_PX = 100  # narrower in the original, the card face would be blown up more than twice
-FACE_TOP = 128  # card row of the face box's top: crown near the top edge, head about 2/3 of the frame
+# Card row of the face box's top as a share of the card's height (row 128 of 441): crown near the
+# top edge, head about 2/3 of the frame.
+FACE_TOP_SHARE = 128 / 441
 DARK_LIMIT = 70  # mean luminance (0-255) of the middle of the face
 
 WORK_SIDE = 1600  # decode at least this long a side first; large JPEGs decode at 1/2 to 1/8 scale
@@ -78,6 +82,50 @@ class PhotoProblem(str, Enum):
     BACKGROUND_NOT_PLAIN = "BACKGROUND_NOT_PLAIN"
     TOO_NOISY = "TOO_NOISY"
     TOO_LITTLE_DETAIL = "TOO_LITTLE_DETAIL"
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoStandard:
+    """The card-photo standard (P7), as the normalisation applies it."""
+
+    width: int  # of the card photo, in pixels
+    height: int
+    face_width_px: int  # the face box's width on the card
+    face_width_tolerance_px: int
+    min_bytes: int  # of the JPEG file
+    max_bytes: int
+
+    # What the normalisation always makes; a standard asking for anything else cannot be met.
+    MADE = {"format": "JPEG", "colour_bits": 24, "background": "white"}
+
+    @classmethod
+    def of(cls, value: Mapping[str, Any]) -> PhotoStandard:
+        """From the parameter's JSON value; ValueError for one that is incomplete, or that asks
+        for what the normalisation cannot make."""
+        for name, made in cls.MADE.items():
+            if value.get(name, made) != made:
+                raise ValueError(f"card-photo standard: {name} {value[name]!r} is not supported, only {made!r}")
+        try:
+            standard = cls(**{name: int(value[name]) for name in (
+                "width", "height", "face_width_px", "face_width_tolerance_px", "min_bytes", "max_bytes")})
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"card-photo standard: {error!r} in {dict(value)!r}") from None
+        if not (0 < standard.face_width_px <= standard.width and 0 < standard.height
+                and 0 < standard.min_bytes <= standard.max_bytes):
+            raise ValueError(f"card-photo standard: inconsistent values {dict(value)!r}")
+        return standard
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
+    @property
+    def face_top(self) -> int:
+        """The card row of the face box's top."""
+        return round(self.height * FACE_TOP_SHARE)
+
+
+DEFAULT_STANDARD = PhotoStandard.of(CARD_PHOTO_STANDARD)
 
 
 class PhotoRejected(Exception):
@@ -145,22 +193,23 @@ def check_upload(data: bytes) -> UploadedImage:
     return UploadedImage(image_format, width, height, len(data))
 
 
-def normalise(data: bytes, id_number: str) -> CardPhoto:
-    """The job's check and normalisation of a card photo (F2, P7). Raises ``PhotoRejected`` for a
-    photo that cannot make a card photo, ``InvalidIdentifier`` for a malformed ID number."""
+def normalise(data: bytes, id_number: str, standard: PhotoStandard = DEFAULT_STANDARD) -> CardPhoto:
+    """The job's check and normalisation of a card photo (F2, P7), to ``standard``: the one in
+    force. Raises ``PhotoRejected`` for a photo that cannot make a card photo,
+    ``InvalidIdentifier`` for a malformed ID number."""
     number = normalise_resident_id(id_number)  # upper-case X (P7)
     upload = check_upload(data)
     decoded = _decode(data, upload, WORK_SIDE / max(upload.width, upload.height))
-    box = _single_face(decoded)
-    if box[2] < FACE_WIDTH and decoded.scale < 1:
+    box = _single_face(decoded, standard)
+    if box[2] < standard.face_width_px and decoded.scale < 1:
         # The face is too narrow at this scale for a sharp card: decode again, larger.
-        finer = _decode(data, upload, FACE_WIDTH * decoded.scale / box[2])
+        finer = _decode(data, upload, standard.face_width_px * decoded.scale / box[2])
         box = tuple(v * finer.scale / decoded.scale for v in box)
         decoded = finer
-    card, padded = _frame(decoded.image, box)
-    face = _card_face_box(box)
+    card, padded = _frame(decoded.image, box, standard)
+    face = _card_face_box(box, standard)
     card = _whiten_background(card, padded, face)
-    jpeg, quality = _encode(Image.fromarray(card))
+    jpeg, quality = _encode(Image.fromarray(card), standard)
     return CardPhoto(jpeg, f"{number}.jpg", face, quality)
 
 
@@ -236,7 +285,7 @@ THOROUGH = _Search(480, 1.1, 5, 48)  # when the quick one is unsure: more votes,
 SMALL = _Search(960, 1.2, 3, 24)  # when both find none: a small face, to say so
 
 
-def _single_face(decoded: _Decoded) -> tuple[float, float, float, float]:
+def _single_face(decoded: _Decoded, standard: PhotoStandard) -> tuple[float, float, float, float]:
     """The one face in the photo (P7), as x, y, width, height on the decoded image."""
     grey = decoded.image.convert("L")
     faces = _detect(grey, QUICK)
@@ -256,23 +305,25 @@ def _single_face(decoded: _Decoded) -> tuple[float, float, float, float]:
     middle = grey.crop((round(x + w / 5), round(y + h / 5), round(x + w * 4 / 5), round(y + h * 4 / 5)))
     if np.asarray(middle).mean() < DARK_LIMIT:
         raise PhotoRejected(PhotoProblem.TOO_DARK, "the image is too dark")
-    return _refined(grey, (x, y, w, h))
+    return _refined(grey, (x, y, w, h), standard.face_width_px)
 
 
-def _refined(grey: Image.Image, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
-    """The face box measured again at the card's scale with fine steps: the searches above step
-    the window by 10-20 %, more than the standard's tolerance on the face width (P7)."""
+def _refined(grey: Image.Image, box: tuple[float, float, float, float], face_width: int
+             ) -> tuple[float, float, float, float]:
+    """The face box measured again at the card's scale (``face_width`` on the card) with fine
+    steps: the searches above step the window by 10-20 %, more than the standard's tolerance on
+    the face width (P7)."""
     x, y, w, h = box
-    zoom = FACE_WIDTH / w
+    zoom = face_width / w
     region = (max(0.0, x - w * 0.3), max(0.0, y - h * 0.3),
               min(float(grey.width), x + w * 1.3), min(float(grey.height), y + h * 1.3))
     size = (round((region[2] - region[0]) * zoom), round((region[3] - region[1]) * zoom))
     patch = np.asarray(grey.resize(size, Image.Resampling.BILINEAR, box=region))
     # Smaller windows are kept: they take part in the average that makes the box, unbiased so.
-    boxes = _cascade().detectMultiScale(patch, scaleFactor=1.05, minNeighbors=3, minSize=(round(FACE_WIDTH * 0.6),) * 2)
+    boxes = _cascade().detectMultiScale(patch, scaleFactor=1.05, minNeighbors=3, minSize=(round(face_width * 0.6),) * 2)
     if len(boxes) == 0:
         return box
-    centre = ((x - region[0]) * zoom + FACE_WIDTH / 2, (y - region[1]) * zoom + FACE_WIDTH / 2)
+    centre = ((x - region[0]) * zoom + face_width / 2, (y - region[1]) * zoom + face_width / 2)
     bx, by, bw, bh = min(boxes, key=lambda b: (b[0] + b[2] / 2 - centre[0]) ** 2 + (b[1] + b[3] / 2 - centre[1]) ** 2)
     return region[0] + bx / zoom, region[1] + by / zoom, bw / zoom, bh / zoom
 
@@ -303,20 +354,21 @@ def _count(n: int) -> str:
     return {2: "two", 3: "three", 4: "four"}.get(n, str(n))
 
 
-def _frame(image: Image.Image, box: tuple[float, float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+def _frame(image: Image.Image, box: tuple[float, float, float, float], standard: PhotoStandard
+           ) -> tuple[np.ndarray, np.ndarray]:
     """The card-sized RGB pixels around the face, and where they lie outside the photo (white)."""
     x, _y, w, _h = box
-    zoom = FACE_WIDTH / w  # card pixels per decoded pixel
-    width, height = CARD_SIZE
-    left, top = x + w / 2 - width / 2 / zoom, box[1] - FACE_TOP / zoom
+    zoom = standard.face_width_px / w  # card pixels per decoded pixel
+    width, height = standard.size
+    left, top = x + w / 2 - width / 2 / zoom, box[1] - standard.face_top / zoom
     right, bottom = left + width / zoom, top + height / zoom
     inside = (max(0.0, left), max(0.0, top), min(float(image.width), right), min(float(image.height), bottom))
     padded = np.ones((height, width), dtype=bool)
     if inside == (left, top, right, bottom):
-        card = image.resize(CARD_SIZE, Image.Resampling.LANCZOS, box=inside)
+        card = image.resize(standard.size, Image.Resampling.LANCZOS, box=inside)
         padded[:] = False
         return np.asarray(card), padded
-    card = Image.new("RGB", CARD_SIZE, WHITE)
+    card = Image.new("RGB", standard.size, WHITE)
     to = [round((inside[0] - left) * zoom), round((inside[1] - top) * zoom),
           round((inside[2] - left) * zoom), round((inside[3] - top) * zoom)]
     if to[2] > to[0] and to[3] > to[1]:
@@ -326,11 +378,11 @@ def _frame(image: Image.Image, box: tuple[float, float, float, float]) -> tuple[
     return np.asarray(card), padded
 
 
-def _card_face_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+def _card_face_box(box: tuple[float, float, float, float], standard: PhotoStandard) -> tuple[int, int, int, int]:
     """The face box on the card: the framing puts it at the same place every time."""
-    width = CARD_SIZE[0]
-    face_height = round(box[3] * FACE_WIDTH / box[2])
-    return round(width / 2 - FACE_WIDTH / 2), FACE_TOP, FACE_WIDTH, face_height
+    face_width = standard.face_width_px
+    face_height = round(box[3] * face_width / box[2])
+    return round(standard.width / 2 - face_width / 2), standard.face_top, face_width, face_height
 
 
 def _border_strip(height: int, width: int) -> np.ndarray:
@@ -412,34 +464,38 @@ def _face_oval(height: int, width: int, face: tuple[int, int, int, int]) -> np.n
     return across * across + down * down <= 1.0
 
 
-def _encode(card: Image.Image) -> tuple[bytes, int]:
-    """A baseline JPEG of 14-40 KB (P7) at the highest quality that fits; see the module's notes."""
-    encoded = _highest_fitting(card, QUALITY_RANGE, subsampling=2)
+def _encode(card: Image.Image, standard: PhotoStandard = DEFAULT_STANDARD) -> tuple[bytes, int]:
+    """A baseline JPEG within the standard's file size (14-40 KB, P7) at the highest quality that
+    fits; see the module's notes."""
+    encoded = _highest_fitting(card, QUALITY_RANGE, subsampling=2, max_bytes=standard.max_bytes)
     if encoded is None:
         raise PhotoRejected(PhotoProblem.TOO_NOISY,
                             "the photo is too grainy for the card: take it again in better light")
-    if len(encoded[0]) < MIN_BYTES:
-        encoded = _highest_fitting(card, (QUALITY_RANGE[0], 100), subsampling=0)  # full-resolution colour
-        if encoded is None or len(encoded[0]) < MIN_BYTES:
+    if len(encoded[0]) < standard.min_bytes:
+        encoded = _highest_fitting(card, (QUALITY_RANGE[0], 100), subsampling=0,  # full-resolution colour
+                                   max_bytes=standard.max_bytes)
+        if encoded is None or len(encoded[0]) < standard.min_bytes:
             raise PhotoRejected(PhotoProblem.TOO_LITTLE_DETAIL,
                                 "the photo is too blurred for the card: take a sharper photo")
     return encoded
 
 
-def _highest_fitting(card: Image.Image, qualities: tuple[int, int], subsampling: int) -> tuple[bytes, int] | None:
-    """The highest quality whose file is at most 40 KB, by bisection: the size grows with the quality."""
+def _highest_fitting(card: Image.Image, qualities: tuple[int, int], subsampling: int, max_bytes: int
+                     ) -> tuple[bytes, int] | None:
+    """The highest quality whose file is at most ``max_bytes``, by bisection: the size grows with
+    the quality."""
     low, high = qualities
     encoded = _jpeg(card, high, subsampling)
-    if len(encoded) <= MAX_BYTES:
+    if len(encoded) <= max_bytes:
         return encoded, high
     encoded = _jpeg(card, low, subsampling)
-    if len(encoded) > MAX_BYTES:
+    if len(encoded) > max_bytes:
         return None
     best = encoded, low
     while high - low > 1:  # low fits, high does not
         middle = (low + high) // 2
         encoded = _jpeg(card, middle, subsampling)
-        if len(encoded) <= MAX_BYTES:
+        if len(encoded) <= max_bytes:
             best, low = (encoded, middle), middle
         else:
             high = middle

@@ -7,9 +7,9 @@ import re
 from tortoise.transactions import in_transaction
 
 import models
-from domain.enums import BusinessType, TransactionStatus
+from domain.enums import BusinessType, Role, TransactionStatus
 from domain.errors import BusinessError, ErrorCode
-from services.common.self_service import acts_for
+from services.common.self_service import acts_for, refuse_unless_self_serving
 from services.common.transactions import record_transaction
 from services.common.viewer import Viewer
 
@@ -40,6 +40,10 @@ async def update_personal_info(actor: Viewer, person_id: int, *, phone: str | No
         person = await models.Person.select_for_update().get_or_none(id=person_id)
         if person is None or not acts_for(actor, person):
             raise BusinessError(ErrorCode.OUT_OF_SCOPE, "you do not act for this person", "personId")
+        if actor.role is Role.PERSON:
+            # A5 for the person themself, as in every self-service business; a clerk at the
+            # counter may change the contact details of any person of their community.
+            refuse_unless_self_serving(person)
         before = {name: getattr(person, name) for name in CHANGEABLE}
         for name, value in changes.items():
             setattr(person, name, value)

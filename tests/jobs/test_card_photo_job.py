@@ -14,11 +14,13 @@ import pytest
 from PIL import Image
 
 import models
-from domain.enums import CardApplicationStatus, InsuranceType, JobStatus, PersonCategory, Role
+from domain.enums import CardApplicationStatus, InsuranceType, JobStatus, ParameterCode, PersonCategory, Role
 from domain.identifiers import make_resident_id
+from domain.parameters import CARD_PHOTO_STANDARD
 from jobs.queue import ArqQueue, use_queue
 from services import flexible
 from services.cards.applications import apply_medical_card
+from services.common import clock
 from tests import factories
 
 pytestmark = pytest.mark.usefixtures("db")
@@ -68,6 +70,21 @@ async def test_a_photo_without_a_face_is_rejected_with_a_reason_a_person_underst
     assert "no face" in checked.rejection_reason
     job = await models.Job.get(kind="CARD_PHOTO")
     assert (job.status, job.result) == (JobStatus.SUCCEEDED, {"status": "PHOTO_REJECTED", "problem": "NO_FACE"})
+
+
+async def test_the_photo_is_checked_to_the_standard_in_force(applicant, held_jobs):
+    """An administrator publishes another standard (P7) in the parameter table: the job follows it."""
+    one_inch = {**CARD_PHOTO_STANDARD, "width": 295, "height": 413, "face_width_px": 170, "max_bytes": 30 * 1024,
+                "min_bytes": 10 * 1024}
+    await models.Parameter.create(code=ParameterCode.CARD_PHOTO_STANDARD, effective_from=clock.this_month().to_int(),
+                                  value_json=one_inch)
+    application = await enroll(applicant, factories.face_photo())
+    await held_jobs.run_all()
+    checked = await models.MedicalCardApplication.get(id=application.id)
+    assert checked.status is CardApplicationStatus.PHOTO_ACCEPTED
+    assert 10 * 1024 <= Path(checked.card_photo).stat().st_size <= 30 * 1024
+    with Image.open(checked.card_photo) as image:
+        assert image.size == (295, 413)
 
 
 async def test_a_superseded_application_is_left_as_it_is(applicant, held_jobs):

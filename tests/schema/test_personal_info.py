@@ -6,9 +6,9 @@ import pytest
 
 import models
 from domain.enums import AuditOutcome, PersonCategory, Role
-from schema.relay import encode_id
+from resolvers.inputs import encode_id
 from tests import factories
-from tests.graphql_client import data, error_codes, run
+from tests.graphql_client import data, run
 
 pytestmark = pytest.mark.usefixtures("db")
 
@@ -41,12 +41,26 @@ async def test_a_flexible_person_changes_phone_address_and_community(people):
 
 
 async def test_a_person_insured_through_an_employer_may_only_read(people):
+    """A5 is a business refusal, in the payload as a clerk gets it for the other businesses."""
     employee = await factories.viewer(Role.PERSON, person=people["employed"])
-    body = await run(UPDATE, viewer=employee, input={"phone": "13900000000"})
-    assert error_codes(body) == ["FORBIDDEN"] and "employer" in body["errors"][0]["message"]
+    body = await run(UPDATE, viewer=employee, input={"phone": "13900000000", "idempotencyKey": "phone-1"})
+    assert "errors" not in body
+    refused = body["data"]["updatePersonalInfo"]
+    assert [(e["field"], e["code"]) for e in refused["errors"]] == [("personId", "INSURED_BY_EMPLOYER")]
+    assert refused["person"] is None and refused["transaction"] is None
     assert (await models.Person.get(id=people["employed"].id)).phone is None
+    assert await models.BusinessTransaction.all().count() == 0
     event = await models.AuditEvent.get(operation="updatePersonalInfo")
-    assert event.outcome == AuditOutcome.REFUSED and event.detail == "employed or retired: reads only (A5)"
+    assert event.outcome == AuditOutcome.ALLOWED and event.detail == "INSURED_BY_EMPLOYER"
+    again = await run(UPDATE, viewer=employee, input={"phone": "13900000000", "idempotencyKey": "phone-1"})
+    assert again == body
+
+
+async def test_a_retired_person_may_only_read(people):
+    retired = await factories.person(people["home"], name="老张", category=PersonCategory.RETIRED)
+    refused = (await data(UPDATE, viewer=await factories.viewer(Role.PERSON, person=retired),
+                          input={"phone": "13900000000"}))["updatePersonalInfo"]
+    assert [(e["field"], e["code"]) for e in refused["errors"]] == [("personId", "PERSON_RETIRED")]
 
 
 async def test_a_clerk_acts_for_persons_of_their_community_only(people):

@@ -544,7 +544,7 @@ async def test_concurrent_wrong_passwords_are_all_counted():
     codes = [o.code for o in outcomes]
     wrong = codes.count(Code.INVALID_CREDENTIALS)
     assert wrong >= 5 and set(codes) <= {Code.INVALID_CREDENTIALS, Code.ACCOUNT_LOCKED}
-    rows = {r.client_address: r for r in await models.LoginThrottle.all()}
+    rows = {r.key: r for r in await models.LoginThrottle.all()}
     assert rows[f"user:{office.clerk.username}"].failures == wrong
     assert rows[f"addr:{ADDRESS}"].failures == wrong
     assert rows[f"user:{office.clerk.username}"].locked_until == clock.now() + dt.timedelta(minutes=15)
@@ -552,7 +552,7 @@ async def test_concurrent_wrong_passwords_are_all_counted():
 
 async def test_concurrent_failures_on_one_counter_are_all_counted():
     await asyncio.gather(*(access_throttle.record_failure(["user:someone"], clock.now()) for _ in range(10)))
-    assert (await models.LoginThrottle.get(client_address="user:someone")).failures == 10
+    assert (await models.LoginThrottle.get(key="user:someone")).failures == 10
 
 
 async def test_a_long_client_address_is_kept_as_its_digest():
@@ -565,7 +565,7 @@ async def test_an_unknown_address_is_charged_to_the_username_alone():
     office = await community_office()
     for i in range(25):
         await refused(login(f"guess{i % 5}", "Wrong1234", None, None))
-    assert await models.LoginThrottle.filter(client_address__startswith="addr:").count() == 0
+    assert await models.LoginThrottle.filter(key__startswith="addr:").count() == 0
     assert isinstance(await login(office.clerk.username, STAFF_PASSWORD, None, None), LoginResult)
 
 
