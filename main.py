@@ -1,11 +1,11 @@
 """The ASGI application (``main:app``, built by ``create_app``) and the command line.
 
-    python main.py serve [--workers N] [--reload] [--demo [--demo-persons N]]
-    python main.py migrate
-    python main.py makemigrations [--name NAME]
-    python main.py seed [--persons N] [--seed S]
-    python main.py worker
-    python main.py export-schema [--output schema.graphql]
+python main.py serve [--workers N] [--reload] [--demo [--demo-persons N]]
+python main.py migrate
+python main.py makemigrations [--name NAME]
+python main.py seed [--persons N] [--seed S]
+python main.py worker
+python main.py export-schema [--output schema.graphql]
 """
 
 from __future__ import annotations
@@ -27,13 +27,12 @@ from strawberry import Schema
 
 from jobs.queue import close_job_queue, open_job_queue
 from jobs.registry import run_job
+from models.database import apply_migrations, close_database, open_database
 from server.health import health_routes
 from server.observability import ObservabilityMiddleware, configure_logging, metrics_endpoint
 from server.view import GraphQLView
 from services.common import clock
-from models.database import apply_migrations, close_database, open_database
 from settings import Settings, get_settings
-
 
 # A request allocates tens of thousands of short-lived objects, nearly all freed by reference
 # counting: collecting the youngest generation every 700 allocations (the default) costs a
@@ -41,7 +40,9 @@ from settings import Settings, get_settings
 SERVER_GC_THRESHOLD = (50_000, 50, 100)
 
 
-def create_app(settings: Settings | None = None, *, schema: Schema | None = None, tune_gc: bool | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, schema: Schema | None = None, tune_gc: bool | None = None
+) -> Starlette:
     """The application. ``tune_gc`` (by default when the settings come from the environment, as in
     the processes ``serve`` starts): once started up, what the start-up built (modules, the schema,
     the settings) is left out of garbage collection for good, and the collector runs less often."""
@@ -160,6 +161,7 @@ def worker(settings: Settings, args: argparse.Namespace) -> None:
     if not settings.redis_url:
         raise SystemExit("REDIS_URL is not set: without Redis, jobs run inside the server process.")
     from arq import run_worker
+
     from jobs.worker import WorkerSettings
 
     run_worker(WorkerSettings)

@@ -18,10 +18,13 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, description="arq's queue; unset runs jobs in-process")
     host: str = "127.0.0.1"
     port: int = 8000
-    graphiql: bool | None = Field(None, description="GraphiQL at GET /graphql; default on only for the embedded database")
+    graphiql: bool | None = Field(
+        None, description="GraphiQL at GET /graphql; default on only for the embedded database"
+    )
     log_level: str = "INFO"
     frozen_now: str | None = Field(
-        None, alias="SHEBAO_NOW",
+        None,
+        alias="SHEBAO_NOW",
         description="ISO datetime the clock is held at (demo and tests); unset is the real time",
     )
     media_dir: str = "media"

@@ -41,10 +41,28 @@ from settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 MONTH = 202611
 WAGE, CORRECTED_WAGE = Decimal("8000.00"), Decimal("8200.00")
-GRADES = (Decimal("0.60"), Decimal("0.60"), Decimal("0.60"), Decimal("0.80"), Decimal("1.00"), Decimal("1.50"),
-          Decimal("2.00"), Decimal("3.00"))
-BALANCES = (Decimal("5000.00"), Decimal("3000.00"), Decimal("2500.00"), Decimal("1000.00"), Decimal("500.00"),
-            Decimal("0.00"), Decimal("8000.00"), Decimal("1700.00"), Decimal("487.00"), Decimal("12000.00"))
+GRADES = (
+    Decimal("0.60"),
+    Decimal("0.60"),
+    Decimal("0.60"),
+    Decimal("0.80"),
+    Decimal("1.00"),
+    Decimal("1.50"),
+    Decimal("2.00"),
+    Decimal("3.00"),
+)
+BALANCES = (
+    Decimal("5000.00"),
+    Decimal("3000.00"),
+    Decimal("2500.00"),
+    Decimal("1000.00"),
+    Decimal("500.00"),
+    Decimal("0.00"),
+    Decimal("8000.00"),
+    Decimal("1700.00"),
+    Decimal("487.00"),
+    Decimal("12000.00"),
+)
 
 MONTH_END_SQL = """
 WITH due AS (
@@ -122,15 +140,37 @@ async def load_city(dsn: str, persons: int, job: str) -> dict[str, int]:
     try:
         now = dt.datetime(2026, 11, 1, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
         await connection.execute("INSERT INTO district (id, code, name) VALUES (1, '420102', '江岸区')")
-        await connection.copy_records_to_table("community", columns=["id", "district_id", "code", "name"],
-                                               records=[(c, 1, f"420102{c:03d}", f"社区{c}") for c in range(1, 101)])
-        await connection.execute("INSERT INTO parameter (code, effective_from, value, note, created_at) "
-                                 "VALUES ('AVERAGE_MONTHLY_WAGE', 202601, $1, 'bench', now())", WAGE)
+        await connection.copy_records_to_table(
+            "community",
+            columns=["id", "district_id", "code", "name"],
+            records=[(c, 1, f"420102{c:03d}", f"社区{c}") for c in range(1, 101)],
+        )
+        await connection.execute(
+            "INSERT INTO parameter (code, effective_from, value, note, created_at) "
+            "VALUES ('AVERAGE_MONTHLY_WAGE', 202601, $1, 'bench', now())",
+            WAGE,
+        )
         people, books, policies, periods, arrears = [], [], [], [], []
         for n in range(1, persons + 1):
             birth = dt.date(1960, 1, 1) + dt.timedelta(days=n // 900)
-            people.append((n, make_resident_id("420102", birth, n % 900 + 1), f"居民{n}", "MALE" if n % 2 else "FEMALE",
-                           birth, None, "WORKER", "FLEXIBLE", 1, n % 100 + 1, None, None, now, now))
+            people.append(
+                (
+                    n,
+                    make_resident_id("420102", birth, n % 900 + 1),
+                    f"居民{n}",
+                    "MALE" if n % 2 else "FEMALE",
+                    birth,
+                    None,
+                    "WORKER",
+                    "FLEXIBLE",
+                    1,
+                    n % 100 + 1,
+                    None,
+                    None,
+                    now,
+                    now,
+                )
+            )
             books.append((n, n, f"6221{n:012d}", BALANCES[n % len(BALANCES)], now, now))
             grade = GRADES[n % len(GRADES)]
             policies.append((2 * n - 1, n, "PENSION", "FLEXIBLE", None, "ACTIVE", grade, 202401, None, now))
@@ -139,36 +179,135 @@ async def load_city(dsn: str, persons: int, job: str) -> dict[str, int]:
             if job == "reprice":
                 months = [202612] + ([202608, 202609, 202610] if n % 10 == 0 else [])
                 for month in months:
-                    for policy_id, kind, rate, amount, base in ((2 * n - 1, "PENSION", Decimal("0.20"), None, grade),
-                                                                (2 * n, "MEDICAL", Decimal("0.06"), None, None)):
+                    for policy_id, kind, rate, amount, base in (
+                        (2 * n - 1, "PENSION", Decimal("0.20"), None, grade),
+                        (2 * n, "MEDICAL", Decimal("0.06"), None, None),
+                    ):
                         if kind == "MEDICAL" and n % 5 >= 3:
                             continue
                         base = (grade * WAGE).quantize(Decimal("0.01")) if kind == "PENSION" else WAGE
                         amount = (base * rate).quantize(Decimal("0.01")) + (Decimal("7.00") if kind == "MEDICAL" else 0)
                         period_id = len(periods) + 1
                         status = "DUE" if month == 202612 else "ARREARS"
-                        periods.append((period_id, policy_id, n, month, kind, "FLEXIBLE", grade if kind == "PENSION" else None,
-                                        base, rate, amount, Decimal("0.00"), status, None, None, now))
+                        periods.append(
+                            (
+                                period_id,
+                                policy_id,
+                                n,
+                                month,
+                                kind,
+                                "FLEXIBLE",
+                                grade if kind == "PENSION" else None,
+                                base,
+                                rate,
+                                amount,
+                                Decimal("0.00"),
+                                status,
+                                None,
+                                None,
+                                now,
+                            )
+                        )
                         if status == "ARREARS":
-                            arrears.append((len(arrears) + 1, period_id, n, month, kind, amount, "OPEN", Decimal("0.00"),
-                                            None, now, None))
-        await connection.copy_records_to_table("person", records=people, columns=[
-            "id", "id_number", "name", "gender", "birth_date", "archive_birth_date", "retirement_class", "category",
-            "district_id", "community_id", "phone", "address", "registered_at", "updated_at"])
-        await connection.copy_records_to_table("passbook", records=books, columns=[
-            "id", "person_id", "account_number", "balance", "opened_at", "updated_at"])
-        await connection.copy_records_to_table("policy", records=policies, columns=[
-            "id", "person_id", "insurance_type", "channel", "employer_id", "status", "grade", "start_month", "end_month",
-            "created_at"])
-        await connection.copy_records_to_table("contribution_period", records=periods, columns=[
-            "id", "policy_id", "person_id", "month", "insurance_type", "channel", "grade", "base", "rate", "amount",
-            "employer_amount", "status", "paid_via", "paid_at", "created_at"])
-        await connection.copy_records_to_table("arrear", records=arrears, columns=[
-            "id", "period_id", "person_id", "month", "insurance_type", "principal", "status", "interest", "interest_as_of",
-            "created_at", "resolved_at"])
+                            arrears.append(
+                                (
+                                    len(arrears) + 1,
+                                    period_id,
+                                    n,
+                                    month,
+                                    kind,
+                                    amount,
+                                    "OPEN",
+                                    Decimal("0.00"),
+                                    None,
+                                    now,
+                                    None,
+                                )
+                            )
+        await connection.copy_records_to_table(
+            "person",
+            records=people,
+            columns=[
+                "id",
+                "id_number",
+                "name",
+                "gender",
+                "birth_date",
+                "archive_birth_date",
+                "retirement_class",
+                "category",
+                "district_id",
+                "community_id",
+                "phone",
+                "address",
+                "registered_at",
+                "updated_at",
+            ],
+        )
+        await connection.copy_records_to_table(
+            "passbook",
+            records=books,
+            columns=["id", "person_id", "account_number", "balance", "opened_at", "updated_at"],
+        )
+        await connection.copy_records_to_table(
+            "policy",
+            records=policies,
+            columns=[
+                "id",
+                "person_id",
+                "insurance_type",
+                "channel",
+                "employer_id",
+                "status",
+                "grade",
+                "start_month",
+                "end_month",
+                "created_at",
+            ],
+        )
+        await connection.copy_records_to_table(
+            "contribution_period",
+            records=periods,
+            columns=[
+                "id",
+                "policy_id",
+                "person_id",
+                "month",
+                "insurance_type",
+                "channel",
+                "grade",
+                "base",
+                "rate",
+                "amount",
+                "employer_amount",
+                "status",
+                "paid_via",
+                "paid_at",
+                "created_at",
+            ],
+        )
+        await connection.copy_records_to_table(
+            "arrear",
+            records=arrears,
+            columns=[
+                "id",
+                "period_id",
+                "person_id",
+                "month",
+                "insurance_type",
+                "principal",
+                "status",
+                "interest",
+                "interest_as_of",
+                "created_at",
+                "resolved_at",
+            ],
+        )
         for table in ("person", "passbook", "policy", "contribution_period", "arrear"):
-            await connection.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                     f"(SELECT coalesce(max(id), 0) + 1 FROM \"{table}\"), false)")
+            await connection.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f'(SELECT coalesce(max(id), 0) + 1 FROM "{table}"), false)'
+            )
         await connection.execute("VACUUM ANALYZE")
         return {"persons": persons, "policies": len(policies), "periods": len(periods), "arrears": len(arrears)}
     finally:
@@ -179,14 +318,16 @@ async def outcome(dsn: str) -> tuple:
     """What both copies must agree on."""
     connection = await asyncpg.connect(dsn)
     try:
-        return tuple(await connection.fetchrow("""SELECT
+        return tuple(
+            await connection.fetchrow("""SELECT
             (SELECT count(*) FROM contribution_period WHERE status = 'PAID') AS paid,
             (SELECT count(*) FROM contribution_period WHERE status = 'ARREARS') AS in_arrears,
             (SELECT coalesce(sum(amount), 0) FROM contribution_period) AS priced,
             (SELECT count(*) FROM ledger_entry) AS debits,
             (SELECT coalesce(sum(balance), 0) FROM passbook) AS balances,
             (SELECT count(*) FROM arrear) AS arrears,
-            (SELECT coalesce(sum(principal), 0) FROM arrear) AS owed"""))
+            (SELECT coalesce(sum(principal), 0) FROM arrear) AS owed""")
+        )
     finally:
         await connection.close()
 
@@ -210,8 +351,16 @@ async def run_job(database_url: str, redis_url: str, job: str, workers: int) -> 
     queue_name = f"shebao:bench:{uuid.uuid4().hex}"
     settings = Settings(database_url=database_url, redis_url=redis_url, job_queue_name=queue_name)
     environment = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "JOB_QUEUE_NAME": queue_name}
-    processes = [subprocess.Popen([sys.executable, "main.py", "worker"], cwd=ROOT, env=environment,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "main.py", "worker"],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(workers)
+    ]
     await Tortoise.init(config=settings.tortoise_config())
     queue = ArqQueue(settings)
     use_queue(queue)
@@ -220,9 +369,13 @@ async def run_job(database_url: str, redis_url: str, job: str, workers: int) -> 
         if job == "month-end":
             record = await create_job(JobKind.MONTH_END, {"month": MONTH})
         else:
-            await models.Parameter.filter(code="AVERAGE_MONTHLY_WAGE", effective_from=202601).update(value=CORRECTED_WAGE)
-            record = await create_job(JobKind.REPRICE_YEAR, {"year": 2026, "first_month": 202601, "last_month": None,
-                                                            "average_wage": str(CORRECTED_WAGE)})
+            await models.Parameter.filter(code="AVERAGE_MONTHLY_WAGE", effective_from=202601).update(
+                value=CORRECTED_WAGE
+            )
+            record = await create_job(
+                JobKind.REPRICE_YEAR,
+                {"year": 2026, "first_month": 202601, "last_month": None, "average_wage": str(CORRECTED_WAGE)},
+            )
         start = time.perf_counter()
         await queue.enqueue(str(record.id))
         while True:
@@ -276,8 +429,10 @@ async def main() -> None:
     print(f"data: {sizes} (loaded in {loaded:.0f} s)")
     print(f"job result: {result}")
     print(f"both copies alike: {by_job == by_sql} {by_job if by_job == by_sql else (by_job, by_sql)}")
-    print(f"{args.job}: hand-written SQL {sql_seconds:.1f} s; job through {args.workers} arq worker(s) {job_seconds:.1f} s; "
-          f"ratio {job_seconds / sql_seconds:.2f}x")
+    print(
+        f"{args.job}: hand-written SQL {sql_seconds:.1f} s; job through {args.workers} arq worker(s) {job_seconds:.1f} s; "
+        f"ratio {job_seconds / sql_seconds:.2f}x"
+    )
 
 
 if __name__ == "__main__":

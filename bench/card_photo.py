@@ -90,9 +90,15 @@ def measure(paths: list[Path]) -> dict:
         Image.open(io.BytesIO(data)).load()
         decode.append(time.perf_counter() - start)
     return {
-        "pinned": pinned, "seconds": seconds, "decode": decode, "rejected": rejected,
-        "sizes": [len(card.jpeg) for card in cards], "qualities": [card.quality for card in cards],
-        "rss_before_kb": rss_before, "rss_after_kb": rss_after, "traced_peak": traced_peak,
+        "pinned": pinned,
+        "seconds": seconds,
+        "decode": decode,
+        "rejected": rejected,
+        "sizes": [len(card.jpeg) for card in cards],
+        "qualities": [card.quality for card in cards],
+        "rss_before_kb": rss_before,
+        "rss_after_kb": rss_after,
+        "traced_peak": traced_peak,
         "photo_bytes": [len(data) for data in photos],
     }
 
@@ -141,21 +147,26 @@ def main() -> None:
     ms = [s * 1000 for s in result["seconds"]]
     decode_ms = [s * 1000 for s in result["decode"]]
     median, baseline = statistics.median(ms), statistics.median(decode_ms)
-    print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs, "
-          f"{'pinned to one core' if result['pinned'] else 'not pinned'}; "
-          f"{python()}, "
-          f"Pillow {Image.__version__}, OpenCV {cv2.__version__}")
-    print(f"photos: {len(ms)} JPEGs of 12 megapixels, "
-          f"{statistics.mean(result['photo_bytes']) / 1e6:.1f} MB on average")
+    print(
+        f"machine: {cpu_model()}, {os.cpu_count()} CPUs, "
+        f"{'pinned to one core' if result['pinned'] else 'not pinned'}; "
+        f"{python()}, "
+        f"Pillow {Image.__version__}, OpenCV {cv2.__version__}"
+    )
+    print(f"photos: {len(ms)} JPEGs of 12 megapixels, {statistics.mean(result['photo_bytes']) / 1e6:.1f} MB on average")
     print(f"normalise: median {median:.1f} ms, p95 {p95(ms):.1f} ms, max {max(ms):.1f} ms")
     print(f"baseline, full Pillow decode of the same JPEG: median {baseline:.1f} ms")
     print(f"ratio normalise/decode: {median / baseline:.2f}")
-    print(f"peak memory: RSS grew {(result['rss_after_kb'] - result['rss_before_kb']) / 1024:.1f} MB over "
-          f"the warmed-up process ({result['rss_after_kb'] / 1024:.0f} MB peak), "
-          f"tracemalloc peak {result['traced_peak'] / 1e6:.1f} MB (Python and NumPy only)")
+    print(
+        f"peak memory: RSS grew {(result['rss_after_kb'] - result['rss_before_kb']) / 1024:.1f} MB over "
+        f"the warmed-up process ({result['rss_after_kb'] / 1024:.0f} MB peak), "
+        f"tracemalloc peak {result['traced_peak'] / 1e6:.1f} MB (Python and NumPy only)"
+    )
     if result["sizes"]:
-        print(f"cards: {min(result['sizes'])}-{max(result['sizes'])} bytes, "
-              f"quality {min(result['qualities'])}-{max(result['qualities'])}")
+        print(
+            f"cards: {min(result['sizes'])}-{max(result['sizes'])} bytes, "
+            f"quality {min(result['qualities'])}-{max(result['qualities'])}"
+        )
     if result["rejected"]:
         print(f"rejected: {len(result['rejected'])} ({', '.join(sorted(set(result['rejected'])))})")
 

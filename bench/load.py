@@ -127,8 +127,9 @@ def _body(request: Request) -> bytes:
     return json.dumps(payload, ensure_ascii=False).encode()
 
 
-async def send(client: httpx.AsyncClient, url: str, mix: Mix, request: Request, due: float,
-               recorder: Recorder, counted: bool) -> None:
+async def send(
+    client: httpx.AsyncClient, url: str, mix: Mix, request: Request, due: float, recorder: Recorder, counted: bool
+) -> None:
     headers = {"content-type": "application/json", "accept": "application/graphql-response+json"}
     if request.token:
         headers["authorization"] = f"Bearer {request.token}"
@@ -155,14 +156,16 @@ async def send(client: httpx.AsyncClient, url: str, mix: Mix, request: Request, 
 
 def client_for(connections: int) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        http1=True, http2=False,
+        http1=True,
+        http2=False,
         limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=60),
         timeout=httpx.Timeout(REQUEST_TIMEOUT_SECONDS, pool=REQUEST_TIMEOUT_SECONDS),
     )
 
 
-async def open_loop(url: str, mix: Mix, rng: random.Random, rate: float, duration: float, warmup: float,
-                    connections: int) -> dict[str, Any]:
+async def open_loop(
+    url: str, mix: Mix, rng: random.Random, rate: float, duration: float, warmup: float, connections: int
+) -> dict[str, Any]:
     """Requests arrive at ``rate`` a second (Poisson) for ``warmup + duration`` seconds."""
     recorder = Recorder()
     pending: set[asyncio.Task] = set()

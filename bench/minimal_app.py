@@ -31,8 +31,21 @@ from typing import Any
 
 import asyncpg
 from graphql import (
-    DocumentNode, ExecutionResult, GraphQLArgument, GraphQLError, GraphQLField, GraphQLInt, GraphQLList, GraphQLNonNull,
-    GraphQLObjectType, GraphQLSchema, GraphQLString, execute, graphql, parse, validate,
+    DocumentNode,
+    ExecutionResult,
+    GraphQLArgument,
+    GraphQLError,
+    GraphQLField,
+    GraphQLInt,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLString,
+    execute,
+    graphql,
+    parse,
+    validate,
 )
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -77,9 +90,12 @@ def money(value: Any) -> str | None:
 def _list_field(name: str, node: GraphQLObjectType, arguments: dict | None = None) -> GraphQLField:
     """A connection field over a plain list: {"edges": [{"node": item}]}."""
     edge = GraphQLObjectType(f"{name}Edge", {"node": GraphQLField(node, resolve=lambda item, _info: item)})
-    connection = GraphQLObjectType(f"{name}Connection", {
-        "edges": GraphQLField(GraphQLList(edge), resolve=lambda items, _info: items),
-    })
+    connection = GraphQLObjectType(
+        f"{name}Connection",
+        {
+            "edges": GraphQLField(GraphQLList(edge), resolve=lambda items, _info: items),
+        },
+    )
     return GraphQLField(connection, args=arguments or {})
 
 
@@ -89,35 +105,55 @@ def _strings(*names: str) -> dict[str, GraphQLField]:
 
 def build_schema() -> GraphQLSchema:
     policy = GraphQLObjectType("Policy", _strings("insuranceType", "channel", "status", "grade", "startMonth"))
-    period = GraphQLObjectType("ContributionPeriod", _strings("month", "insuranceType", "base", "amount", "status", "paidVia"))
+    period = GraphQLObjectType(
+        "ContributionPeriod", _strings("month", "insuranceType", "base", "amount", "status", "paidVia")
+    )
     arrear = GraphQLObjectType("Arrear", _strings("id", "month", "insuranceType", "principal", "status"))
     passbook = GraphQLObjectType("Passbook", _strings("balance"))
-    person = GraphQLObjectType("Person", {
-        **_strings("id", "name", "idNumber", "category", "phone", "address"),
-        "passbook": GraphQLField(passbook),
-        "policies": _list_field("Policy", policy),
-        "arrears": _list_field("Arrear", arrear),
-        "periods": _list_field("ContributionPeriod", period, {"last": GraphQLArgument(GraphQLInt)}),
-    })
-    me = GraphQLObjectType("Me", {
-        **_strings("username", "role"),
-        "person": GraphQLField(person, resolve=own_records),
-    })
+    person = GraphQLObjectType(
+        "Person",
+        {
+            **_strings("id", "name", "idNumber", "category", "phone", "address"),
+            "passbook": GraphQLField(passbook),
+            "policies": _list_field("Policy", policy),
+            "arrears": _list_field("Arrear", arrear),
+            "periods": _list_field("ContributionPeriod", period, {"last": GraphQLArgument(GraphQLInt)}),
+        },
+    )
+    me = GraphQLObjectType(
+        "Me",
+        {
+            **_strings("username", "role"),
+            "person": GraphQLField(person, resolve=own_records),
+        },
+    )
     persons = _list_field("Person", person, {"first": GraphQLArgument(GraphQLNonNull(GraphQLInt))})
     persons.resolve = persons_page
-    query = GraphQLObjectType("Query", {"me": GraphQLField(me, resolve=lambda _root, info: info.context["viewer"]),
-                                        "persons": persons})
+    query = GraphQLObjectType(
+        "Query", {"me": GraphQLField(me, resolve=lambda _root, info: info.context["viewer"]), "persons": persons}
+    )
     return GraphQLSchema(query)
 
 
 def _policy(row: asyncpg.Record) -> dict[str, Any]:
-    return {"insuranceType": row["insurance_type"], "channel": row["channel"], "status": row["status"],
-            "grade": exact(row["grade"]), "startMonth": month_text(row["start_month"])}
+    return {
+        "insuranceType": row["insurance_type"],
+        "channel": row["channel"],
+        "status": row["status"],
+        "grade": exact(row["grade"]),
+        "startMonth": month_text(row["start_month"]),
+    }
 
 
 def _period(row: asyncpg.Record) -> dict[str, Any]:
-    return {"month": month_text(row["month"]), "insuranceType": row["insurance_type"], "base": money(row["base"]),
-            "amount": money(row["amount"]), "status": row["status"], "paidVia": row["paid_via"]}
+    return {
+        "month": month_text(row["month"]),
+        "insuranceType": row["insurance_type"],
+        "base": money(row["base"]),
+        "amount": money(row["amount"]),
+        "status": row["status"],
+        "paidVia": row["paid_via"],
+    }
 
 
 async def own_records(viewer: dict[str, Any], info: Any) -> dict[str, Any] | None:
@@ -127,28 +163,50 @@ async def own_records(viewer: dict[str, Any], info: Any) -> dict[str, Any] | Non
         return None
     async with info.context["pool"].acquire() as connection:
         row = await connection.fetchrow(
-            "SELECT id, name, id_number, category, phone, address FROM person WHERE id = $1", person_id)
+            "SELECT id, name, id_number, category, phone, address FROM person WHERE id = $1", person_id
+        )
         passbook = await connection.fetchrow(
-            "SELECT balance FROM passbook WHERE person_id = $1 ORDER BY id LIMIT 1", person_id)
+            "SELECT balance FROM passbook WHERE person_id = $1 ORDER BY id LIMIT 1", person_id
+        )
         policies = await connection.fetch(
             "SELECT insurance_type, channel, status, grade, start_month FROM policy WHERE person_id = $1"
-            " ORDER BY start_month, id LIMIT $2", person_id, DEFAULT_PAGE)
+            " ORDER BY start_month, id LIMIT $2",
+            person_id,
+            DEFAULT_PAGE,
+        )
         arrears = await connection.fetch(
             "SELECT id, month, insurance_type, principal, status FROM arrear WHERE person_id = $1"
-            " AND status = ANY($2) ORDER BY month, insurance_type, id LIMIT $3", person_id, list(OWED), DEFAULT_PAGE)
+            " AND status = ANY($2) ORDER BY month, insurance_type, id LIMIT $3",
+            person_id,
+            list(OWED),
+            DEFAULT_PAGE,
+        )
         periods = await connection.fetch(
             "SELECT month, insurance_type, base, amount, status, paid_via FROM contribution_period WHERE person_id = $1"
-            " ORDER BY month DESC, insurance_type DESC, id DESC LIMIT 12", person_id)
+            " ORDER BY month DESC, insurance_type DESC, id DESC LIMIT 12",
+            person_id,
+        )
     if row is None:
         return None
     return {
-        "id": global_id("Person", row["id"]), "name": row["name"], "idNumber": row["id_number"],  # their own: whole
-        "category": row["category"], "phone": row["phone"], "address": row["address"],
+        "id": global_id("Person", row["id"]),
+        "name": row["name"],
+        "idNumber": row["id_number"],  # their own: whole
+        "category": row["category"],
+        "phone": row["phone"],
+        "address": row["address"],
         "passbook": None if passbook is None else {"balance": money(passbook["balance"])},
         "policies": [_policy(policy) for policy in policies],
-        "arrears": [{"id": global_id("Arrear", a["id"]), "month": month_text(a["month"]),
-                     "insuranceType": a["insurance_type"], "principal": money(a["principal"]), "status": a["status"]}
-                    for a in arrears],
+        "arrears": [
+            {
+                "id": global_id("Arrear", a["id"]),
+                "month": month_text(a["month"]),
+                "insuranceType": a["insurance_type"],
+                "principal": money(a["principal"]),
+                "status": a["status"],
+            }
+            for a in arrears
+        ],
         "periods": [_period(period) for period in reversed(periods)],
     }
 
@@ -162,20 +220,31 @@ async def persons_page(_root: Any, info: Any, first: int) -> list[dict[str, Any]
         ids = [row["id"] for row in rows]
         policies = await connection.fetch(
             "SELECT person_id, insurance_type, channel, status, grade, start_month FROM policy"
-            " WHERE person_id = ANY($1) ORDER BY start_month, id", ids)
+            " WHERE person_id = ANY($1) ORDER BY start_month, id",
+            ids,
+        )
         periods = await connection.fetch(
             """SELECT person_id, month, insurance_type, base, amount, status, paid_via FROM (
                  SELECT person_id, month, insurance_type, id, base, amount, status, paid_via,
                         row_number() OVER (PARTITION BY person_id ORDER BY month DESC, insurance_type DESC, id DESC) AS n
                  FROM contribution_period WHERE person_id = ANY($1)) recent
-               WHERE n <= 12 ORDER BY person_id, month, insurance_type, id""", ids)
+               WHERE n <= 12 ORDER BY person_id, month, insurance_type, id""",
+            ids,
+        )
     policies_of, periods_of = defaultdict(list), defaultdict(list)
     for row in policies:
         policies_of[row["person_id"]].append(_policy(row))
     for row in periods:
         periods_of[row["person_id"]].append(_period(row))
-    return [{"name": row["name"], "idNumber": mask_resident_id(row["id_number"]), "policies": policies_of[row["id"]],
-             "periods": periods_of[row["id"]]} for row in rows]
+    return [
+        {
+            "name": row["name"],
+            "idNumber": mask_resident_id(row["id_number"]),
+            "policies": policies_of[row["id"]],
+            "periods": periods_of[row["id"]],
+        }
+        for row in rows
+    ]
 
 
 def _now() -> dt.datetime:
@@ -224,14 +293,16 @@ def create_app() -> Starlette:
     if os.environ.get(CACHE_VARIABLE) == "1":
         run = document_cache(schema)
     else:
+
         async def run(query: str, **options: Any) -> ExecutionResult:
             return await graphql(schema, query, **options)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         url = os.environ[DATABASE_URL_VARIABLE]
-        state["pool"] = await asyncpg.create_pool("postgresql://" + url.split("://", 1)[1],
-                                                  min_size=1, max_size=POOL_SIZE)
+        state["pool"] = await asyncpg.create_pool(
+            "postgresql://" + url.split("://", 1)[1], min_size=1, max_size=POOL_SIZE
+        )
         try:
             yield
         finally:
@@ -242,13 +313,17 @@ def create_app() -> Starlette:
         viewer = await signed_in(state["pool"], request.headers.get("authorization"))
         if viewer is None:
             return _json({"errors": [{"message": "Sign in first.", "extensions": {"code": "UNAUTHENTICATED"}}]})
-        result = await run(body["query"], variable_values=body.get("variables"),
-                           operation_name=body.get("operationName"),
-                           context_value={"viewer": viewer, "pool": state["pool"]})
+        result = await run(
+            body["query"],
+            variable_values=body.get("variables"),
+            operation_name=body.get("operationName"),
+            context_value={"viewer": viewer, "pool": state["pool"]},
+        )
         return _json(result.formatted)
 
     async def healthz(_request: Request) -> Response:
         return _json({"status": "ok"})
 
-    return Starlette(routes=[Route("/graphql", endpoint, methods=["POST"]), Route("/healthz", healthz)],
-                     lifespan=lifespan)
+    return Starlette(
+        routes=[Route("/graphql", endpoint, methods=["POST"]), Route("/healthz", healthz)], lifespan=lifespan
+    )

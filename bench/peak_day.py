@@ -126,9 +126,13 @@ DEFAULT_WEIGHTS = {
     "onlineAdoptionStats": 5,
 }
 PAY_RETRY_SHARE = 0.25  # of payArrears: the kiosk sends an answered request again, same key
-MUTATION_FIELDS = {"updatePersonalInfo": "updatePersonalInfo", "payArrears": "payArrears",
-                   "payArrears (retry)": "payArrears", "registerPerson": "registerPerson",
-                   "declareContributionBase": "declareContributionBase"}
+MUTATION_FIELDS = {
+    "updatePersonalInfo": "updatePersonalInfo",
+    "payArrears": "payArrears",
+    "payArrears (retry)": "payArrears",
+    "registerPerson": "registerPerson",
+    "declareContributionBase": "declareContributionBase",
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,15 +194,18 @@ class PeakDayMix:
     def _declareContributionBase(self) -> Request:
         agent = self.rng.choice(self.agents)
         staff = self.rng.sample(agent["staff"], min(len(agent["staff"]), self.rng.randint(1, 5)))
-        lines = [{"idNumber": id_number, "declaredWage": f"{self.rng.randrange(3000, 40000)}.00"} for id_number in staff]
+        lines = [
+            {"idNumber": id_number, "declaredWage": f"{self.rng.randrange(3000, 40000)}.00"} for id_number in staff
+        ]
         variables = {"input": {"year": int(self.months["to"][:4]), "lines": lines, "idempotencyKey": uuid.uuid4().hex}}
         return Request("declareContributionBase", agent["token"], DECLARE_CONTRIBUTION_BASE, variables)
 
     def _updatePersonalInfo(self) -> Request:
         kiosk = self._kiosk()
         phone = "13" + "".join(self.rng.choice("0123456789") for _ in range(9))
-        variables = {"input": {"personId": self.rng.choice(kiosk["persons"]), "phone": phone,
-                               "idempotencyKey": uuid.uuid4().hex}}
+        variables = {
+            "input": {"personId": self.rng.choice(kiosk["persons"]), "phone": phone, "idempotencyKey": uuid.uuid4().hex}
+        }
         return Request("updatePersonalInfo", kiosk["token"], UPDATE_PERSONAL_INFO, variables)
 
     def _payArrears(self) -> Request:
@@ -217,17 +224,27 @@ class PeakDayMix:
         self.registered += 1
         birth = dt.date(1960, 1, 1) + dt.timedelta(days=self.rng.randrange(365 * 45))
         id_number = make_resident_id(kiosk["district_code"], birth, self.rng.randrange(1, 1000))
-        variables = {"input": {"idNumber": id_number, "name": f"新登记{self.registered}", "communityId": kiosk["community"],
-                               "phone": "027-8" + "".join(self.rng.choice("0123456789") for _ in range(7)),
-                               "idempotencyKey": uuid.uuid4().hex}}
+        variables = {
+            "input": {
+                "idNumber": id_number,
+                "name": f"新登记{self.registered}",
+                "communityId": kiosk["community"],
+                "phone": "027-8" + "".join(self.rng.choice("0123456789") for _ in range(7)),
+                "idempotencyKey": uuid.uuid4().hex,
+            }
+        }
         return Request("registerPerson", kiosk["token"], REGISTER_PERSON, variables)
 
     def _enrollmentStats(self) -> Request:
         return Request("enrollmentStats", self.tokens["demo.analyst"], ENROLLMENT_STATS)
 
     def _businessVolumeStats(self) -> Request:
-        return Request("businessVolumeStats", self.tokens["demo.analyst"], BUSINESS_VOLUME_STATS,
-                       {"from": self.months["from"], "to": self.months["to"]})
+        return Request(
+            "businessVolumeStats",
+            self.tokens["demo.analyst"],
+            BUSINESS_VOLUME_STATS,
+            {"from": self.months["from"], "to": self.months["to"]},
+        )
 
     def _onlineAdoptionStats(self) -> Request:
         return Request("onlineAdoptionStats", self.tokens["demo.analyst"], ONLINE_ADOPTION_STATS)
@@ -241,20 +258,21 @@ def postgres_dsn(url: str) -> str:
     return "postgresql://" + url.split("://", 1)[1]
 
 
-async def create_city(database_url: str, persons: int, seed: int, kiosks: int,
-                      agents: int) -> tuple[Any, list[str], list[dict[str, Any]]]:
+async def create_city(
+    database_url: str, persons: int, seed: int, kiosks: int, agents: int
+) -> tuple[Any, list[str], list[dict[str, Any]]]:
     """Migrate, seed the city and the demo accounts, open one kiosk clerk account for each of the
     ``kiosks`` communities with the most open arrears of flexible-employment persons, and agents
     for the ``agents`` employers with the most staff (open_agents)."""
     from tortoise import Tortoise
     from tortoise.transactions import in_transaction
 
-    from domain.enums import Role
-    from models import Community
-    from services.access import create_staff_account
-    from models.database import apply_migrations
     from demo.accounts import DEMO_PASSWORD, create_demo_accounts
     from demo.city import seed_city
+    from domain.enums import Role
+    from models import Community
+    from models.database import apply_migrations
+    from services.access import create_staff_account
     from settings import Settings
 
     settings = Settings(database_url=database_url)
@@ -269,11 +287,17 @@ async def create_city(database_url: str, persons: int, seed: int, kiosks: int,
             """SELECT p.community_id, count(*) AS owing FROM arrear a JOIN person p ON p.id = a.person_id
                WHERE a.status = 'OPEN' AND p.category = 'FLEXIBLE'
                  AND p.community_id NOT IN (SELECT community_id FROM account WHERE username = 'demo.clerk')
-               GROUP BY p.community_id ORDER BY owing DESC, p.community_id LIMIT $1""", [max(kiosks - 1, 0)])
+               GROUP BY p.community_id ORDER BY owing DESC, p.community_id LIMIT $1""",
+            [max(kiosks - 1, 0)],
+        )
         communities = [await Community.get(id=row["community_id"]) for row in rows]
         usernames = [f"kiosk.{community.code}" for community in communities]
-        await asyncio.gather(*(create_staff_account(Role.CLERK, username, DEMO_PASSWORD, community=community)
-                               for username, community in zip(usernames, communities)))
+        await asyncio.gather(
+            *(
+                create_staff_account(Role.CLERK, username, DEMO_PASSWORD, community=community)
+                for username, community in zip(usernames, communities)
+            )
+        )
         employer_agents = await open_agents(agents)
         # The statistics autovacuum gathers soon after a bulk load: without them the planner scans.
         await connection.execute_script("ANALYZE")
@@ -289,15 +313,17 @@ async def open_agents(count: int) -> list[dict[str, Any]]:
     its username, device credential and the ID numbers of up to 50 of its staff."""
     from tortoise import Tortoise
 
+    from demo.accounts import DEMO_PASSWORD, grant_known_access
     from domain.enums import Role
     from models import District, Employer, Employment
     from services.access import create_staff_account
-    from demo.accounts import DEMO_PASSWORD, grant_known_access
 
     rows = await Tortoise.get_connection("default").execute_query_dict(
         """SELECT m.employer_id, count(*) AS staff FROM employment m
            WHERE m.status = 'ACTIVE' AND m.employer_id NOT IN (SELECT employer_id FROM account WHERE employer_id IS NOT NULL)
-           GROUP BY m.employer_id ORDER BY staff DESC, m.employer_id LIMIT $1""", [count])
+           GROUP BY m.employer_id ORDER BY staff DESC, m.employer_id LIMIT $1""",
+        [count],
+    )
     reviewers: dict[int, Any] = {}
     opened = []
     for number, row in enumerate(rows):
@@ -305,12 +331,18 @@ async def open_agents(count: int) -> list[dict[str, Any]]:
         district = await District.get(id=employer.district_id)
         if district.id not in reviewers:
             reviewers[district.id] = await create_staff_account(
-                Role.REVIEWER, f"reviewer.{district.code}", DEMO_PASSWORD, district=district)
+                Role.REVIEWER, f"reviewer.{district.code}", DEMO_PASSWORD, district=district
+            )
         username, credential = f"agent.{employer.credit_code}", f"bench-agent-device-credential-{number:013d}"
-        await grant_known_access(reviewers[district.id], f"{district.name}社保经办大厅", username, credential,
-                                 employer=employer)
-        staff = await (Employment.filter(employer_id=employer.id, status="ACTIVE").order_by("id").limit(50)
-                       .values_list("person__id_number", flat=True))
+        await grant_known_access(
+            reviewers[district.id], f"{district.name}社保经办大厅", username, credential, employer=employer
+        )
+        staff = await (
+            Employment.filter(employer_id=employer.id, status="ACTIVE")
+            .order_by("id")
+            .limit(50)
+            .values_list("person__id_number", flat=True)
+        )
         opened.append({"username": username, "credential": credential, "staff": list(staff)})
     return opened
 
@@ -345,8 +377,9 @@ class Server:
 
     async def start(self, timeout: float = 90.0) -> None:
         with self.log.open("wb") as log:
-            self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.environment, stdout=log,
-                                            stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                self.command, cwd=ROOT, env=self.environment, stdout=log, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient() as client:
             while time.monotonic() < deadline:
@@ -371,8 +404,9 @@ class Server:
             self.process.wait()
 
 
-async def graphql(client: httpx.AsyncClient, url: str, query: str, variables: dict | None = None,
-                  token: str | None = None) -> dict[str, Any]:
+async def graphql(
+    client: httpx.AsyncClient, url: str, query: str, variables: dict | None = None, token: str | None = None
+) -> dict[str, Any]:
     headers = {"authorization": f"Bearer {token}"} if token else {}
     response = await client.post(url, json={"query": query, "variables": variables}, headers=headers)
     answer = response.json()
@@ -387,8 +421,11 @@ async def sign_in(client: httpx.AsyncClient, url: str, username: str, device_cre
     from demo.accounts import DEMO_PASSWORD, DEVICE_CREDENTIALS, USERNAMES
 
     credentials = {USERNAMES[role]: credential for role, credential in DEVICE_CREDENTIALS.items()}
-    login = {"username": username, "password": DEMO_PASSWORD,
-             "deviceCredential": device_credential or credentials.get(username)}
+    login = {
+        "username": username,
+        "password": DEMO_PASSWORD,
+        "deviceCredential": device_credential or credentials.get(username),
+    }
     payload = (await graphql(client, url, LOGIN, {"input": login}))["login"]
     if payload["errors"] or not payload["token"]:
         raise RuntimeError(f"{username} could not sign in: {payload['errors']}")
@@ -402,9 +439,13 @@ async def kiosk_setup(client: httpx.AsyncClient, url: str, token: str) -> dict[s
     flexible = [edge["node"] for edge in data["flexible"]["edges"]]
     uninsured = [edge["node"]["id"] for edge in data["uninsured"]["edges"]]
     return {
-        "token": token, "community": community["id"], "district_code": community["code"][:6],
+        "token": token,
+        "community": community["id"],
+        "district_code": community["code"][:6],
         "persons": [person["id"] for person in flexible] + uninsured,
-        "open_arrears": [[person["id"], edge["node"]["id"]] for person in flexible for edge in person["arrears"]["edges"]],
+        "open_arrears": [
+            [person["id"], edge["node"]["id"]] for person in flexible for edge in person["arrears"]["edges"]
+        ],
     }
 
 
@@ -413,8 +454,13 @@ def run_load(spec: dict[str, Any], *arguments: str) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as file:
         json.dump(spec, file, ensure_ascii=False)
     try:
-        done = subprocess.run([sys.executable, "-m", "bench.load", "--spec", file.name, *arguments],
-                              cwd=ROOT, capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.load", "--spec", file.name, *arguments],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     finally:
         os.unlink(file.name)
     if done.returncode != 0:
@@ -434,19 +480,32 @@ def holds(result: dict[str, Any]) -> bool:
 
 
 def machine() -> dict[str, Any]:
-    versions = {name: metadata.version(name) for name in ("strawberry-graphql", "graphql-core", "uvicorn", "starlette",
-                                                          "tortoise-orm", "asyncpg", "httpx")}
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "memory": memory(), "os": platform.platform(),
-            "python": python(), "packages": versions}
+    versions = {
+        name: metadata.version(name)
+        for name in ("strawberry-graphql", "graphql-core", "uvicorn", "starlette", "tortoise-orm", "asyncpg", "httpx")
+    }
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "memory": memory(),
+        "os": platform.platform(),
+        "python": python(),
+        "packages": versions,
+    }
 
 
 def _row(name: str, numbers: dict[str, Any]) -> str:
-    return (f"  {name:<24} {numbers['answered']:>7} {numbers['throughput']:>8.1f} {numbers['p50_ms']:>8.1f}"
-            f" {numbers['p95_ms']:>8.1f} {numbers['p99_ms']:>8.1f} {numbers['user_errors']:>8} {numbers['errors']:>6}")
+    return (
+        f"  {name:<24} {numbers['answered']:>7} {numbers['throughput']:>8.1f} {numbers['p50_ms']:>8.1f}"
+        f" {numbers['p95_ms']:>8.1f} {numbers['p99_ms']:>8.1f} {numbers['user_errors']:>8} {numbers['errors']:>6}"
+    )
 
 
 def print_operations(result: dict[str, Any]) -> None:
-    print(f"  {'operation':<24} {'answered':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'refused':>8} {'errors':>6}")
+    print(
+        f"  {'operation':<24} {'answered':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+        f"{'refused':>8} {'errors':>6}"
+    )
     for name, numbers in result["operations"].items():
         print(_row(name, numbers))
     print(_row("all", result["overall"]))
@@ -465,12 +524,19 @@ async def main() -> None:
     parser.add_argument("--persons", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="server processes (default: cores)")
-    parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432/test",
-                        help="a PostgreSQL server (any database on it); the benchmark's own database is made there")
+    parser.add_argument(
+        "--server",
+        default="postgres://postgres@127.0.0.1:5432/test",
+        help="a PostgreSQL server (any database on it); the benchmark's own database is made there",
+    )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--now", help="the moment the clock is held at (default: the 18th of this month, 10:00 local)")
-    parser.add_argument("--kiosks", type=int, default=200,
-                        help="community kiosks, demo.clerk's included, at most one for each community with arrears")
+    parser.add_argument(
+        "--kiosks",
+        type=int,
+        default=200,
+        help="community kiosks, demo.clerk's included, at most one for each community with arrears",
+    )
     parser.add_argument("--agents", type=int, default=50, help="employer agents besides demo.agent, filing and reading")
     parser.add_argument("--port", type=int, default=8731, help="the product's port; the minimal apps' the next two")
     parser.add_argument("--start-rate", type=float, default=40.0, help="requests a second of the first step")
@@ -482,7 +548,9 @@ async def main() -> None:
     parser.add_argument("--compare-rounds", type=int, default=2, help="the servers take turns this often")
     parser.add_argument("--skip-compare", action="store_true")
     parser.add_argument("--skip-peak", action="store_true")
-    parser.add_argument("--log-level", default="INFO", help="the product servers' LOG_LEVEL (default INFO, as deployed)")
+    parser.add_argument(
+        "--log-level", default="INFO", help="the product servers' LOG_LEVEL (default INFO, as deployed)"
+    )
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
 
@@ -490,6 +558,7 @@ async def main() -> None:
     today = dt.datetime.now(local)
     now = args.now or today.replace(day=18, hour=10, minute=0, second=0, microsecond=0).isoformat()
     from services.common import clock
+
     clock.freeze(now)
     this_month = clock.this_month()
     months = {"from": str(this_month.plus(-11)), "to": str(this_month)}
@@ -510,22 +579,64 @@ async def main() -> None:
         results["machine"]["redis"] = (await redis.info("server"))["redis_version"]
         await admin.execute(f'CREATE DATABASE "{name}"')
         started = time.perf_counter()
-        report, kiosk_usernames, agents = await create_city(database_url, args.persons, args.seed, args.kiosks,
-                                                            args.agents)
-        results["data"] = {"persons": report.persons, "periods": report.periods, "arrears": report.arrears,
-                           "employers": report.employers, "seconds": round(time.perf_counter() - started, 1)}
+        report, kiosk_usernames, agents = await create_city(
+            database_url, args.persons, args.seed, args.kiosks, args.agents
+        )
+        results["data"] = {
+            "persons": report.persons,
+            "periods": report.periods,
+            "arrears": report.arrears,
+            "employers": report.employers,
+            "seconds": round(time.perf_counter() - started, 1),
+        }
 
-        environment = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": args.redis, "JOB_QUEUE_NAME": queue_name,
-                       "SHEBAO_NOW": now, "HOST": "127.0.0.1", "PORT": str(args.port), "LOG_LEVEL": args.log_level,
-                       "GRAPHIQL": "false", "BENCH_DATABASE_URL": database_url}
+        environment = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": args.redis,
+            "JOB_QUEUE_NAME": queue_name,
+            "SHEBAO_NOW": now,
+            "HOST": "127.0.0.1",
+            "PORT": str(args.port),
+            "LOG_LEVEL": args.log_level,
+            "GRAPHIQL": "false",
+            "BENCH_DATABASE_URL": database_url,
+        }
         environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        product = Server("product", [sys.executable, "main.py", "serve", "--workers", str(args.workers)], environment,
-                         args.port, "/readyz", logs / "product.log")
+        product = Server(
+            "product",
+            [sys.executable, "main.py", "serve", "--workers", str(args.workers)],
+            environment,
+            args.port,
+            "/readyz",
+            logs / "product.log",
+        )
+
         def minimal_app(name: str, port: int, cache_documents: bool) -> Server:
-            command = [sys.executable, "-m", "uvicorn", "bench.minimal_app:create_app", "--factory", "--host", "127.0.0.1",
-                       "--port", str(port), "--workers", str(args.workers), "--no-access-log", "--log-level", "warning"]
-            return Server(name, command, {**environment, "BENCH_CACHE_DOCUMENTS": "1" if cache_documents else "0"},
-                          port, "/healthz", logs / f"{name}.log")
+            command = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.minimal_app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ]
+            return Server(
+                name,
+                command,
+                {**environment, "BENCH_CACHE_DOCUMENTS": "1" if cache_documents else "0"},
+                port,
+                "/healthz",
+                logs / f"{name}.log",
+            )
 
         minimal = minimal_app("minimal", args.port + 1, cache_documents=False)
         minimal_cached = minimal_app("minimal-cached", args.port + 2, cache_documents=True)
@@ -541,13 +652,18 @@ async def main() -> None:
                     return await sign_in(client, product.url, username, device_credential)
 
             kiosk_tokens = [tokens["demo.clerk"], *await asyncio.gather(*map(sign_in_few_at_once, kiosk_usernames))]
-            agent_tokens = await asyncio.gather(*(sign_in_few_at_once(agent["username"], agent["credential"])
-                                                  for agent in agents))
+            agent_tokens = await asyncio.gather(
+                *(sign_in_few_at_once(agent["username"], agent["credential"]) for agent in agents)
+            )
             employer_agents = [{"token": token, "staff": agent["staff"]} for token, agent in zip(agent_tokens, agents)]
             reads = {
                 "myRecords": {"operation": "myRecords", "token": tokens["demo.person"], "query": PERSON_RECORDS},
-                "personsPage": {"operation": "personsPage", "token": tokens["demo.admin"], "query": PERSONS_PAGE,
-                                "variables": {"first": 50}},
+                "personsPage": {
+                    "operation": "personsPage",
+                    "token": tokens["demo.admin"],
+                    "query": PERSONS_PAGE,
+                    "variables": {"first": 50},
+                },
             }
             for read in reads.values():
                 ours = await graphql(client, product.url, read["query"], read.get("variables"), read["token"])
@@ -562,6 +678,7 @@ async def main() -> None:
             results["compare"] = await compare(reads, servers, args)
 
         if not args.skip_peak:
+
             async def spec(step: int) -> dict[str, Any]:
                 """The mix of a step, with what the kiosks have left to do (open arrears) as of now."""
                 limit = asyncio.Semaphore(4)
@@ -572,10 +689,19 @@ async def main() -> None:
 
                 async with httpx.AsyncClient(timeout=60) as client:
                     kiosks = await asyncio.gather(*(kiosk(client, token) for token in kiosk_tokens))
-                setup = {"tokens": tokens, "kiosks": kiosks, "agents": employer_agents, "months": months,
-                         "weights": DEFAULT_WEIGHTS}
-                return {"url": product.url, "mix": "bench.peak_day:PeakDayMix", "setup": setup,
-                        "seed": args.seed * 1000 + step}
+                setup = {
+                    "tokens": tokens,
+                    "kiosks": kiosks,
+                    "agents": employer_agents,
+                    "months": months,
+                    "weights": DEFAULT_WEIGHTS,
+                }
+                return {
+                    "url": product.url,
+                    "mix": "bench.peak_day:PeakDayMix",
+                    "setup": setup,
+                    "seed": args.seed * 1000 + step,
+                }
 
             results["peak"] = await step_up(spec, product, args)
     finally:
@@ -596,21 +722,29 @@ async def main() -> None:
 def print_machine(results: dict[str, Any], args: argparse.Namespace) -> None:
     m = results["machine"]
     print(f"machine: {m['cpu']}, {m['cores']} cores, {m['memory']}; {m['os']}")
-    print(f"         {m['python']}, PostgreSQL {m['postgresql']}, Redis {m['redis']}; "
-          + ", ".join(f"{name} {version}" for name, version in m["packages"].items()))
+    print(
+        f"         {m['python']}, PostgreSQL {m['postgresql']}, Redis {m['redis']}; "
+        + ", ".join(f"{name} {version}" for name, version in m["packages"].items())
+    )
     data = results["data"]
-    print(f"data: {data['persons']} persons, {data['periods']} months, {data['arrears']} arrears, "
-          f"{data['employers']} employers (seeded in {data['seconds']} s); clock held at {results['now']}")
-    print(f"servers: uvicorn, {args.workers} worker processes each; load from one process on loopback "
-          "(asyncio + httpx, HTTP/1.1 keep-alive)")
+    print(
+        f"data: {data['persons']} persons, {data['periods']} months, {data['arrears']} arrears, "
+        f"{data['employers']} employers (seeded in {data['seconds']} s); clock held at {results['now']}"
+    )
+    print(
+        f"servers: uvicorn, {args.workers} worker processes each; load from one process on loopback "
+        "(asyncio + httpx, HTTP/1.1 keep-alive)"
+    )
     sys.stdout.flush()
 
 
 async def compare(reads: dict[str, dict[str, Any]], servers: list[Server], args: argparse.Namespace) -> dict[str, Any]:
     """Each read by each server in turn, ``compare_rounds`` times; throughput ratios to the product's."""
-    print(f"\nread path, product against the minimal graphql-core app (graphql() for each request, and with its "
-          f"documents cached): {args.clients} clients, closed loop, {args.compare_rounds} x {args.compare_seconds:.0f} s "
-          "each, taking turns")
+    print(
+        f"\nread path, product against the minimal graphql-core app (graphql() for each request, and with its "
+        f"documents cached): {args.clients} clients, closed loop, {args.compare_rounds} x {args.compare_seconds:.0f} s "
+        "each, taking turns"
+    )
     figures: dict[str, Any] = {}
     product, *minimal_apps = servers
     for operation, read in reads.items():
@@ -618,8 +752,16 @@ async def compare(reads: dict[str, dict[str, Any]], servers: list[Server], args:
         for _ in range(args.compare_rounds):
             for server in servers:
                 spec = {"url": server.url, "mix": "bench.peak_day:ReadMix", "setup": read}
-                result = await asyncio.to_thread(run_load, spec, "--clients", str(args.clients),
-                                                 "--duration", str(args.compare_seconds), "--warmup", "3")
+                result = await asyncio.to_thread(
+                    run_load,
+                    spec,
+                    "--clients",
+                    str(args.clients),
+                    "--duration",
+                    str(args.compare_seconds),
+                    "--warmup",
+                    "3",
+                )
                 if result["overall"]["errors"]:
                     raise RuntimeError(f"{server.name} failed {operation}: {result['overall']['error_examples']}")
                 rounds[server.name].append(result["overall"])
@@ -627,10 +769,16 @@ async def compare(reads: dict[str, dict[str, Any]], servers: list[Server], args:
         ratios = {other.name: throughput[product.name] / throughput[other.name] for other in minimal_apps}
         figures[operation] = {"rounds": rounds, "throughput": throughput, "ratios": ratios}
         for name, runs in rounds.items():
-            print(f"  {operation:<12} {name:<15} " + "  ".join(
-                f"{r['throughput']:7.1f} req/s (p50 {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms)" for r in runs))
-        print(f"  {operation:<12} throughput ratio, product to " + ", ".join(
-            f"{name}: {ratio:.2f}" for name, ratio in ratios.items()))
+            print(
+                f"  {operation:<12} {name:<15} "
+                + "  ".join(
+                    f"{r['throughput']:7.1f} req/s (p50 {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms)" for r in runs
+                )
+            )
+        print(
+            f"  {operation:<12} throughput ratio, product to "
+            + ", ".join(f"{name}: {ratio:.2f}" for name, ratio in ratios.items())
+        )
         sys.stdout.flush()
     return figures
 
@@ -650,24 +798,39 @@ async def drained(server: Server, timeout: float = 120.0) -> None:
 
 async def step_up(spec_of: Any, product: Server, args: argparse.Namespace) -> dict[str, Any]:
     """Open-loop steps: up by half while p95 holds under the target, then halving the gap."""
-    print(f"\npeak-day mix, open loop, {args.step_seconds:.0f} s a step after {args.warmup_seconds:.0f} s warm-up; "
-          f"a rate holds when p95 < {P95_TARGET_MS:.0f} ms with no errors")
-    print("  weights: " + ", ".join(f"{name} {weight}" for name, weight in DEFAULT_WEIGHTS.items())
-          + f"; {PAY_RETRY_SHARE:.0%} of payArrears are retries of an answered request")
+    print(
+        f"\npeak-day mix, open loop, {args.step_seconds:.0f} s a step after {args.warmup_seconds:.0f} s warm-up; "
+        f"a rate holds when p95 < {P95_TARGET_MS:.0f} ms with no errors"
+    )
+    print(
+        "  weights: "
+        + ", ".join(f"{name} {weight}" for name, weight in DEFAULT_WEIGHTS.items())
+        + f"; {PAY_RETRY_SHARE:.0%} of payArrears are retries of an answered request"
+    )
     steps: list[dict[str, Any]] = []
     best: tuple[float, dict[str, Any]] | None = None
     failed_at: float | None = None
     rate = args.start_rate
     for step in range(args.max_steps):
         spec = await spec_of(step)
-        result = await asyncio.to_thread(run_load, spec, "--rate", f"{rate:.1f}", "--duration", str(args.step_seconds),
-                                         "--warmup", str(args.warmup_seconds))
+        result = await asyncio.to_thread(
+            run_load,
+            spec,
+            "--rate",
+            f"{rate:.1f}",
+            "--duration",
+            str(args.step_seconds),
+            "--warmup",
+            str(args.warmup_seconds),
+        )
         overall = result["overall"]
         held = holds(result)
         steps.append({"rate": rate, "held": held, "result": result})
-        print(f"  {rate:7.1f} req/s offered: {overall['throughput']:7.1f} answered/s, p50 {overall['p50_ms']:.1f} ms,"
-              f" p95 {overall['p95_ms']:.1f} ms, p99 {overall['p99_ms']:.1f} ms, errors {overall['errors']}"
-              f" -> {'holds' if held else 'does not hold'}")
+        print(
+            f"  {rate:7.1f} req/s offered: {overall['throughput']:7.1f} answered/s, p50 {overall['p50_ms']:.1f} ms,"
+            f" p95 {overall['p95_ms']:.1f} ms, p99 {overall['p99_ms']:.1f} ms, errors {overall['errors']}"
+            f" -> {'holds' if held else 'does not hold'}"
+        )
         sys.stdout.flush()
         if held:
             best = (rate, result)

@@ -26,18 +26,25 @@ from typing import Any
 
 import asyncpg
 from graphql import (
-    GraphQLArgument, GraphQLField, GraphQLInt, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLSchema,
-    GraphQLString, graphql,
+    GraphQLArgument,
+    GraphQLField,
+    GraphQLInt,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLString,
+    graphql,
 )
 from tortoise import Tortoise
 
 from bench.machine import machine_line
+from demo.city import seed_city
 from domain.enums import Role
 from domain.identifiers import mask_resident_id
+from models.database import apply_migrations
 from schema.context import Context
 from schema.root import schema as product_schema
-from models.database import apply_migrations
-from demo.city import seed_city
 from services.common.viewer import Viewer
 from settings import Settings
 
@@ -48,51 +55,87 @@ PRODUCT_QUERY = """query Page($first: Int!) { persons(first: $first) { edges { n
 } } } }"""
 
 
-
 def _connection(name: str, node: GraphQLObjectType, arguments: dict | None = None) -> GraphQLField:
     """A field returning {"edges": [{"node": ...}]} built from a plain list."""
     edge = GraphQLObjectType(f"{name}Edge", {"node": GraphQLField(node, resolve=lambda item, _info: item)})
-    connection = GraphQLObjectType(f"{name}Connection", {
-        "edges": GraphQLField(GraphQLList(edge), resolve=lambda items, _info: items),
-    })
+    connection = GraphQLObjectType(
+        f"{name}Connection",
+        {
+            "edges": GraphQLField(GraphQLList(edge), resolve=lambda items, _info: items),
+        },
+    )
     return GraphQLField(connection, args=arguments or {})
 
 
 def baseline_schema(pool: asyncpg.Pool) -> GraphQLSchema:
     """The least a hand-written server would do: three SQL statements per page, ID numbers masked
     as the product masks them for an administrator."""
-    policy = GraphQLObjectType("Policy", {"insuranceType": GraphQLField(GraphQLString), "grade": GraphQLField(GraphQLString)})
-    period = GraphQLObjectType("Period", {
-        "month": GraphQLField(GraphQLString), "amount": GraphQLField(GraphQLString), "status": GraphQLField(GraphQLString),
-    })
-    person = GraphQLObjectType("Person", {
-        "name": GraphQLField(GraphQLString), "idNumber": GraphQLField(GraphQLString),
-        "policies": _connection("Policy", policy),
-        "periods": _connection("Period", period, {"last": GraphQLArgument(GraphQLInt)}),
-    })
+    policy = GraphQLObjectType(
+        "Policy", {"insuranceType": GraphQLField(GraphQLString), "grade": GraphQLField(GraphQLString)}
+    )
+    period = GraphQLObjectType(
+        "Period",
+        {
+            "month": GraphQLField(GraphQLString),
+            "amount": GraphQLField(GraphQLString),
+            "status": GraphQLField(GraphQLString),
+        },
+    )
+    person = GraphQLObjectType(
+        "Person",
+        {
+            "name": GraphQLField(GraphQLString),
+            "idNumber": GraphQLField(GraphQLString),
+            "policies": _connection("Policy", policy),
+            "periods": _connection("Period", period, {"last": GraphQLArgument(GraphQLInt)}),
+        },
+    )
 
     async def persons(_root, _info, first: int) -> list[dict]:
         async with pool.acquire() as connection:
             rows = await connection.fetch("SELECT id, name, id_number FROM person ORDER BY id LIMIT $1", first)
             ids = [row["id"] for row in rows]
             policies = await connection.fetch(
-                "SELECT person_id, insurance_type, grade FROM policy WHERE person_id = ANY($1) ORDER BY start_month, id", ids)
+                (
+                    "SELECT person_id, insurance_type, grade FROM policy WHERE person_id = ANY($1) ORDER BY "
+                    "start_month, id"
+                ),
+                ids,
+            )
             periods = await connection.fetch(
                 """SELECT person_id, month, amount, status FROM (
                      SELECT person_id, month, insurance_type, id, amount, status,
                             row_number() OVER (PARTITION BY person_id ORDER BY month DESC, insurance_type DESC, id DESC) AS n
                      FROM contribution_period WHERE person_id = ANY($1)) recent
-                   WHERE n <= 12 ORDER BY person_id, month, insurance_type, id""", ids)
+                   WHERE n <= 12 ORDER BY person_id, month, insurance_type, id""",
+                ids,
+            )
         policies_of, periods_of = defaultdict(list), defaultdict(list)
         for row in policies:
-            policies_of[row["person_id"]].append({"insuranceType": row["insurance_type"],
-                                                  "grade": None if row["grade"] is None else format(row["grade"].normalize(), "f")})
+            policies_of[row["person_id"]].append(
+                {
+                    "insuranceType": row["insurance_type"],
+                    "grade": None if row["grade"] is None else format(row["grade"].normalize(), "f"),
+                }
+            )
         for row in periods:
             month = row["month"]
-            periods_of[row["person_id"]].append({"month": f"{month // 100:04d}-{month % 100:02d}",
-                                                 "amount": str(row["amount"]), "status": row["status"]})
-        return [{"name": row["name"], "idNumber": mask_resident_id(row["id_number"]), "policies": policies_of[row["id"]],
-                 "periods": periods_of[row["id"]]} for row in rows]
+            periods_of[row["person_id"]].append(
+                {
+                    "month": f"{month // 100:04d}-{month % 100:02d}",
+                    "amount": str(row["amount"]),
+                    "status": row["status"],
+                }
+            )
+        return [
+            {
+                "name": row["name"],
+                "idNumber": mask_resident_id(row["id_number"]),
+                "policies": policies_of[row["id"]],
+                "periods": periods_of[row["id"]],
+            }
+            for row in rows
+        ]
 
     persons_field = _connection("Person", person, {"first": GraphQLArgument(GraphQLNonNull(GraphQLInt))})
     persons_field.resolve = persons
@@ -114,11 +157,16 @@ async def lengthen_histories(pool: asyncpg.Pool, page: int, years: int) -> float
                      WHERE person_id IN (SELECT id FROM person ORDER BY id LIMIT $1) ORDER BY policy_id, month) first
                CROSS JOIN LATERAL (SELECT (first.month / 100 - back.year) * 100 + calendar.month AS month
                                    FROM generate_series(1, $2) AS back(year), generate_series(1, 12) AS calendar(month)
-                                  ) earlier""", page, years)
+                                  ) earlier""",
+            page,
+            years,
+        )
         await connection.execute("ANALYZE contribution_period")
         return await connection.fetchval(
             """SELECT count(*)::float / $1 FROM contribution_period
-               WHERE person_id IN (SELECT id FROM person ORDER BY id LIMIT $1)""", page)
+               WHERE person_id IN (SELECT id FROM person ORDER BY id LIMIT $1)""",
+            page,
+        )
 
 
 async def timed(run: Callable[[], Awaitable[Any]], rounds: int, warmup: int = 5) -> list[float]:
@@ -158,7 +206,9 @@ async def main() -> None:
 
         async def run_product() -> dict:
             context = Context(viewer=Viewer(0, "bench", Role.ADMIN))
-            result = await product_schema.execute(PRODUCT_QUERY, variable_values={"first": args.page}, context_value=context)
+            result = await product_schema.execute(
+                PRODUCT_QUERY, variable_values={"first": args.page}, context_value=context
+            )
             assert not result.errors, result.errors
             return result.data
 
@@ -179,8 +229,10 @@ async def main() -> None:
 
     product_ms, plain_ms = statistics.median(product) * 1000, statistics.median(plain) * 1000
     print(f"machine: {machine_line()}")
-    print(f"data: {report.persons} persons, {report.periods} periods; page of {args.page} persons with "
-          f"{months_per_person:.0f} months each on average, {args.rounds} rounds")
+    print(
+        f"data: {report.persons} persons, {report.periods} periods; page of {args.page} persons with "
+        f"{months_per_person:.0f} months each on average, {args.rounds} rounds"
+    )
     print(f"graphql-core + asyncpg, hand-written SQL: median {plain_ms:.1f} ms")
     print(f"product schema (strawberry + Tortoise):  median {product_ms:.1f} ms")
     print(f"throughput ratio product/baseline: {plain_ms / product_ms:.2f}")

@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
+from functools import partial
 from statistics import median, quantiles
 from typing import Any
 
@@ -37,30 +38,46 @@ from domain.enums import BusinessType, JobKind, Role, TransactionStatus
 from domain.identifiers import make_credit_code, make_resident_id
 from domain.months import Month, month_range
 from jobs.statistics import run_refresh_statistics
+from models.database import apply_migrations
 from schema.context import Context
 from schema.root import schema as product_schema
-from services.common import clock
 from services import statistics as service
-from models.database import apply_migrations
-from services.statistics import Dimension
+from services.common import clock
 from services.common.viewer import Viewer
+from services.statistics import Dimension
 from settings import Settings
 
 NOW = "2026-11-10T02:00:00+08:00"  # the first run; the questions are asked about this month
 NIGHT = "2026-11-11T02:00:00+08:00"  # the next night's run
 THIS_MONTH = Month(2026, 11)
 LOCAL = dt.timezone(dt.timedelta(hours=8))
-DISTRICTS = (("420102", "江岸区"), ("420103", "江汉区"), ("420104", "硚口区"), ("420105", "汉阳区"), ("420106", "武昌区"),
-             ("420107", "青山区"), ("420111", "洪山区"), ("420112", "东西湖区"), ("420113", "汉南区"),
-             ("420114", "蔡甸区"), ("420115", "江夏区"), ("420116", "黄陂区"), ("420117", "新洲区"))
+DISTRICTS = (
+    ("420102", "江岸区"),
+    ("420103", "江汉区"),
+    ("420104", "硚口区"),
+    ("420105", "汉阳区"),
+    ("420106", "武昌区"),
+    ("420107", "青山区"),
+    ("420111", "洪山区"),
+    ("420112", "东西湖区"),
+    ("420113", "汉南区"),
+    ("420114", "蔡甸区"),
+    ("420115", "江夏区"),
+    ("420116", "黄陂区"),
+    ("420117", "新洲区"),
+)
 DISTRICT_WEIGHTS = (10, 8, 7, 7, 12, 6, 14, 6, 2, 5, 8, 8, 7)  # persons, by district
 COMMUNITIES_A_DISTRICT = 40
 PERSONS_AN_EMPLOYER = 50
 TRANSACTIONS_A_PERSON = 3
 WINDOW = service.rollup_window(THIS_MONTH)  # 2023-12 .. 2026-11
 BUSINESS_TYPES = tuple(BusinessType)
-STATUSES = (TransactionStatus.COMPLETED,) * 6 + (TransactionStatus.ACCEPTED, TransactionStatus.SUBMITTED,
-                                                 TransactionStatus.REJECTED, TransactionStatus.CANCELLED)
+STATUSES = (TransactionStatus.COMPLETED,) * 6 + (
+    TransactionStatus.ACCEPTED,
+    TransactionStatus.SUBMITTED,
+    TransactionStatus.REJECTED,
+    TransactionStatus.CANCELLED,
+)
 
 
 def _districts_of(persons: int) -> list[int]:
@@ -74,33 +91,82 @@ async def load_city(dsn: str, persons: int) -> dict[str, int]:
     rng = random.Random(2026)
     now = dt.datetime(2026, 11, 1, 9, 0, tzinfo=LOCAL)
     try:
-        await connection.copy_records_to_table("district", columns=["id", "code", "name"],
-                                               records=[(i, code, name) for i, (code, name) in enumerate(DISTRICTS, 1)])
-        communities = [(d * 1000 + c, d, f"{DISTRICTS[d - 1][0]}{c:03d}", f"社区{d}-{c}")
-                       for d in range(1, len(DISTRICTS) + 1) for c in range(1, COMMUNITIES_A_DISTRICT + 1)]
-        await connection.copy_records_to_table("community", columns=["id", "district_id", "code", "name"],
-                                               records=communities)
+        await connection.copy_records_to_table(
+            "district",
+            columns=["id", "code", "name"],
+            records=[(i, code, name) for i, (code, name) in enumerate(DISTRICTS, 1)],
+        )
+        communities = [
+            (d * 1000 + c, d, f"{DISTRICTS[d - 1][0]}{c:03d}", f"社区{d}-{c}")
+            for d in range(1, len(DISTRICTS) + 1)
+            for c in range(1, COMMUNITIES_A_DISTRICT + 1)
+        ]
+        await connection.copy_records_to_table(
+            "community", columns=["id", "district_id", "code", "name"], records=communities
+        )
         district_of = _districts_of(persons)
         employers = max(persons // PERSONS_AN_EMPLOYER, len(DISTRICTS))
-        employer_district = [rng.choices(range(1, len(DISTRICTS) + 1), weights=DISTRICT_WEIGHTS)[0]
-                             for _ in range(employers)]
-        await connection.copy_records_to_table("employer", columns=[
-            "id", "credit_code", "name", "district_id", "address", "status", "registered_at"], records=(
-            (e, make_credit_code(f"9142{DISTRICTS[employer_district[e - 1] - 1][0][2:6]}", f"{e:08d}"), f"单位{e}",
-             employer_district[e - 1], None, "CLOSED" if e % 25 == 0 else "ACTIVE", now) for e in range(1, employers + 1)))
+        employer_district = [
+            rng.choices(range(1, len(DISTRICTS) + 1), weights=DISTRICT_WEIGHTS)[0] for _ in range(employers)
+        ]
+        await connection.copy_records_to_table(
+            "employer",
+            columns=["id", "credit_code", "name", "district_id", "address", "status", "registered_at"],
+            records=(
+                (
+                    e,
+                    make_credit_code(f"9142{DISTRICTS[employer_district[e - 1] - 1][0][2:6]}", f"{e:08d}"),
+                    f"单位{e}",
+                    employer_district[e - 1],
+                    None,
+                    "CLOSED" if e % 25 == 0 else "ACTIVE",
+                    now,
+                )
+                for e in range(1, employers + 1)
+            ),
+        )
 
         def people() -> Iterator[tuple]:
             for n in range(1, persons + 1):
                 d = district_of[n - 1]
                 birth = dt.date(1960, 1, 1) + dt.timedelta(days=n // 900)
-                yield (n, make_resident_id(DISTRICTS[d - 1][0], birth, n % 900 + 1), f"居民{n}",
-                       "MALE" if n % 2 else "FEMALE", birth, None, "WORKER",
-                       "EMPLOYED" if n % 5 < 3 else "FLEXIBLE", d, d * 1000 + n % COMMUNITIES_A_DISTRICT + 1, None, None,
-                       now, now)
+                yield (
+                    n,
+                    make_resident_id(DISTRICTS[d - 1][0], birth, n % 900 + 1),
+                    f"居民{n}",
+                    "MALE" if n % 2 else "FEMALE",
+                    birth,
+                    None,
+                    "WORKER",
+                    "EMPLOYED" if n % 5 < 3 else "FLEXIBLE",
+                    d,
+                    d * 1000 + n % COMMUNITIES_A_DISTRICT + 1,
+                    None,
+                    None,
+                    now,
+                    now,
+                )
 
-        await connection.copy_records_to_table("person", records=people(), columns=[
-            "id", "id_number", "name", "gender", "birth_date", "archive_birth_date", "retirement_class", "category",
-            "district_id", "community_id", "phone", "address", "registered_at", "updated_at"])
+        await connection.copy_records_to_table(
+            "person",
+            records=people(),
+            columns=[
+                "id",
+                "id_number",
+                "name",
+                "gender",
+                "birth_date",
+                "archive_birth_date",
+                "retirement_class",
+                "category",
+                "district_id",
+                "community_id",
+                "phone",
+                "address",
+                "registered_at",
+                "updated_at",
+            ],
+        )
 
         months = month_range(Month(2019, 1), THIS_MONTH.plus(1))
         recent = [m for m in months if m >= WINDOW[0]]
@@ -124,13 +190,36 @@ async def load_city(dsn: str, persons: int) -> dict[str, int]:
                         end = rng.choice(later).to_int() if later else None
                     grade = "1.00" if insurance_type == "PENSION" and not employed else None
                     policy_id += 1
-                    yield (policy_id, n, insurance_type, "EMPLOYER" if employed else "FLEXIBLE", employer, status,
-                           None if grade is None else Decimal(grade), start.to_int(), end, now)
+                    yield (
+                        policy_id,
+                        n,
+                        insurance_type,
+                        "EMPLOYER" if employed else "FLEXIBLE",
+                        employer,
+                        status,
+                        None if grade is None else Decimal(grade),
+                        start.to_int(),
+                        end,
+                        now,
+                    )
             counted["policies"] = policy_id
 
-        await connection.copy_records_to_table("policy", records=policies(), columns=[
-            "id", "person_id", "insurance_type", "channel", "employer_id", "status", "grade", "start_month", "end_month",
-            "created_at"])
+        await connection.copy_records_to_table(
+            "policy",
+            records=policies(),
+            columns=[
+                "id",
+                "person_id",
+                "insurance_type",
+                "channel",
+                "employer_id",
+                "status",
+                "grade",
+                "start_month",
+                "end_month",
+                "created_at",
+            ],
+        )
 
         first = dt.datetime.combine(WINDOW[0].first_day(), dt.time(), LOCAL)
         span = (dt.datetime.combine(THIS_MONTH.plus(1).first_day(), dt.time(), LOCAL) - first).total_seconds()
@@ -140,13 +229,43 @@ async def load_city(dsn: str, persons: int) -> dict[str, int]:
             for t in range(1, transactions + 1):
                 moment = first + dt.timedelta(seconds=int(rng.random() * span))
                 person = rng.randint(1, persons)
-                yield (t, rng.choice(BUSINESS_TYPES).value, rng.choice(STATUSES).value,
-                       "COUNTER" if rng.random() < 0.15 else "ONLINE", None, person, None, district_of[person - 1],
-                       moment, None, "{}", None, None, None)
+                yield (
+                    t,
+                    rng.choice(BUSINESS_TYPES).value,
+                    rng.choice(STATUSES).value,
+                    "COUNTER" if rng.random() < 0.15 else "ONLINE",
+                    None,
+                    person,
+                    None,
+                    district_of[person - 1],
+                    moment,
+                    None,
+                    "{}",
+                    None,
+                    None,
+                    None,
+                )
 
-        await connection.copy_records_to_table("business_transaction", records=business(), columns=[
-            "id", "business_type", "status", "channel", "actor_id", "person_id", "employer_id", "district_id",
-            "submitted_at", "effective_month", "details", "decided_at", "decided_by_id", "decision_reason"])
+        await connection.copy_records_to_table(
+            "business_transaction",
+            records=business(),
+            columns=[
+                "id",
+                "business_type",
+                "status",
+                "channel",
+                "actor_id",
+                "person_id",
+                "employer_id",
+                "district_id",
+                "submitted_at",
+                "effective_month",
+                "details",
+                "decided_at",
+                "decided_by_id",
+                "decision_reason",
+            ],
+        )
 
         def accounts() -> Iterator[tuple]:
             account_id = 0
@@ -159,14 +278,23 @@ async def load_city(dsn: str, persons: int) -> dict[str, int]:
                     account_id += 1
                     yield (account_id, f"e{e}", "x", "EMPLOYER_AGENT", None, e, True, now)
 
-        await connection.copy_records_to_table("account", records=accounts(), columns=[
-            "id", "username", "password_hash", "role", "person_id", "employer_id", "is_active", "created_at"])
+        await connection.copy_records_to_table(
+            "account",
+            records=accounts(),
+            columns=["id", "username", "password_hash", "role", "person_id", "employer_id", "is_active", "created_at"],
+        )
         for table in ("person", "policy", "employer", "business_transaction", "account", "community", "district"):
-            await connection.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                     f"(SELECT coalesce(max(id), 0) + 1 FROM \"{table}\"), false)")
+            await connection.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f'(SELECT coalesce(max(id), 0) + 1 FROM "{table}"), false)'
+            )
         await connection.execute("VACUUM ANALYZE")
-        return {"persons": persons, "policies": counted["policies"], "transactions": transactions,
-                "employers": employers}
+        return {
+            "persons": persons,
+            "policies": counted["policies"],
+            "transactions": transactions,
+            "employers": employers,
+        }
     finally:
         await connection.close()
 
@@ -186,31 +314,61 @@ async def refresh() -> tuple[float, dict]:
 
 SERIES = dict(from_month=THIS_MONTH.plus(-11), to_month=THIS_MONTH)
 QUESTIONS: list[tuple[str, Callable[..., Awaitable[Any]], dict, str]] = [
-    ("enrollment by insurance type", service.enrollment_stats, dict(group_by=[Dimension.INSURANCE_TYPE]),
-     "enrollmentStats(groupBy: [INSURANCE_TYPE]) { asOf groups { count suppressed insuranceType } }"),
-    ("enrollment by district", service.enrollment_stats, dict(group_by=[Dimension.DISTRICT]),
-     "enrollmentStats(groupBy: [DISTRICT]) { asOf groups { count suppressed districtId } }"),
-    ("enrollment by all four", service.enrollment_stats,
-     dict(group_by=[Dimension.INSURANCE_TYPE, Dimension.CHANNEL, Dimension.DISTRICT, Dimension.STATUS]),
-     "enrollmentStats(groupBy: [INSURANCE_TYPE, CHANNEL, DISTRICT, STATUS]) { asOf groups { count suppressed insuranceType channel districtId status } }"),
-    ("enrollment 12-month series by district", service.enrollment_stats,
-     dict(group_by=[Dimension.DISTRICT, Dimension.MONTH], **SERIES),
-     'enrollmentStats(groupBy: [DISTRICT, MONTH], fromMonth: "2025-12", toMonth: "2026-11") { asOf groups { count suppressed districtId month } }'),
-    ("enrollment pension, flexible, by district", service.enrollment_stats,
-     dict(group_by=[Dimension.DISTRICT], insurance_type="PENSION", channel="FLEXIBLE"),
-     "enrollmentStats(groupBy: [DISTRICT], insuranceType: PENSION, channel: FLEXIBLE) { asOf groups { count suppressed districtId } }"),
-    ("volume 1 month by business type", service.business_volume_stats,
-     dict(group_by=[Dimension.BUSINESS_TYPE], from_month=THIS_MONTH, to_month=THIS_MONTH),
-     'businessVolumeStats(groupBy: [BUSINESS_TYPE], fromMonth: "2026-11", toMonth: "2026-11") { asOf groups { count suppressed businessType } }'),
-    ("volume 12 months by business type", service.business_volume_stats,
-     dict(group_by=[Dimension.BUSINESS_TYPE], **SERIES),
-     'businessVolumeStats(groupBy: [BUSINESS_TYPE], fromMonth: "2025-12", toMonth: "2026-11") { asOf groups { count suppressed businessType } }'),
-    ("volume 12-month series by type", service.business_volume_stats,
-     dict(group_by=[Dimension.BUSINESS_TYPE, Dimension.MONTH], **SERIES),
-     'businessVolumeStats(groupBy: [BUSINESS_TYPE, MONTH], fromMonth: "2025-12", toMonth: "2026-11") { asOf groups { count suppressed businessType month } }'),
-    ("online adoption", service.online_adoption_stats, {},
-     "onlineAdoptionStats { districts { districtCode persons { total online share } employers { total online share } }"
-     " persons { total online share } employers { total online share } }"),
+    (
+        "enrollment by insurance type",
+        service.enrollment_stats,
+        dict(group_by=[Dimension.INSURANCE_TYPE]),
+        "enrollmentStats(groupBy: [INSURANCE_TYPE]) { asOf groups { count suppressed insuranceType } }",
+    ),
+    (
+        "enrollment by district",
+        service.enrollment_stats,
+        dict(group_by=[Dimension.DISTRICT]),
+        "enrollmentStats(groupBy: [DISTRICT]) { asOf groups { count suppressed districtId } }",
+    ),
+    (
+        "enrollment by all four",
+        service.enrollment_stats,
+        dict(group_by=[Dimension.INSURANCE_TYPE, Dimension.CHANNEL, Dimension.DISTRICT, Dimension.STATUS]),
+        "enrollmentStats(groupBy: [INSURANCE_TYPE, CHANNEL, DISTRICT, STATUS]) { asOf groups { count suppressed insuranceType channel districtId status } }",
+    ),
+    (
+        "enrollment 12-month series by district",
+        service.enrollment_stats,
+        dict(group_by=[Dimension.DISTRICT, Dimension.MONTH], **SERIES),
+        'enrollmentStats(groupBy: [DISTRICT, MONTH], fromMonth: "2025-12", toMonth: "2026-11") { asOf groups { count suppressed districtId month } }',
+    ),
+    (
+        "enrollment pension, flexible, by district",
+        service.enrollment_stats,
+        dict(group_by=[Dimension.DISTRICT], insurance_type="PENSION", channel="FLEXIBLE"),
+        "enrollmentStats(groupBy: [DISTRICT], insuranceType: PENSION, channel: FLEXIBLE) { asOf groups { count suppressed districtId } }",
+    ),
+    (
+        "volume 1 month by business type",
+        service.business_volume_stats,
+        dict(group_by=[Dimension.BUSINESS_TYPE], from_month=THIS_MONTH, to_month=THIS_MONTH),
+        'businessVolumeStats(groupBy: [BUSINESS_TYPE], fromMonth: "2026-11", toMonth: "2026-11") { asOf groups { count suppressed businessType } }',
+    ),
+    (
+        "volume 12 months by business type",
+        service.business_volume_stats,
+        dict(group_by=[Dimension.BUSINESS_TYPE], **SERIES),
+        'businessVolumeStats(groupBy: [BUSINESS_TYPE], fromMonth: "2025-12", toMonth: "2026-11") { asOf groups { count suppressed businessType } }',
+    ),
+    (
+        "volume 12-month series by type",
+        service.business_volume_stats,
+        dict(group_by=[Dimension.BUSINESS_TYPE, Dimension.MONTH], **SERIES),
+        'businessVolumeStats(groupBy: [BUSINESS_TYPE, MONTH], fromMonth: "2025-12", toMonth: "2026-11") { asOf groups { count suppressed businessType month } }',
+    ),
+    (
+        "online adoption",
+        service.online_adoption_stats,
+        {},
+        "onlineAdoptionStats { districts { districtCode persons { total online share } employers { total online share } }"
+        " persons { total online share } employers { total online share } }",
+    ),
 ]
 
 
@@ -261,16 +419,23 @@ async def main() -> None:
                 result = await product_schema.execute("{ " + field + " }", context_value=context)
                 assert not result.errors, result.errors
 
-            fast = await timed(lambda: function(**arguments), args.rounds, warmup=2)
+            fast = await timed(partial(function, **arguments), args.rounds, warmup=2)
             graph = await timed(through_graph, args.rounds, warmup=2)
-            live = await timed(lambda: function(**arguments, live=True), args.live_rounds, warmup=1)
+            live = await timed(partial(function, **arguments, live=True), args.live_rounds, warmup=1)
             rows.append((label, ms(fast), ms(graph), ms(live)))
         # Not served by the rollups: persons in force in any month of a range do not add up.
         any_month = dict(group_by=[Dimension.DISTRICT], **SERIES)
         assert (await service.enrollment_stats(**any_month)).as_of == clock.now()
         anywhere = ms(await timed(lambda: service.enrollment_stats(**any_month), args.live_rounds, warmup=1))
-        counts = {model.__name__: await model.all().count() for model in (
-            models.EnrollmentRollup, models.BusinessVolumeRollup, models.OnlineAdoptionRollup, models.RollupMonth)}
+        counts = {
+            model.__name__: await model.all().count()
+            for model in (
+                models.EnrollmentRollup,
+                models.BusinessVolumeRollup,
+                models.OnlineAdoptionRollup,
+                models.RollupMonth,
+            )
+        }
     finally:
         clock.freeze(None)
         await Tortoise.close_connections()
@@ -284,10 +449,15 @@ async def main() -> None:
     print(f"{args.rounds} rounds from the rollups, {args.live_rounds} counted live; median / p95 in ms")
     print(f"{'question':44} {'rollups':>17} {'GraphQL (ANALYST)':>19} {'live (before)':>19} {'ratio':>7}")
     for label, fast, graph, live in rows:
-        print(f"{label:44} {fast[0]:7.1f} / {fast[1]:7.1f} {graph[0]:8.1f} / {graph[1]:8.1f} "
-              f"{live[0]:8.1f} / {live[1]:8.1f} {live[0] / fast[0]:6.0f}x")
-    print(f"{'enrollment in any month of 12, by district':44} {'(always live)':>17} {'':>19} "
-          f"{anywhere[0]:8.1f} / {anywhere[1]:8.1f}")
+        print(
+            f"{label:44} {fast[0]:7.1f} / {fast[1]:7.1f} {graph[0]:8.1f} / {graph[1]:8.1f} "
+            f"{live[0]:8.1f} / {live[1]:8.1f} {live[0] / fast[0]:6.0f}x"
+        )
+    print(
+        f"{'enrollment in any month of 12, by district':44} {'(always live)':>17} {'':>19} "
+        f"{anywhere[0]:8.1f} / {anywhere[1]:8.1f}"
+    )
+
 
 if __name__ == "__main__":
     asyncio.run(main())

@@ -20,12 +20,17 @@ from tortoise.transactions import in_transaction
 
 from domain.credentials import normalise_username
 from domain.enums import (
-    OWED_ARREARS, BusinessType, EmploymentStatus, PersonCategory, Role, TransactionStatus,
+    OWED_ARREARS,
+    BusinessType,
+    EmploymentStatus,
+    PersonCategory,
+    Role,
+    TransactionStatus,
 )
 from models import Account, Arrear, Certificate, Community, District, Employer, Employment, Office, Person
-from services.common import clock
 from services.access import create_staff_account, grant_online_access
 from services.access.secrets import digest, hash_secret
+from services.common import clock
 from services.common.transactions import record_transaction
 from services.common.viewer import Viewer
 
@@ -36,8 +41,13 @@ DEVICE_CREDENTIALS = {
     Role.EMPLOYER_AGENT: "demo-agent-device-credential-shebao-hall-01",
 }
 USERNAMES = {
-    Role.PERSON: "demo.person", Role.EMPLOYER_AGENT: "demo.agent", Role.CLERK: "demo.clerk",
-    Role.REVIEWER: "demo.reviewer", Role.BANK: "demo.bank", Role.ANALYST: "demo.analyst", Role.ADMIN: "demo.admin",
+    Role.PERSON: "demo.person",
+    Role.EMPLOYER_AGENT: "demo.agent",
+    Role.CLERK: "demo.clerk",
+    Role.REVIEWER: "demo.reviewer",
+    Role.BANK: "demo.bank",
+    Role.ANALYST: "demo.analyst",
+    Role.ADMIN: "demo.admin",
 }
 CITY_WIDE = {
     Role.BANK: "passbook deposits reported by the bank (F9), city-wide",
@@ -81,17 +91,33 @@ async def create_demo_accounts(*, seed: int) -> list[DemoAccount]:
     async with in_transaction():
         subjects = await _choose_subjects(rng)
         clerk = await create_staff_account(
-            Role.CLERK, USERNAMES[Role.CLERK], DEMO_PASSWORD, community=subjects.community,
+            Role.CLERK,
+            USERNAMES[Role.CLERK],
+            DEMO_PASSWORD,
+            community=subjects.community,
         )
         reviewer = await create_staff_account(
-            Role.REVIEWER, USERNAMES[Role.REVIEWER], DEMO_PASSWORD, district=subjects.district,
+            Role.REVIEWER,
+            USERNAMES[Role.REVIEWER],
+            DEMO_PASSWORD,
+            district=subjects.district,
         )
         for role in CITY_WIDE:
             await create_staff_account(role, USERNAMES[role], DEMO_PASSWORD)
-        await grant_known_access(clerk, f"{subjects.community.name}服务站", USERNAMES[Role.PERSON],
-                                 DEVICE_CREDENTIALS[Role.PERSON], person=subjects.person)
-        await grant_known_access(reviewer, subjects.office, USERNAMES[Role.EMPLOYER_AGENT],
-                                 DEVICE_CREDENTIALS[Role.EMPLOYER_AGENT], employer=subjects.employer)
+        await grant_known_access(
+            clerk,
+            f"{subjects.community.name}服务站",
+            USERNAMES[Role.PERSON],
+            DEVICE_CREDENTIALS[Role.PERSON],
+            person=subjects.person,
+        )
+        await grant_known_access(
+            reviewer,
+            subjects.office,
+            USERNAMES[Role.EMPLOYER_AGENT],
+            DEVICE_CREDENTIALS[Role.EMPLOYER_AGENT],
+            employer=subjects.employer,
+        )
     return _described(subjects)
 
 
@@ -100,9 +126,12 @@ async def _choose_subjects(rng: random.Random) -> _Subjects:
     person = await _demo_person(rng, district)
     employer = await _demo_employer(rng, district)
     return _Subjects(
-        district=district, office=(await Office.get(district_id=district.id)).name,
-        community=await Community.get(id=person.community_id), person=person,
-        person_owes=await Arrear.exists(person_id=person.id, status__in=OWED_ARREARS), employer=employer,
+        district=district,
+        office=(await Office.get(district_id=district.id)).name,
+        community=await Community.get(id=person.community_id),
+        person=person,
+        person_owes=await Arrear.exists(person_id=person.id, status__in=OWED_ARREARS),
+        employer=employer,
         staff=await _active_staff(employer.id).count(),
     )
 
@@ -115,10 +144,14 @@ def _active_staff(employer_id: int | None = None) -> QuerySet[Employment]:
 async def _demo_district() -> District:
     """The first district by code having both subjects: 江岸区 (420102) unless the city is too small
     to have both there."""
-    flexible = set(await Person.filter(category=PersonCategory.FLEXIBLE).distinct()
-                   .values_list("district_id", flat=True))
-    staffed = set(await Employer.filter(id__in=Subquery(_active_staff().values("employer_id"))).distinct()
-                  .values_list("district_id", flat=True))
+    flexible = set(
+        await Person.filter(category=PersonCategory.FLEXIBLE).distinct().values_list("district_id", flat=True)
+    )
+    staffed = set(
+        await Employer.filter(id__in=Subquery(_active_staff().values("employer_id")))
+        .distinct()
+        .values_list("district_id", flat=True)
+    )
     district = await District.filter(id__in=flexible & staffed).order_by("code").first()
     if district is None:
         raise DemoCityTooSmall(
@@ -140,28 +173,44 @@ async def _demo_employer(rng: random.Random, district: District) -> Employer:
     return rng.choice(await staffed.order_by("credit_code"))
 
 
-async def grant_known_access(granter: Account, place: str, username: str, device_credential: str, *,
-                             person: Person | None = None, employer: Employer | None = None) -> None:
+async def grant_known_access(
+    granter: Account,
+    place: str,
+    username: str,
+    device_credential: str,
+    *,
+    person: Person | None = None,
+    employer: Employer | None = None,
+) -> None:
     """Grant access as at the counter (A3), then give the account a known username, the demo
     password and a certificate of the given device credential: the grant's own secrets are random
     and shown only once. The demo accounts are opened so, and a benchmark's further agents."""
     username = normalise_username(username)
     grant = await grant_online_access(granter, person=person, employer=employer, place=place)
     password_hash, certificate_password_hash = await asyncio.gather(
-        hash_secret(DEMO_PASSWORD), hash_secret(DEMO_PASSWORD),
+        hash_secret(DEMO_PASSWORD),
+        hash_secret(DEMO_PASSWORD),
     )
     await Account.filter(id=grant.account.id).update(
-        username=username, password_hash=password_hash, certificate_password_hash=certificate_password_hash,
+        username=username,
+        password_hash=password_hash,
+        certificate_password_hash=certificate_password_hash,
     )
     await Certificate.create(
-        account_id=grant.account.id, credential_hash=digest(device_credential), device_name=DEVICE_NAME,
+        account_id=grant.account.id,
+        credential_hash=digest(device_credential),
+        device_name=DEVICE_NAME,
         installed_at=clock.now(),
     )
     subject = person or employer
     await record_transaction(
-        BusinessType.GRANT_ONLINE_ACCESS, Viewer(granter.id, granter.username, granter.role),
-        status=TransactionStatus.COMPLETED, district_id=subject.district_id, person_id=person and person.id,
-        employer_id=employer and employer.id, details={"username": username, "place": place},
+        BusinessType.GRANT_ONLINE_ACCESS,
+        Viewer(granter.id, granter.username, granter.role),
+        status=TransactionStatus.COMPLETED,
+        district_id=subject.district_id,
+        person_id=person and person.id,
+        employer_id=employer and employer.id,
+        details={"username": username, "place": place},
     )
 
 
@@ -172,14 +221,13 @@ def _described(subjects: _Subjects) -> list[DemoAccount]:
     acts_for = {
         Role.PERSON: f"{subjects.person.name}, flexible employment, {arrears}, of {community}",
         Role.EMPLOYER_AGENT: f"{subjects.employer.name} ({subjects.employer.credit_code}), {subjects.staff} staff,"
-                             f" of {district}",
+        f" of {district}",
         Role.CLERK: f"the persons of {community}",
         Role.REVIEWER: f"the persons and employers of {district}",
         **CITY_WIDE,
     }
     return [
-        DemoAccount(USERNAMES[role], role, DEMO_PASSWORD, DEVICE_CREDENTIALS.get(role), acts_for[role])
-        for role in Role
+        DemoAccount(USERNAMES[role], role, DEMO_PASSWORD, DEVICE_CREDENTIALS.get(role), acts_for[role]) for role in Role
     ]
 
 

@@ -17,45 +17,166 @@ DISTRICT = Table("district", ("id", "code", "name"))
 COMMUNITY = Table("community", ("id", "district_id", "code", "name"))
 OFFICE = Table("office", ("id", "district_id", "name", "address"))
 EMPLOYER = Table("employer", ("id", "credit_code", "name", "district_id", "address", "status", "registered_at"))
-PERSON = Table("person", (
-    "id", "id_number", "name", "gender", "birth_date", "archive_birth_date", "retirement_class", "category",
-    "district_id", "community_id", "phone", "address", "registered_at", "updated_at",
-))
+PERSON = Table(
+    "person",
+    (
+        "id",
+        "id_number",
+        "name",
+        "gender",
+        "birth_date",
+        "archive_birth_date",
+        "retirement_class",
+        "category",
+        "district_id",
+        "community_id",
+        "phone",
+        "address",
+        "registered_at",
+        "updated_at",
+    ),
+)
 PASSBOOK = Table("passbook", ("id", "person_id", "account_number", "balance", "opened_at", "updated_at"))
-EMPLOYMENT = Table("employment", (
-    "id", "person_id", "employer_id", "start_month", "end_month", "declared_wage", "status",
-))
-POLICY = Table("policy", (
-    "id", "person_id", "insurance_type", "channel", "employer_id", "status", "grade", "start_month",
-    "end_month", "created_at",
-))
-PERIOD = Table("contribution_period", (
-    "id", "policy_id", "person_id", "month", "insurance_type", "channel", "grade", "base", "rate", "amount",
-    "employer_amount", "status", "paid_via", "paid_at", "created_at",
-))
-TRANSACTION = Table("business_transaction", (
-    "id", "business_type", "status", "channel", "person_id", "employer_id", "district_id", "submitted_at",
-    "effective_month", "details", "decided_at", "decision_reason",
-))
-ARREAR = Table("arrear", (
-    "id", "period_id", "person_id", "month", "insurance_type", "principal", "status", "interest", "interest_as_of",
-    "created_at", "resolved_at",
-))
-PAYMENT_ORDER = Table("payment_order", (
-    "id", "person_id", "kind", "status", "principal", "interest", "total", "collection_month",
-    "transaction_id", "created_at", "settled_at",
-))
-PAYMENT_ORDER_LINE = Table("payment_order_line", (
-    "id", "order_id", "arrear_id", "month", "insurance_type", "base", "principal", "interest",
-))
-LEDGER_ENTRY = Table("ledger_entry", (
-    "id", "passbook_id", "kind", "amount", "balance_after", "month", "period_id", "payment_order_id",
-    "bank_reference", "booked_at",
-))
+EMPLOYMENT = Table(
+    "employment",
+    (
+        "id",
+        "person_id",
+        "employer_id",
+        "start_month",
+        "end_month",
+        "declared_wage",
+        "status",
+    ),
+)
+POLICY = Table(
+    "policy",
+    (
+        "id",
+        "person_id",
+        "insurance_type",
+        "channel",
+        "employer_id",
+        "status",
+        "grade",
+        "start_month",
+        "end_month",
+        "created_at",
+    ),
+)
+PERIOD = Table(
+    "contribution_period",
+    (
+        "id",
+        "policy_id",
+        "person_id",
+        "month",
+        "insurance_type",
+        "channel",
+        "grade",
+        "base",
+        "rate",
+        "amount",
+        "employer_amount",
+        "status",
+        "paid_via",
+        "paid_at",
+        "created_at",
+    ),
+)
+TRANSACTION = Table(
+    "business_transaction",
+    (
+        "id",
+        "business_type",
+        "status",
+        "channel",
+        "person_id",
+        "employer_id",
+        "district_id",
+        "submitted_at",
+        "effective_month",
+        "details",
+        "decided_at",
+        "decision_reason",
+    ),
+)
+ARREAR = Table(
+    "arrear",
+    (
+        "id",
+        "period_id",
+        "person_id",
+        "month",
+        "insurance_type",
+        "principal",
+        "status",
+        "interest",
+        "interest_as_of",
+        "created_at",
+        "resolved_at",
+    ),
+)
+PAYMENT_ORDER = Table(
+    "payment_order",
+    (
+        "id",
+        "person_id",
+        "kind",
+        "status",
+        "principal",
+        "interest",
+        "total",
+        "collection_month",
+        "transaction_id",
+        "created_at",
+        "settled_at",
+    ),
+)
+PAYMENT_ORDER_LINE = Table(
+    "payment_order_line",
+    (
+        "id",
+        "order_id",
+        "arrear_id",
+        "month",
+        "insurance_type",
+        "base",
+        "principal",
+        "interest",
+    ),
+)
+LEDGER_ENTRY = Table(
+    "ledger_entry",
+    (
+        "id",
+        "passbook_id",
+        "kind",
+        "amount",
+        "balance_after",
+        "month",
+        "period_id",
+        "payment_order_id",
+        "bank_reference",
+        "booked_at",
+    ),
+)
 
 TABLES_IN_WRITE_ORDER = (
-    DISTRICT, COMMUNITY, OFFICE, EMPLOYER, PERSON, PASSBOOK, EMPLOYMENT, POLICY, PERIOD, TRANSACTION,
-    ARREAR, PAYMENT_ORDER, PAYMENT_ORDER_LINE, LEDGER_ENTRY,
+    DISTRICT,
+    COMMUNITY,
+    OFFICE,
+    EMPLOYER,
+    PERSON,
+    PASSBOOK,
+    EMPLOYMENT,
+    POLICY,
+    PERIOD,
+    TRANSACTION,
+    ARREAR,
+    PAYMENT_ORDER,
+    PAYMENT_ORDER_LINE,
+    LEDGER_ENTRY,
 )
 
 

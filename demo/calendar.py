@@ -36,6 +36,7 @@ WAGE_ANCHOR_YEAR = 2024
 WAGE_ANCHOR = Decimal("8000")
 WAGE_GROWTH = Decimal("1.05")
 
+
 def published_average_wage(year: int) -> Decimal:
     """The demo city's average monthly wage of ``year``: whole yuan, about 5% more each year."""
     wage = WAGE_ANCHOR * WAGE_GROWTH ** (year - WAGE_ANCHOR_YEAR)
@@ -65,10 +66,11 @@ class Calendar:
             now=now,
             this_month=this_month,
             average_wages={m.to_int(): value_in_force(rows, ParameterCode.AVERAGE_MONTHLY_WAGE, m) for m in months},
-            rates={m.to_int(): rates_from_values({code: value_in_force(rows, code, m) for code in PRICING_CODES})
-                   for m in months},
-            interest_rates={m.to_int(): value_in_force(rows, ParameterCode.BACK_PAY_INTEREST_RATE, m)
-                            for m in months},
+            rates={
+                m.to_int(): rates_from_values({code: value_in_force(rows, code, m) for code in PRICING_CODES})
+                for m in months
+            },
+            interest_rates={m.to_int(): value_in_force(rows, ParameterCode.BACK_PAY_INTEREST_RATE, m) for m in months},
         )
 
     @property
@@ -113,8 +115,15 @@ class Calendar:
         """A moment between 08:00 and 18:00 on one of the first ``last_day`` days of ``month``."""
         if month == self.this_month.to_int():
             last_day = min(last_day, self.now.day)
-        moment = dt.datetime(month // 100, month % 100, rng.randint(1, last_day), rng.randint(8, 17),
-                             rng.randrange(60), rng.randrange(60), tzinfo=LOCAL_TZ)
+        moment = dt.datetime(
+            month // 100,
+            month % 100,
+            rng.randint(1, last_day),
+            rng.randint(8, 17),
+            rng.randrange(60),
+            rng.randrange(60),
+            tzinfo=LOCAL_TZ,
+        )
         return min(moment, self.now)
 
 
@@ -129,6 +138,5 @@ def _medical_price(average_wage: Decimal, rates: Rates) -> FlexiblePrice:
 
 
 @cache
-def _employer_price(wage: Decimal, average_wage: Decimal, insurance_type: InsuranceType,
-                    rates: Rates) -> EmployerPrice:
+def _employer_price(wage: Decimal, average_wage: Decimal, insurance_type: InsuranceType, rates: Rates) -> EmployerPrice:
     return employer_contribution(wage, average_wage, insurance_type, rates)

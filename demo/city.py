@@ -18,13 +18,6 @@ from itertools import accumulate
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from domain.enums import (
-    BusinessCategory, BusinessType, EmployerStatus, ParameterCode, ServiceChannel, TransactionStatus,
-)
-from domain.months import LOCAL_TZ, Month
-from models import District, Office, Parameter, Person
-from services import appointments
-from services.common import clock
 from demo.bulk import (
     ARREAR,
     COMMUNITY,
@@ -41,7 +34,6 @@ from demo.bulk import (
     BulkWriter,
 )
 from demo.calendar import Calendar, published_average_wage, wage_years
-from services.collection.tariff import parameter_rows
 from demo.names import (
     DISTRICTS,
     community_name,
@@ -51,6 +43,19 @@ from demo.names import (
     street_address,
 )
 from demo.people import EmployerRef, PersonBuilder, Place
+from domain.enums import (
+    BusinessCategory,
+    BusinessType,
+    EmployerStatus,
+    ParameterCode,
+    ServiceChannel,
+    TransactionStatus,
+)
+from domain.months import LOCAL_TZ, Month
+from models import District, Office, Parameter, Person
+from services import appointments
+from services.collection.tariff import parameter_rows
+from services.common import clock
 
 PERSONS_PER_FLUSH = 2_000
 PERSONS_PER_EMPLOYER = 40
@@ -59,8 +64,19 @@ DEMO_SLOT_CATEGORIES = (BusinessCategory.REGISTRATION, BusinessCategory.BACK_PAY
 DEMO_SLOT_CAPACITY = 10
 # Rough shares of the city's population by district (the central and the big new districts lead).
 DISTRICT_WEIGHTS = {
-    "420102": 9, "420103": 7, "420104": 7, "420105": 6, "420106": 12, "420107": 5, "420111": 14,
-    "420112": 5, "420113": 1.5, "420114": 5, "420115": 7, "420116": 9, "420117": 7,
+    "420102": 9,
+    "420103": 7,
+    "420104": 7,
+    "420105": 6,
+    "420106": 12,
+    "420107": 5,
+    "420111": 14,
+    "420112": 5,
+    "420113": 1.5,
+    "420114": 5,
+    "420115": 7,
+    "420116": 9,
+    "420117": 7,
 }
 
 
@@ -109,7 +125,10 @@ async def seed_city(persons: int, seed: int, *, now: dt.datetime | None = None) 
         places = _write_geography(rng, writer)
         employers = _write_employers(rng, writer, calendar, places, max(3, persons // PERSONS_PER_EMPLOYER))
         builder = PersonBuilder(
-            rng=rng, writer=writer, calendar=calendar, places=places,
+            rng=rng,
+            writer=writer,
+            calendar=calendar,
+            places=places,
             place_cumulative=tuple(accumulate(DISTRICT_WEIGHTS[p.district.code] for p in places)),
             employers=employers,
             employer_cumulative=tuple(accumulate(rng.paretovariate(1.2) for _ in employers)),
@@ -150,14 +169,24 @@ async def _refuse_existing_city(connection: BaseDBAsyncClient) -> None:
 async def _publish_average_wages(connection: BaseDBAsyncClient, now: dt.datetime) -> list[int]:
     """P1: publish the average wage of each recent year that has none yet (YYYY01 onwards)."""
     years = wage_years(Month.of(now.date()))
-    published = set(await Parameter.filter(code=ParameterCode.AVERAGE_MONTHLY_WAGE)
-                    .using_db(connection).values_list("effective_from", flat=True))
+    published = set(
+        await Parameter.filter(code=ParameterCode.AVERAGE_MONTHLY_WAGE)
+        .using_db(connection)
+        .values_list("effective_from", flat=True)
+    )
     missing = [year for year in years if year * 100 + 1 not in published]
-    await Parameter.bulk_create([
-        Parameter(code=ParameterCode.AVERAGE_MONTHLY_WAGE, effective_from=year * 100 + 1,
-                  value=published_average_wage(year), note="demo city (P1)")
-        for year in missing
-    ], using_db=connection)
+    await Parameter.bulk_create(
+        [
+            Parameter(
+                code=ParameterCode.AVERAGE_MONTHLY_WAGE,
+                effective_from=year * 100 + 1,
+                value=published_average_wage(year),
+                note="demo city (P1)",
+            )
+            for year in missing
+        ],
+        using_db=connection,
+    )
     return missing
 
 
@@ -176,8 +205,9 @@ def _write_geography(rng: random.Random, writer: BulkWriter) -> list[Place]:
     return places
 
 
-def _write_employers(rng: random.Random, writer: BulkWriter, calendar: Calendar, places: list[Place],
-                     count: int) -> list[EmployerRef]:
+def _write_employers(
+    rng: random.Random, writer: BulkWriter, calendar: Calendar, places: list[Place], count: int
+) -> list[EmployerRef]:
     """Employers with valid credit codes (A2), each having declared this year's bases (E3)."""
     district_ids = {place.district.code: place.district_id for place in places}
     codes: set[str] = set()
@@ -187,27 +217,59 @@ def _write_employers(rng: random.Random, writer: BulkWriter, calendar: Calendar,
         district = rng.choice(DISTRICTS)
         employer = EmployerRef(writer.new_id(EMPLOYER), district_ids[district.code])
         registered = calendar.now - dt.timedelta(days=rng.randint(900, 9000))
-        writer.add(EMPLOYER, (employer.id, credit_code(rng, district.code, codes), employer_name(rng),
-                              employer.district_id, street_address(rng, district), EmployerStatus.ACTIVE.value,
-                              registered))
+        writer.add(
+            EMPLOYER,
+            (
+                employer.id,
+                credit_code(rng, district.code, codes),
+                employer_name(rng),
+                employer.district_id,
+                street_address(rng, district),
+                EmployerStatus.ACTIVE.value,
+                registered,
+            ),
+        )
         declared = calendar.office_hours(rng, this_year, last_day=20)
-        writer.add(TRANSACTION, (
-            writer.new_id(TRANSACTION), BusinessType.DECLARE_CONTRIBUTION_BASE.value,
-            TransactionStatus.COMPLETED.value, ServiceChannel.ONLINE.value, None, employer.id, employer.district_id,
-            declared, this_year, json.dumps({"year": calendar.this_month.year}), declared, None,
-        ))
+        writer.add(
+            TRANSACTION,
+            (
+                writer.new_id(TRANSACTION),
+                BusinessType.DECLARE_CONTRIBUTION_BASE.value,
+                TransactionStatus.COMPLETED.value,
+                ServiceChannel.ONLINE.value,
+                None,
+                employer.id,
+                employer.district_id,
+                declared,
+                this_year,
+                json.dumps({"year": calendar.this_month.year}),
+                declared,
+                None,
+            ),
+        )
         employers.append(employer)
     return employers
 
 
-def _report(seed: int, persons: int, builder: PersonBuilder, writer: BulkWriter, published: list[int],
-            elapsed: float) -> SeedReport:
+def _report(
+    seed: int, persons: int, builder: PersonBuilder, writer: BulkWriter, published: list[int], elapsed: float
+) -> SeedReport:
     return SeedReport(
-        seed=seed, persons=persons, persons_by_category=dict(sorted(builder.categories.items())),
-        districts=writer.count(DISTRICT), communities=writer.count(COMMUNITY), offices=writer.count(OFFICE),
-        employers=writer.count(EMPLOYER), employments=writer.count(EMPLOYMENT), policies=writer.count(POLICY),
-        periods=writer.count(PERIOD), arrears=writer.count(ARREAR), payment_orders=writer.count(PAYMENT_ORDER),
-        passbooks=writer.count(PASSBOOK), ledger_entries=writer.count(LEDGER_ENTRY),
-        transactions=writer.count(TRANSACTION), average_wages_published=published,
+        seed=seed,
+        persons=persons,
+        persons_by_category=dict(sorted(builder.categories.items())),
+        districts=writer.count(DISTRICT),
+        communities=writer.count(COMMUNITY),
+        offices=writer.count(OFFICE),
+        employers=writer.count(EMPLOYER),
+        employments=writer.count(EMPLOYMENT),
+        policies=writer.count(POLICY),
+        periods=writer.count(PERIOD),
+        arrears=writer.count(ARREAR),
+        payment_orders=writer.count(PAYMENT_ORDER),
+        passbooks=writer.count(PASSBOOK),
+        ledger_entries=writer.count(LEDGER_ENTRY),
+        transactions=writer.count(TRANSACTION),
+        average_wages_published=published,
         elapsed_seconds=round(elapsed, 2),
     )

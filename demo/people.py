@@ -18,6 +18,21 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from itertools import accumulate
 
+from demo.bulk import (
+    ARREAR,
+    EMPLOYMENT,
+    LEDGER_ENTRY,
+    PASSBOOK,
+    PAYMENT_ORDER,
+    PAYMENT_ORDER_LINE,
+    PERIOD,
+    PERSON,
+    POLICY,
+    TRANSACTION,
+    BulkWriter,
+)
+from demo.calendar import EMPLOYER_HISTORY_MONTHS, Calendar
+from demo.names import DistrictInfo, home_address, mobile_phone, person_name, resident_id
 from domain.enums import (
     OWED_ARREARS,
     ArrearStatus,
@@ -38,41 +53,43 @@ from domain.enums import (
     TransactionStatus,
 )
 from domain.months import Month, month_range
-from demo.bulk import (
-    ARREAR,
-    EMPLOYMENT,
-    LEDGER_ENTRY,
-    PASSBOOK,
-    PAYMENT_ORDER,
-    PAYMENT_ORDER_LINE,
-    PERIOD,
-    PERSON,
-    POLICY,
-    TRANSACTION,
-    BulkWriter,
-)
-from demo.calendar import EMPLOYER_HISTORY_MONTHS, Calendar
-from demo.names import DistrictInfo, home_address, mobile_phone, person_name, resident_id
 
 # Profiles and their shares of the city (flexible ones above the real 7%, for a livelier demo).
 PROFILES = (
-    ("employed", 62), ("flexible", 12), ("flexible_then_lapsed", 2), ("flexible_then_employed", 2),
-    ("left_employer", 3), ("uninsured", 7), ("retired", 12),
+    ("employed", 62),
+    ("flexible", 12),
+    ("flexible_then_lapsed", 2),
+    ("flexible_then_employed", 2),
+    ("left_employer", 3),
+    ("uninsured", 7),
+    ("retired", 12),
 )
 PROFILE_CUMULATIVE = tuple(accumulate(weight for _, weight in PROFILES))
 
 # Most flexible payers choose the lowest grade (P2).
 GRADE_WEIGHTS = (
-    ("0.60", 50), ("0.70", 6), ("0.80", 10), ("0.90", 3), ("1.00", 15), ("1.20", 4), ("1.50", 5),
-    ("2.00", 3), ("2.50", 2), ("3.00", 2),
+    ("0.60", 50),
+    ("0.70", 6),
+    ("0.80", 10),
+    ("0.90", 3),
+    ("1.00", 15),
+    ("1.20", 4),
+    ("1.50", 5),
+    ("2.00", 3),
+    ("2.50", 2),
+    ("3.00", 2),
 )
 GRADES = tuple(Decimal(grade) for grade, _ in GRADE_WEIGHTS)
 GRADE_CUMULATIVE = tuple(accumulate(weight for _, weight in GRADE_WEIGHTS))
 
 EMPLOYER_TYPES = tuple(InsuranceType)
 FLEXIBLE_TYPES = (InsuranceType.PENSION, InsuranceType.MEDICAL)  # debit priority: pension first (P6)
-RETIREMENT_AGE = {(Gender.MALE, RetirementClass.WORKER): 60, (Gender.MALE, RetirementClass.CADRE): 60,
-                  (Gender.FEMALE, RetirementClass.WORKER): 50, (Gender.FEMALE, RetirementClass.CADRE): 55}
+RETIREMENT_AGE = {
+    (Gender.MALE, RetirementClass.WORKER): 60,
+    (Gender.MALE, RetirementClass.CADRE): 60,
+    (Gender.FEMALE, RetirementClass.WORKER): 50,
+    (Gender.FEMALE, RetirementClass.CADRE): 55,
+}
 BIRTH_YEARS = (1960, 2004)
 HUNDRED = Decimal("100")
 ZERO = Decimal("0.00")
@@ -187,10 +204,13 @@ class PersonBuilder:
     def add_person(self) -> None:
         profile = PROFILES[bisect.bisect_right(PROFILE_CUMULATIVE, self.rng.random() * PROFILE_CUMULATIVE[-1])][0]
         builders = {
-            "employed": self._add_employed, "flexible": self._add_flexible,
+            "employed": self._add_employed,
+            "flexible": self._add_flexible,
             "flexible_then_lapsed": self._add_flexible_then_lapsed,
             "flexible_then_employed": self._add_flexible_then_employed,
-            "left_employer": self._add_left_employer, "uninsured": self._add_uninsured, "retired": self._add_retired,
+            "left_employer": self._add_left_employer,
+            "uninsured": self._add_uninsured,
+            "retired": self._add_retired,
         }
         builders[profile]()
 
@@ -210,9 +230,16 @@ class PersonBuilder:
         self._employment(person, employer, start, end=end)
         leaving = end.plus(1)
         moment = self.calendar.office_hours(self.rng, leaving.to_int(), last_day=20)
-        self.transaction(BusinessType.REMOVE_EMPLOYEES, TransactionStatus.COMPLETED, moment, person=person,
-                         employer=employer, effective_month=leaving.to_int(), decided_at=moment,
-                         details={"last_month": end.to_int()})
+        self.transaction(
+            BusinessType.REMOVE_EMPLOYEES,
+            TransactionStatus.COMPLETED,
+            moment,
+            person=person,
+            employer=employer,
+            effective_month=leaving.to_int(),
+            decided_at=moment,
+            details={"last_month": end.to_int()},
+        )
         self._person_row(person, PersonCategory.UNINSURED, self._long_ago())
 
     def _add_uninsured(self) -> None:
@@ -257,33 +284,78 @@ class PersonBuilder:
         first = self.calendar.employer_first
         return first if self.rng.random() < 0.85 else first.plus(self.rng.randint(1, latest_offset))
 
-    def _employment(self, person: Identity, employer: EmployerRef, start: Month, end: Month | None,
-                    filed: bool | None = None) -> None:
+    def _employment(
+        self, person: Identity, employer: EmployerRef, start: Month, end: Month | None, filed: bool | None = None
+    ) -> None:
         calendar, writer = self.calendar, self.writer
         wage = self._declared_wage()
         status = EmploymentStatus.ENDED if end else EmploymentStatus.ACTIVE
-        writer.add(EMPLOYMENT, (writer.new_id(EMPLOYMENT), person.id, employer.id, start.to_int(),
-                                end.to_int() if end else None, wage, status.value))
+        writer.add(
+            EMPLOYMENT,
+            (
+                writer.new_id(EMPLOYMENT),
+                person.id,
+                employer.id,
+                start.to_int(),
+                end.to_int() if end else None,
+                wage,
+                status.value,
+            ),
+        )
         if filed or (filed is None and start != calendar.employer_first):
             moment = calendar.office_hours(self.rng, start.to_int(), last_day=20)  # E2: by the 20th
-            self.transaction(BusinessType.ADD_EMPLOYEES, TransactionStatus.COMPLETED, moment, person=person,
-                             employer=employer, effective_month=start.to_int(), decided_at=moment,
-                             details={"declared_wage": str(wage)})
+            self.transaction(
+                BusinessType.ADD_EMPLOYEES,
+                TransactionStatus.COMPLETED,
+                moment,
+                person=person,
+                employer=employer,
+                effective_month=start.to_int(),
+                decided_at=moment,
+                details={"declared_wage": str(wage)},
+            )
         months = [m.to_int() for m in month_range(start, min(end or calendar.last_month, calendar.last_month))]
         policy_status = PolicyStatus.TERMINATED if end else PolicyStatus.ACTIVE
         created = calendar.month_start(start.to_int())
         for insurance_type in EMPLOYER_TYPES:
             policy_id = writer.new_id(POLICY)
-            writer.add(POLICY, (policy_id, person.id, insurance_type.value, Channel.EMPLOYER.value, employer.id,
-                                policy_status.value, None, start.to_int(), end.to_int() if end else None, created))
+            writer.add(
+                POLICY,
+                (
+                    policy_id,
+                    person.id,
+                    insurance_type.value,
+                    Channel.EMPLOYER.value,
+                    employer.id,
+                    policy_status.value,
+                    None,
+                    start.to_int(),
+                    end.to_int() if end else None,
+                    created,
+                ),
+            )
             for month in months:
                 price = calendar.employer_price(month, wage, insurance_type)
-                writer.add(PERIOD, (
-                    writer.new_id(PERIOD), policy_id, person.id, month, insurance_type.value,
-                    Channel.EMPLOYER.value, None, price.base, price.rate, price.total, price.employer_amount,
-                    PeriodStatus.PAID.value, PaidVia.EMPLOYER.value, calendar.month_end(month),
-                    calendar.month_start(month),
-                ))
+                writer.add(
+                    PERIOD,
+                    (
+                        writer.new_id(PERIOD),
+                        policy_id,
+                        person.id,
+                        month,
+                        insurance_type.value,
+                        Channel.EMPLOYER.value,
+                        None,
+                        price.base,
+                        price.rate,
+                        price.total,
+                        price.employer_amount,
+                        PeriodStatus.PAID.value,
+                        PaidVia.EMPLOYER.value,
+                        calendar.month_end(month),
+                        calendar.month_start(month),
+                    ),
+                )
 
     def _declared_wage(self) -> Decimal:
         """A monthly wage in whole hundreds around the average; some fall outside the P4 limits."""
@@ -297,17 +369,30 @@ class PersonBuilder:
         this_month = self.calendar.this_month
         moment = self.calendar.office_hours(self.rng, this_month.to_int())
         effective = this_month if moment.day <= 20 else this_month.plus(1)
-        self.transaction(BusinessType.ADD_EMPLOYEES, TransactionStatus.SUBMITTED, moment, person=person,
-                         employer=self._employer(), effective_month=effective.to_int(),
-                         details={"declared_wage": str(self._declared_wage())})
+        self.transaction(
+            BusinessType.ADD_EMPLOYEES,
+            TransactionStatus.SUBMITTED,
+            moment,
+            person=person,
+            employer=self._employer(),
+            effective_month=effective.to_int(),
+            details={"declared_wage": str(self._declared_wage())},
+        )
 
     def _rejected_hire(self, person: Identity) -> None:
         month = self.calendar.employer_first.plus(self.rng.randint(0, EMPLOYER_HISTORY_MONTHS - 1))
         moment = self.calendar.office_hours(self.rng, month.to_int(), last_day=20)
-        self.transaction(BusinessType.ADD_EMPLOYEES, TransactionStatus.REJECTED, moment, person=person,
-                         employer=self._employer(), effective_month=month.to_int(),
-                         decided_at=moment + dt.timedelta(hours=2), reason=self.rng.choice(REJECTION_REASONS),
-                         details={"declared_wage": str(self._declared_wage())})
+        self.transaction(
+            BusinessType.ADD_EMPLOYEES,
+            TransactionStatus.REJECTED,
+            moment,
+            person=person,
+            employer=self._employer(),
+            effective_month=month.to_int(),
+            decided_at=moment + dt.timedelta(hours=2),
+            reason=self.rng.choice(REJECTION_REASONS),
+            details={"declared_wage": str(self._declared_wage())},
+        )
 
     def _employer(self) -> EmployerRef:
         index = bisect.bisect_right(self.employer_cumulative, self.rng.random() * self.employer_cumulative[-1])
@@ -326,8 +411,13 @@ class PersonBuilder:
         return Identity(
             id=self.writer.new_id(PERSON),
             id_number=resident_id(rng, place.district.code, birth, is_male, self.taken_id_numbers),
-            name=person_name(rng, is_male), gender=gender, birth_date=birth, archive_birth_date=archive,
-            retirement_class=retirement_class, place=place, phone=mobile_phone(rng),
+            name=person_name(rng, is_male),
+            gender=gender,
+            birth_date=birth,
+            archive_birth_date=archive,
+            retirement_class=retirement_class,
+            place=place,
+            phone=mobile_phone(rng),
             address=home_address(rng, place.district),
         )
 
@@ -344,30 +434,65 @@ class PersonBuilder:
 
     def _person_row(self, person: Identity, category: PersonCategory, registered_at: dt.datetime) -> None:
         self.categories[category.value] += 1
-        self.writer.add(PERSON, (
-            person.id, person.id_number, person.name, person.gender.value, person.birth_date,
-            person.archive_birth_date, person.retirement_class.value, category.value, person.place.district_id,
-            person.place.community_id, person.phone, person.address, registered_at, registered_at,
-        ))
+        self.writer.add(
+            PERSON,
+            (
+                person.id,
+                person.id_number,
+                person.name,
+                person.gender.value,
+                person.birth_date,
+                person.archive_birth_date,
+                person.retirement_class.value,
+                category.value,
+                person.place.district_id,
+                person.place.community_id,
+                person.phone,
+                person.address,
+                registered_at,
+                registered_at,
+            ),
+        )
 
     def _long_ago(self) -> dt.datetime:
         return self.calendar.now - dt.timedelta(days=self.rng.randint(800, 5000), minutes=self.rng.randrange(600))
 
     # Shared rows
 
-    def transaction(self, business_type: BusinessType, status: TransactionStatus, submitted_at: dt.datetime, *,
-                    person: Identity | None = None, employer: EmployerRef | None = None,
-                    effective_month: int | None = None, decided_at: dt.datetime | None = None,
-                    reason: str | None = None, details: dict | None = None,
-                    channel: ServiceChannel = ServiceChannel.ONLINE) -> int:
+    def transaction(
+        self,
+        business_type: BusinessType,
+        status: TransactionStatus,
+        submitted_at: dt.datetime,
+        *,
+        person: Identity | None = None,
+        employer: EmployerRef | None = None,
+        effective_month: int | None = None,
+        decided_at: dt.datetime | None = None,
+        reason: str | None = None,
+        details: dict | None = None,
+        channel: ServiceChannel = ServiceChannel.ONLINE,
+    ) -> int:
         """Record a BusinessTransaction in the district of its person, or else of its employer."""
         transaction_id = self.writer.new_id(TRANSACTION)
         district_id = person.place.district_id if person else employer.district_id  # type: ignore[union-attr]
-        self.writer.add(TRANSACTION, (
-            transaction_id, business_type.value, status.value, channel.value, person.id if person else None,
-            employer.id if employer else None, district_id, submitted_at, effective_month,
-            json.dumps(details or {}, ensure_ascii=False, separators=(",", ":")), decided_at, reason,
-        ))
+        self.writer.add(
+            TRANSACTION,
+            (
+                transaction_id,
+                business_type.value,
+                status.value,
+                channel.value,
+                person.id if person else None,
+                employer.id if employer else None,
+                district_id,
+                submitted_at,
+                effective_month,
+                json.dumps(details or {}, ensure_ascii=False, separators=(",", ":")),
+                decided_at,
+                reason,
+            ),
+        )
         return transaction_id
 
     def bank_reference(self, day: dt.datetime) -> str:
@@ -434,8 +559,13 @@ class FlexibleHistory:
         channel = ServiceChannel.COUNTER if not continuation and self.rng.random() < 0.4 else ServiceChannel.ONLINE
         types = [InsuranceType.PENSION.value] + ([InsuranceType.MEDICAL.value] if self.has_medical else [])
         self.builder.transaction(
-            BusinessType.ENROLL_FLEXIBLE, TransactionStatus.COMPLETED, moment, person=self.person,
-            effective_month=start.to_int(), decided_at=moment, channel=channel,
+            BusinessType.ENROLL_FLEXIBLE,
+            TransactionStatus.COMPLETED,
+            moment,
+            person=self.person,
+            effective_month=start.to_int(),
+            decided_at=moment,
+            channel=channel,
             details={"insurance_types": types, "pension_grade": str(self.grade), "continuation": continuation},
         )
         medical_policy_id = self.writer.new_id(POLICY) if self.has_medical else None
@@ -445,24 +575,37 @@ class FlexibleHistory:
         """F3: suspended in ``last_due``, so from the next month no period falls due."""
         moment = self.calendar.office_hours(self.rng, last_due.to_int())
         self.builder.transaction(
-            BusinessType.SUSPEND_FLEXIBLE, TransactionStatus.COMPLETED, moment, person=self.person,
-            effective_month=last_due.plus(1).to_int(), decided_at=moment,
-            details={"insurance_types": [InsuranceType.PENSION.value]
-                     + ([InsuranceType.MEDICAL.value] if self.has_medical else [])},
+            BusinessType.SUSPEND_FLEXIBLE,
+            TransactionStatus.COMPLETED,
+            moment,
+            person=self.person,
+            effective_month=last_due.plus(1).to_int(),
+            decided_at=moment,
+            details={
+                "insurance_types": [InsuranceType.PENSION.value]
+                + ([InsuranceType.MEDICAL.value] if self.has_medical else [])
+            },
         )
 
     def _plan_grade_change(self) -> None:
         """F4: a grade change in an insured month takes effect from the next month."""
-        insured = [m for m in month_range(self.segments[0].start, self.calendar.last_month.plus(-1))
-                   if self._segment_at(m) is not None]
+        insured = [
+            m
+            for m in month_range(self.segments[0].start, self.calendar.last_month.plus(-1))
+            if self._segment_at(m) is not None
+        ]
         if not insured:
             return
         changed_in = self.rng.choice(insured)
         new_grade = self.rng.choice([grade for grade in GRADES if grade != self.grade])
         moment = self.calendar.office_hours(self.rng, changed_in.to_int())
         self.builder.transaction(
-            BusinessType.CHANGE_PENSION_GRADE, TransactionStatus.COMPLETED, moment, person=self.person,
-            effective_month=changed_in.plus(1).to_int(), decided_at=moment,
+            BusinessType.CHANGE_PENSION_GRADE,
+            TransactionStatus.COMPLETED,
+            moment,
+            person=self.person,
+            effective_month=changed_in.plus(1).to_int(),
+            decided_at=moment,
             details={"from_grade": str(self.grade), "to_grade": str(new_grade)},
         )
         self.grade_change = (changed_in.plus(1).to_int(), new_grade)
@@ -490,12 +633,34 @@ class FlexibleHistory:
         created = self.calendar.month_start(month)
         grade = self.grade_at(month)
         pension = self.calendar.pension_price(month, grade)
-        dues = [PeriodRecord(self.writer.new_id(PERIOD), segment.pension_policy_id, month, InsuranceType.PENSION,
-                             grade, pension.base, pension.rate, pension.amount, created)]
+        dues = [
+            PeriodRecord(
+                self.writer.new_id(PERIOD),
+                segment.pension_policy_id,
+                month,
+                InsuranceType.PENSION,
+                grade,
+                pension.base,
+                pension.rate,
+                pension.amount,
+                created,
+            )
+        ]
         if segment.medical_policy_id is not None:
             medical = self.calendar.medical_price(month)
-            dues.append(PeriodRecord(self.writer.new_id(PERIOD), segment.medical_policy_id, month,
-                                     InsuranceType.MEDICAL, None, medical.base, medical.rate, medical.amount, created))
+            dues.append(
+                PeriodRecord(
+                    self.writer.new_id(PERIOD),
+                    segment.medical_policy_id,
+                    month,
+                    InsuranceType.MEDICAL,
+                    None,
+                    medical.base,
+                    medical.rate,
+                    medical.amount,
+                    created,
+                )
+            )
         self.periods.extend(dues)
         return dues
 
@@ -515,8 +680,13 @@ class FlexibleHistory:
         interests = [self.calendar.interest(a.period.amount, a.period.month, month) for a in arrears]
         decided_at = self.calendar.month_end(month) if status is TransactionStatus.COMPLETED else None
         transaction_id = self.builder.transaction(
-            BusinessType.PAY_ARREARS, status, moment, person=self.person, effective_month=month,
-            decided_at=decided_at, details={"arrear_ids": [a.id for a in arrears], "payment_order_id": order_id},
+            BusinessType.PAY_ARREARS,
+            status,
+            moment,
+            person=self.person,
+            effective_month=month,
+            decided_at=decided_at,
+            details={"arrear_ids": [a.id for a in arrears], "payment_order_id": order_id},
         )
         for arrear in arrears:
             arrear.status = ArrearStatus.ORDERED
@@ -529,8 +699,12 @@ class FlexibleHistory:
         chosen.sort(key=lambda a: a.id)
         moment = self.calendar.office_hours(self.rng, month)
         self.builder.transaction(
-            BusinessType.CANCEL_ARREARS, TransactionStatus.COMPLETED, moment, person=self.person,
-            decided_at=moment, details={"arrear_ids": [a.id for a in chosen], "confirmed": True},
+            BusinessType.CANCEL_ARREARS,
+            TransactionStatus.COMPLETED,
+            moment,
+            person=self.person,
+            decided_at=moment,
+            details={"arrear_ids": [a.id for a in chosen], "confirmed": True},
         )
         for arrear in chosen:
             arrear.status, arrear.resolved_at = ArrearStatus.CANCELLED, moment
@@ -545,8 +719,9 @@ class FlexibleHistory:
         shortfall = needed + monthly * (self.prepaid_months - 1) - self.balance
         amount = (shortfall / HUNDRED).to_integral_value(rounding=ROUND_CEILING) * HUNDRED
         moment = self.calendar.office_hours(self.rng, month, last_day=20)
-        self._ledger(LedgerKind.DEPOSIT, amount.quantize(ZERO), month, moment,
-                     bank_reference=self.builder.bank_reference(moment))
+        self._ledger(
+            LedgerKind.DEPOSIT, amount.quantize(ZERO), month, moment, bank_reference=self.builder.bank_reference(moment)
+        )
 
     def _month_end(self, month: int, dues: list[PeriodRecord], order: ArrearsOrder | None) -> None:
         """M4: collect pension, then medical (P6); what the balance cannot cover becomes arrears."""
@@ -572,39 +747,95 @@ class FlexibleHistory:
         if open_arrears and self.rng.random() < 0.25:
             self._order_arrears(self.calendar.this_month.to_int(), open_arrears, TransactionStatus.SUBMITTED)
 
-    def _ledger(self, kind: LedgerKind, amount: Decimal, month: int, moment: dt.datetime, *,
-                period_id: int | None = None, payment_order_id: int | None = None,
-                bank_reference: str | None = None) -> None:
+    def _ledger(
+        self,
+        kind: LedgerKind,
+        amount: Decimal,
+        month: int,
+        moment: dt.datetime,
+        *,
+        period_id: int | None = None,
+        payment_order_id: int | None = None,
+        bank_reference: str | None = None,
+    ) -> None:
         self.balance = self.balance + amount if kind is LedgerKind.DEPOSIT else self.balance - amount
         self.last_movement = moment
-        self.writer.add(LEDGER_ENTRY, (
-            self.writer.new_id(LEDGER_ENTRY), self.passbook_id, kind.value, amount, self.balance, month,
-            period_id, payment_order_id, bank_reference, moment,
-        ))
+        self.writer.add(
+            LEDGER_ENTRY,
+            (
+                self.writer.new_id(LEDGER_ENTRY),
+                self.passbook_id,
+                kind.value,
+                amount,
+                self.balance,
+                month,
+                period_id,
+                payment_order_id,
+                bank_reference,
+                moment,
+            ),
+        )
 
     # Rows
 
     def _write(self) -> None:
         writer, person_id = self.writer, self.person.id
         opened = self.segments[0].enrolled_at
-        writer.add(PASSBOOK, (self.passbook_id, person_id, f"62218{self.person.place.district.code}{person_id:08d}",
-                              self.balance, opened, self.last_movement or opened))
+        writer.add(
+            PASSBOOK,
+            (
+                self.passbook_id,
+                person_id,
+                f"62218{self.person.place.district.code}{person_id:08d}",
+                self.balance,
+                opened,
+                self.last_movement or opened,
+            ),
+        )
         for segment in self.segments:
             self._write_policies(segment)
         for period in self.periods:
-            writer.add(PERIOD, (
-                period.id, period.policy_id, person_id, period.month, period.insurance_type.value,
-                Channel.FLEXIBLE.value, period.grade, period.base, period.rate, period.amount, ZERO,
-                period.status.value, period.paid_via.value if period.paid_via else None, period.paid_at, period.created_at,
-            ))
+            writer.add(
+                PERIOD,
+                (
+                    period.id,
+                    period.policy_id,
+                    person_id,
+                    period.month,
+                    period.insurance_type.value,
+                    Channel.FLEXIBLE.value,
+                    period.grade,
+                    period.base,
+                    period.rate,
+                    period.amount,
+                    ZERO,
+                    period.status.value,
+                    period.paid_via.value if period.paid_via else None,
+                    period.paid_at,
+                    period.created_at,
+                ),
+            )
         this_month = self.calendar.this_month.to_int()
         for arrear in self.arrears:
             period = arrear.period
             owed = arrear.status in OWED_ARREARS  # their interest as the daily refresh would leave it (P5)
             interest = self.calendar.interest(period.amount, period.month, this_month) if owed else ZERO
-            writer.add(ARREAR, (arrear.id, period.id, person_id, period.month, period.insurance_type.value,
-                                period.amount, arrear.status.value, interest, this_month if owed else None,
-                                arrear.created_at, arrear.resolved_at))
+            writer.add(
+                ARREAR,
+                (
+                    arrear.id,
+                    period.id,
+                    person_id,
+                    period.month,
+                    period.insurance_type.value,
+                    period.amount,
+                    arrear.status.value,
+                    interest,
+                    this_month if owed else None,
+                    arrear.created_at,
+                    arrear.resolved_at,
+                ),
+            )
         for order in self.orders:
             self._write_order(order)
 
@@ -616,19 +847,52 @@ class FlexibleHistory:
         if segment.medical_policy_id is not None:
             policies.append((segment.medical_policy_id, InsuranceType.MEDICAL, None))
         for policy_id, insurance_type, grade in policies:
-            self.writer.add(POLICY, (policy_id, self.person.id, insurance_type.value, Channel.FLEXIBLE.value, None,
-                                     status.value, grade, segment.start.to_int(), end, segment.enrolled_at))
+            self.writer.add(
+                POLICY,
+                (
+                    policy_id,
+                    self.person.id,
+                    insurance_type.value,
+                    Channel.FLEXIBLE.value,
+                    None,
+                    status.value,
+                    grade,
+                    segment.start.to_int(),
+                    end,
+                    segment.enrolled_at,
+                ),
+            )
 
     def _write_order(self, order: ArrearsOrder) -> None:
         status = PaymentOrderStatus.COLLECTED if order.collected_at else PaymentOrderStatus.OPEN
-        self.writer.add(PAYMENT_ORDER, (
-            order.id, self.person.id, PaymentOrderKind.ARREARS.value, status.value, order.principal,
-            order.interest, order.total, order.collection_month, order.transaction_id, order.ordered_at,
-            order.collected_at,
-        ))
+        self.writer.add(
+            PAYMENT_ORDER,
+            (
+                order.id,
+                self.person.id,
+                PaymentOrderKind.ARREARS.value,
+                status.value,
+                order.principal,
+                order.interest,
+                order.total,
+                order.collection_month,
+                order.transaction_id,
+                order.ordered_at,
+                order.collected_at,
+            ),
+        )
         for arrear, interest in zip(order.arrears, order.interests):
             period = arrear.period
-            self.writer.add(PAYMENT_ORDER_LINE, (
-                self.writer.new_id(PAYMENT_ORDER_LINE), order.id, arrear.id, period.month,
-                period.insurance_type.value, period.base, period.amount, interest,
-            ))
+            self.writer.add(
+                PAYMENT_ORDER_LINE,
+                (
+                    self.writer.new_id(PAYMENT_ORDER_LINE),
+                    order.id,
+                    arrear.id,
+                    period.month,
+                    period.insurance_type.value,
+                    period.base,
+                    period.amount,
+                    interest,
+                ),
+            )

@@ -138,27 +138,39 @@ class BusinessType(str, Enum):
 
 
 BUSINESS_CATEGORIES = {
-    **{t: BusinessCategory.REGISTRATION for t in (
-        BusinessType.REGISTER_PERSON, BusinessType.REGISTER_EMPLOYER,
-        BusinessType.GRANT_ONLINE_ACCESS, BusinessType.INSTALL_CERTIFICATE,
-        BusinessType.REVOKE_CERTIFICATE, BusinessType.CHANGE_PASSWORD,
-        BusinessType.ENROLL_FLEXIBLE, BusinessType.SUSPEND_FLEXIBLE,
-        BusinessType.ADD_EMPLOYEES, BusinessType.REMOVE_EMPLOYEES,
-    )},
-    **{t: BusinessCategory.BACK_PAYMENT for t in (
-        BusinessType.RECORD_DEPOSIT, BusinessType.PAY_ARREARS, BusinessType.CANCEL_ARREARS,
-        BusinessType.PAY_INTERRUPTION, BusinessType.EMPLOYER_BACK_PAY,
-    )},
-    **{t: BusinessCategory.BASE_DECLARATION for t in (
-        BusinessType.CHANGE_PENSION_GRADE, BusinessType.DECLARE_CONTRIBUTION_BASE,
-    )},
-    **{t: BusinessCategory.APPOINTMENT for t in (
-        BusinessType.BOOK_APPOINTMENT, BusinessType.CANCEL_APPOINTMENT,
-        BusinessType.CHECK_IN_APPOINTMENT,
-    )},
-    **{t: BusinessCategory.INFORMATION for t in (
-        BusinessType.UPDATE_PERSONAL_INFO, BusinessType.APPLY_MEDICAL_CARD,
-    )},
+    **dict.fromkeys(
+        (
+            BusinessType.REGISTER_PERSON,
+            BusinessType.REGISTER_EMPLOYER,
+            BusinessType.GRANT_ONLINE_ACCESS,
+            BusinessType.INSTALL_CERTIFICATE,
+            BusinessType.REVOKE_CERTIFICATE,
+            BusinessType.CHANGE_PASSWORD,
+            BusinessType.ENROLL_FLEXIBLE,
+            BusinessType.SUSPEND_FLEXIBLE,
+            BusinessType.ADD_EMPLOYEES,
+            BusinessType.REMOVE_EMPLOYEES,
+        ),
+        BusinessCategory.REGISTRATION,
+    ),
+    **dict.fromkeys(
+        (
+            BusinessType.RECORD_DEPOSIT,
+            BusinessType.PAY_ARREARS,
+            BusinessType.CANCEL_ARREARS,
+            BusinessType.PAY_INTERRUPTION,
+            BusinessType.EMPLOYER_BACK_PAY,
+        ),
+        BusinessCategory.BACK_PAYMENT,
+    ),
+    **dict.fromkeys(
+        (BusinessType.CHANGE_PENSION_GRADE, BusinessType.DECLARE_CONTRIBUTION_BASE), BusinessCategory.BASE_DECLARATION
+    ),
+    **dict.fromkeys(
+        (BusinessType.BOOK_APPOINTMENT, BusinessType.CANCEL_APPOINTMENT, BusinessType.CHECK_IN_APPOINTMENT),
+        BusinessCategory.APPOINTMENT,
+    ),
+    **dict.fromkeys((BusinessType.UPDATE_PERSONAL_INFO, BusinessType.APPLY_MEDICAL_CARD), BusinessCategory.INFORMATION),
 }
 
 

@@ -123,20 +123,25 @@ class AgeSchedule:
         return YearsMonths.of_months(self.original_age.total_months + self.max_delay_months)
 
 
-MEN = AgeSchedule(original_years=60, first_delayed_birth=Month(1965, 1), birth_months_per_step=4,
-                  max_delay_months=36)  # towards 63
-WOMEN_CADRES = AgeSchedule(original_years=55, first_delayed_birth=Month(1970, 1), birth_months_per_step=4,
-                           max_delay_months=36)  # towards 58
-WOMEN_WORKERS = AgeSchedule(original_years=50, first_delayed_birth=Month(1975, 1), birth_months_per_step=2,
-                            max_delay_months=60)  # towards 55
+MEN = AgeSchedule(
+    original_years=60, first_delayed_birth=Month(1965, 1), birth_months_per_step=4, max_delay_months=36
+)  # towards 63
+WOMEN_CADRES = AgeSchedule(
+    original_years=55, first_delayed_birth=Month(1970, 1), birth_months_per_step=4, max_delay_months=36
+)  # towards 58
+WOMEN_WORKERS = AgeSchedule(
+    original_years=50, first_delayed_birth=Month(1975, 1), birth_months_per_step=2, max_delay_months=60
+)  # towards 55
 
 # A man's retirement class does not change his age (Q3).
-RETIREMENT_SCHEDULES: Mapping[tuple[Gender, RetirementClass], AgeSchedule] = MappingProxyType({
-    (Gender.MALE, RetirementClass.WORKER): MEN,
-    (Gender.MALE, RetirementClass.CADRE): MEN,
-    (Gender.FEMALE, RetirementClass.CADRE): WOMEN_CADRES,
-    (Gender.FEMALE, RetirementClass.WORKER): WOMEN_WORKERS,
-})
+RETIREMENT_SCHEDULES: Mapping[tuple[Gender, RetirementClass], AgeSchedule] = MappingProxyType(
+    {
+        (Gender.MALE, RetirementClass.WORKER): MEN,
+        (Gender.MALE, RetirementClass.CADRE): MEN,
+        (Gender.FEMALE, RetirementClass.CADRE): WOMEN_CADRES,
+        (Gender.FEMALE, RetirementClass.WORKER): WOMEN_WORKERS,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,18 +155,35 @@ class MinimumContributionSchedule:
 
 
 MINIMUM_CONTRIBUTION = MinimumContributionSchedule(
-    base_months=15 * MONTHS_A_YEAR, first_rising_year=2030, rise_per_year=6, final_months=20 * MONTHS_A_YEAR,
+    base_months=15 * MONTHS_A_YEAR,
+    first_rising_year=2030,
+    rise_per_year=6,
+    final_months=20 * MONTHS_A_YEAR,
 )
 
 # The national table of personal-account divisors (months) by whole retirement age.
-ACCOUNT_DIVISORS: Mapping[int, int] = MappingProxyType({
-    50: 195, 51: 190, 52: 185, 53: 180, 54: 175,
-    55: 170, 56: 164, 57: 158, 58: 152, 59: 145,
-    60: 139, 61: 132, 62: 125, 63: 117,
-})
+ACCOUNT_DIVISORS: Mapping[int, int] = MappingProxyType(
+    {
+        50: 195,
+        51: 190,
+        52: 185,
+        53: 180,
+        54: 175,
+        55: 170,
+        56: 164,
+        57: 158,
+        58: 152,
+        59: 145,
+        60: 139,
+        61: 132,
+        62: 125,
+        63: 117,
+    }
+)
 
 
 # Retirement date (Q3)
+
 
 def effective_birth_date(card: dt.date, archive: dt.date | None) -> dt.date:
     """Q3: the archive's birth date decides retirement when there is one; else the ID card's."""
@@ -203,6 +225,7 @@ def pension_start_month(birth_date: dt.date, gender: Gender, retirement_class: R
 
 # Contribution years (Q2, Q3, F7)
 
+
 def minimum_contribution_months(retirement: Month) -> int:
     """Q3: 180 months (15 years) before 2030, then 6 months more a year up to 240 (20 years)."""
     schedule = MINIMUM_CONTRIBUTION
@@ -224,6 +247,7 @@ def as_years_months(months: int) -> YearsMonths:
 
 
 # Pension estimate (Q3)
+
 
 @dataclass(frozen=True, slots=True)
 class EstimateInput:
@@ -325,16 +349,19 @@ def pension_estimate(given: EstimateInput) -> PensionEstimate:
     if given.grade is not None:
         grade = given.grade
         ahead = [given.today.plus(i) for i in range(1, months_ahead + 1)]
-        added = sum((to_fen(to_fen(grade * _average_wage_in(given, month.year)) * PERSONAL_ACCOUNT_RATE)
-                     for month in ahead), Decimal("0"))
+        added = sum(
+            (to_fen(to_fen(grade * _average_wage_in(given, month.year)) * PERSONAL_ACCOUNT_RATE) for month in ahead),
+            Decimal("0"),
+        )
         months = given.paid_months + months_ahead
         mean_index = (given.mean_index * given.paid_months + grade * months_ahead) / months
         keep_paying = scenario(months, mean_index, given.account_balance + added)
     difference = None
     if keep_paying is not None and keep_paying.total is not None and stop_now.total is not None:
         difference = keep_paying.total - stop_now.total
-    return PensionEstimate(months_to_retirement=months_ahead, keep_paying=keep_paying, stop_now=stop_now,
-                           monthly_difference=difference)
+    return PensionEstimate(
+        months_to_retirement=months_ahead, keep_paying=keep_paying, stop_now=stop_now, monthly_difference=difference
+    )
 
 
 def _average_wage_in(given: EstimateInput, year: int) -> Decimal:
@@ -344,8 +371,9 @@ def _average_wage_in(given: EstimateInput, year: int) -> Decimal:
 
 def _check_estimate_input(given: EstimateInput) -> None:
     if given.today >= given.retirement:
-        raise AlreadyRetired(f"the retirement month {given.retirement} is not after {given.today}: "
-                             "there is nothing left to estimate")
+        raise AlreadyRetired(
+            f"the retirement month {given.retirement} is not after {given.today}: there is nothing left to estimate"
+        )
     if isinstance(given.paid_months, bool) or not isinstance(given.paid_months, int) or given.paid_months < 0:
         raise InvalidRetirementInput(f"paid months are a whole number that is not negative, not {given.paid_months!r}")
     _require_decimal("the mean index", given.mean_index)

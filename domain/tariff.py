@@ -17,8 +17,11 @@ from domain.interest import back_pay_interest
 from domain.months import Month
 from domain.pricing import FlexiblePrice, Rates, flexible_medical, flexible_pension, rates_from_values
 
-PRICING_CODES = tuple(code for code in ParameterCode if code not in (
-    ParameterCode.AVERAGE_MONTHLY_WAGE, ParameterCode.CARD_PHOTO_STANDARD))
+PRICING_CODES = tuple(
+    code
+    for code in ParameterCode
+    if code not in (ParameterCode.AVERAGE_MONTHLY_WAGE, ParameterCode.CARD_PHOTO_STANDARD)
+)
 
 
 class MissingParameter(LookupError):
@@ -52,13 +55,16 @@ class Tariff:
         try:
             return value_in_force(self.rows, ParameterCode.AVERAGE_MONTHLY_WAGE, month)
         except MissingParameter:
-            raise BusinessError(ErrorCode.AVERAGE_WAGE_NOT_PUBLISHED,
-                                f"no average monthly wage is published for {month.year} or before") from None
+            raise BusinessError(
+                ErrorCode.AVERAGE_WAGE_NOT_PUBLISHED, f"no average monthly wage is published for {month.year} or before"
+            ) from None
 
     def rates(self, month: Month) -> Rates:
         key = month.to_int()
         if key not in self._rates:
-            self._rates[key] = rates_from_values({code: value_in_force(self.rows, code, month) for code in PRICING_CODES})
+            self._rates[key] = rates_from_values(
+                {code: value_in_force(self.rows, code, month) for code in PRICING_CODES}
+            )
         return self._rates[key]
 
     def pension(self, month: Month, grade: Decimal) -> FlexiblePrice:

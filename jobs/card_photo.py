@@ -55,4 +55,5 @@ def _store(photo: card_photos.CardPhoto) -> Path:
 
 async def _decide(application: models.MedicalCardApplication, status: CardApplicationStatus, **changes: Any) -> None:
     await models.MedicalCardApplication.filter(id=application.id, status=CardApplicationStatus.PHOTO_PENDING).update(
-        status=status, updated_at=clock.now(), **changes)
+        status=status, updated_at=clock.now(), **changes
+    )

@@ -122,8 +122,9 @@ class JobAlreadyStarted(Exception):
         self.job = job
 
 
-async def create_job(kind: JobKind, params: dict[str, Any], *, dedupe_key: str | None = None,
-                     created_by_id: int | None = None) -> models.Job:
+async def create_job(
+    kind: JobKind, params: dict[str, Any], *, dedupe_key: str | None = None, created_by_id: int | None = None
+) -> models.Job:
     """Record a QUEUED job; with ``dedupe_key`` a second one for the same key is impossible."""
     try:
         return await models.Job.create(kind=kind, params=params, dedupe_key=dedupe_key, created_by_id=created_by_id)

@@ -97,7 +97,8 @@ async def _claim(job: models.Job) -> bool:
     handed the same job never both run it."""
     now = clock.now()
     taken = await models.Job.filter(claimable(), id=job.id).update(
-        status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1)
+        status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1
+    )
     await job.refresh_from_db()
     return taken == 1
 

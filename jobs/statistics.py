@@ -17,8 +17,8 @@ import models
 from domain.months import Month
 from jobs.batch import in_chunks
 from jobs.runner import Progress
-from services.common import clock
 from services import statistics
+from services.common import clock
 
 
 async def run_refresh_statistics(job: models.Job, progress: Progress) -> dict[str, Any]:
@@ -28,5 +28,9 @@ async def run_refresh_statistics(job: models.Job, progress: Progress) -> dict[st
     await in_chunks(job, progress, months, 1, lambda chunk: statistics.refresh_month(Month.from_int(chunk[0])))
     window = statistics.rollup_window(this_month)
     held = await models.RollupMonth.filter(month__gte=window[0].to_int(), month__lte=this_month.to_int()).count()
-    return {"month": str(this_month), "window": [str(window[0]), str(window[-1])], "months_held": held,
-            "districts": districts}
+    return {
+        "month": str(this_month),
+        "window": [str(window[0]), str(window[-1])],
+        "months_held": held,
+        "districts": districts,
+    }

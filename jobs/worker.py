@@ -10,7 +10,10 @@ from arq.worker import func
 
 from domain.months import LOCAL_TZ
 from jobs.cron import (
-    month_end_on_last_day, nightly_arrears_interest, nightly_statistics_refresh, roll_over_unaccepted_filings,
+    month_end_on_last_day,
+    nightly_arrears_interest,
+    nightly_statistics_refresh,
+    roll_over_unaccepted_filings,
 )
 from jobs.queue import RUN_JOB, ArqQueue, close_job_queue, use_queue
 from jobs.registry import run_job

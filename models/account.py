@@ -29,10 +29,13 @@ class Account(Model):
         unique_together = (("person",),)  # one account per person (A3); NULLs do not collide
         constraints = (
             enum_check("account", "role", Role),
-            check("account", "bound_to_subject",
-                  "(role = 'PERSON') = (person_id IS NOT NULL)"
-                  " AND (role = 'EMPLOYER_AGENT') = (employer_id IS NOT NULL)"
-                  " AND (role = 'CLERK') = (community_id IS NOT NULL)"),
+            check(
+                "account",
+                "bound_to_subject",
+                "(role = 'PERSON') = (person_id IS NOT NULL)"
+                " AND (role = 'EMPLOYER_AGENT') = (employer_id IS NOT NULL)"
+                " AND (role = 'CLERK') = (community_id IS NOT NULL)",
+            ),
         )
 
 
@@ -56,7 +59,9 @@ class AccountSession(Model):
 
     id = fields.BigIntField(primary_key=True)
     account = fields.ForeignKeyField("models.Account", related_name="sessions", on_delete=fields.CASCADE)
-    certificate = fields.ForeignKeyField("models.Certificate", related_name="sessions", null=True, on_delete=fields.CASCADE)
+    certificate = fields.ForeignKeyField(
+        "models.Certificate", related_name="sessions", null=True, on_delete=fields.CASCADE
+    )
     token_hash = fields.CharField(max_length=64, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField()

@@ -41,7 +41,9 @@ class Appointment(Model):
     slot = fields.ForeignKeyField("models.AppointmentSlot", related_name="appointments", on_delete=fields.RESTRICT)
     account = fields.ForeignKeyField("models.Account", related_name="appointments", on_delete=fields.RESTRICT)
     person = fields.ForeignKeyField("models.Person", related_name="appointments", null=True, on_delete=fields.RESTRICT)
-    employer = fields.ForeignKeyField("models.Employer", related_name="appointments", null=True, on_delete=fields.RESTRICT)
+    employer = fields.ForeignKeyField(
+        "models.Employer", related_name="appointments", null=True, on_delete=fields.RESTRICT
+    )
     transaction = fields.ForeignKeyField(
         "models.BusinessTransaction", related_name="appointments", null=True, on_delete=fields.RESTRICT
     )

@@ -4,7 +4,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from domain.enums import ArrearStatus, InsuranceType, PaymentOrderKind, PaymentOrderStatus
-from models.base import check, num, enum_check, enum_field, money_field, month_check, month_field
+from models.base import check, enum_check, enum_field, money_field, month_check, month_field, num
 
 
 class Arrear(Model):
@@ -55,8 +55,11 @@ class PaymentOrder(Model):
             enum_check("payment_order", "kind", PaymentOrderKind),
             enum_check("payment_order", "status", PaymentOrderStatus),
             month_check("payment_order", "collection_month"),
-            check("payment_order", "amounts",
-                  f"{num('principal')} >= 0 AND {num('interest')} >= 0 AND {num('total')} >= {num('principal')}"),
+            check(
+                "payment_order",
+                "amounts",
+                f"{num('principal')} >= 0 AND {num('interest')} >= 0 AND {num('total')} >= {num('principal')}",
+            ),
         )
 
 
@@ -78,5 +81,9 @@ class PaymentOrderLine(Model):
         constraints = (
             enum_check("payment_order_line", "insurance_type", InsuranceType),
             month_check("payment_order_line", "month"),
-            check("payment_order_line", "amounts", f"{num('base')} >= 0 AND {num('principal')} > 0 AND {num('interest')} >= 0"),
+            check(
+                "payment_order_line",
+                "amounts",
+                f"{num('base')} >= 0 AND {num('principal')} > 0 AND {num('interest')} >= 0",
+            ),
         )

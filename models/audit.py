@@ -10,7 +10,9 @@ from models.base import enum_check, enum_field
 class AuditEvent(Model):
     id = fields.BigIntField(primary_key=True)
     at = fields.DatetimeField()
-    account = fields.ForeignKeyField("models.Account", related_name="audit_events", null=True, on_delete=fields.RESTRICT)
+    account = fields.ForeignKeyField(
+        "models.Account", related_name="audit_events", null=True, on_delete=fields.RESTRICT
+    )
     role = enum_field(Role, null=True)
     client_address = fields.CharField(max_length=64, null=True)
     request_id = fields.CharField(max_length=64, null=True)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from collections.abc import Callable
+from enum import Enum
 from typing import Any
 
 from tortoise import fields
+from tortoise.exceptions import ValidationError
 from tortoise.migrations.constraints import CheckConstraint
 from tortoise.validators import Validator
-from tortoise.exceptions import ValidationError
 
 from domain.identifiers import InvalidIdentifier
 from domain.months import FIRST_YEAR, LAST_YEAR, InvalidMonth, Month

@@ -43,11 +43,12 @@ async def write_rows(connection: BaseDBAsyncClient, table: Table, rows: Sequence
         return
     sql = table.insert_sql("sqlite")
     for start in range(0, len(rows), SQLITE_BATCH):
-        await connection.execute_many(sql, list(rows[start:start + SQLITE_BATCH]))
+        await connection.execute_many(sql, list(rows[start : start + SQLITE_BATCH]))
 
 
-async def update_by_ids(connection: BaseDBAsyncClient, table: str, assignments: dict[str, Any], ids: Sequence[int],
-                        condition: str = "") -> None:
+async def update_by_ids(
+    connection: BaseDBAsyncClient, table: str, assignments: dict[str, Any], ids: Sequence[int], condition: str = ""
+) -> None:
     """``UPDATE table SET column = value, ... WHERE id IN ids [AND condition]``."""
     if not ids:
         return
@@ -61,13 +62,14 @@ async def update_by_ids(connection: BaseDBAsyncClient, table: str, assignments: 
         await connection.execute_query(sql, [*values, list(ids)])
         return
     for start in range(0, len(ids), SQLITE_IDS_A_STATEMENT):
-        part = list(ids[start:start + SQLITE_IDS_A_STATEMENT])
+        part = list(ids[start : start + SQLITE_IDS_A_STATEMENT])
         sql = f'UPDATE "{table}" SET {settings} WHERE id IN ({marks(dialect, len(part))}){extra}'
         await connection.execute_query(sql, [*values, *part])
 
 
-async def update_each(connection: BaseDBAsyncClient, table: str, columns: Sequence[str], rows: Sequence[tuple],
-                      types: Sequence[str]) -> None:
+async def update_each(
+    connection: BaseDBAsyncClient, table: str, columns: Sequence[str], rows: Sequence[tuple], types: Sequence[str]
+) -> None:
     """Set ``columns`` row by row from tuples of (id, *values); ``types`` are PostgreSQL's for the values."""
     if not rows:
         return
@@ -81,7 +83,9 @@ async def update_each(connection: BaseDBAsyncClient, table: str, columns: Sequen
     settings = ", ".join(f'"{column}" = ?' for column in columns)
     reordered = [(*row[1:], row[0]) for row in rows]
     for start in range(0, len(reordered), SQLITE_BATCH):
-        await connection.execute_many(f'UPDATE "{table}" SET {settings} WHERE id = ?', reordered[start:start + SQLITE_BATCH])
+        await connection.execute_many(
+            f'UPDATE "{table}" SET {settings} WHERE id = ?', reordered[start : start + SQLITE_BATCH]
+        )
 
 
 async def lock_range(connection: BaseDBAsyncClient, table: str, column: str, first: int, last: int) -> None:
@@ -91,4 +95,5 @@ async def lock_range(connection: BaseDBAsyncClient, table: str, column: str, fir
     SQLite has one writer at a time and needs no lock."""
     if dialect_of(connection) == "postgres":
         await connection.execute_query(
-            f'SELECT id FROM "{table}" WHERE "{column}" BETWEEN $1 AND $2 ORDER BY id FOR NO KEY UPDATE', [first, last])
+            f'SELECT id FROM "{table}" WHERE "{column}" BETWEEN $1 AND $2 ORDER BY id FOR NO KEY UPDATE', [first, last]
+        )

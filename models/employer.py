@@ -5,7 +5,7 @@ from tortoise.models import Model
 
 from domain.enums import EmployerStatus, EmploymentStatus
 from domain.identifiers import normalise_credit_code
-from models.base import IdentifierValidator, check, enum_check, num, enum_field, money_field, month_check, month_field
+from models.base import IdentifierValidator, check, enum_check, enum_field, money_field, month_check, month_field, num
 
 
 class Employer(Model):

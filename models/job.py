@@ -11,8 +11,9 @@ class Job(Model):
     id = fields.UUIDField(primary_key=True)
     kind = enum_field(JobKind)
     status = enum_field(JobStatus, default=JobStatus.QUEUED)
-    dedupe_key = fields.CharField(max_length=128, null=True, unique=True,
-                                  description="set where a double start must be impossible")
+    dedupe_key = fields.CharField(
+        max_length=128, null=True, unique=True, description="set where a double start must be impossible"
+    )
     params = fields.JSONField(default=dict)
     progress = fields.FloatField(default=0)
     result = fields.JSONField(null=True)

@@ -19,8 +19,8 @@ import ast
 from pathlib import Path
 
 from tortoise.context import TortoiseContext
-from tortoise.migrations.autodetector import MigrationAutodetector
 from tortoise.fields.relational import ManyToManyFieldInstance
+from tortoise.migrations.autodetector import MigrationAutodetector
 from tortoise.migrations.operations import AddConstraint, RemoveField
 
 from settings import Settings
@@ -132,6 +132,9 @@ class RemoveColumn(RemoveField):
         field = model._meta.fields_map[self.name]
         if isinstance(field, ManyToManyFieldInstance):  # its own table: dropped whole
             return await super().database_forward(app_label, old_state, new_state, state_editor)
-        await state_editor._run_sql(state_editor.DELETE_FIELD_TEMPLATE.format(
-            table=state_editor._qualify_table_name(model._meta.db_table, model._meta.schema),
-            column=field.source_field or field.model_field_name))
+        await state_editor._run_sql(
+            state_editor.DELETE_FIELD_TEMPLATE.format(
+                table=state_editor._qualify_table_name(model._meta.db_table, model._meta.schema),
+                column=field.source_field or field.model_field_name,
+            )
+        )

@@ -4,7 +4,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from domain.enums import LedgerKind
-from models.base import check, num, enum_check, enum_field, money_field, month_check, month_field
+from models.base import check, enum_check, enum_field, money_field, month_check, month_field, num
 
 
 class Passbook(Model):

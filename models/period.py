@@ -4,7 +4,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from domain.enums import Channel, InsuranceType, PaidVia, PeriodStatus
-from models.base import check, num, enum_check, enum_field, money_field, month_check, month_field, rate_field
+from models.base import check, enum_check, enum_field, money_field, month_check, month_field, num, rate_field
 
 
 class ContributionPeriod(Model):
@@ -34,8 +34,11 @@ class ContributionPeriod(Model):
             enum_check("contribution_period", "status", PeriodStatus),
             enum_check("contribution_period", "paid_via", PaidVia, nullable=True),
             month_check("contribution_period", "month"),
-            check("contribution_period", "amounts_not_negative",
-                  f"{num('base')} >= 0 AND {num('rate')} >= 0 AND {num('amount')} >= 0"
-                  f" AND {num('employer_amount')} >= 0 AND {num('employer_amount')} <= {num('amount')}"),
+            check(
+                "contribution_period",
+                "amounts_not_negative",
+                f"{num('base')} >= 0 AND {num('rate')} >= 0 AND {num('amount')} >= 0"
+                f" AND {num('employer_amount')} >= 0 AND {num('employer_amount')} <= {num('amount')}",
+            ),
             check("contribution_period", "paid_has_way", "(status = 'PAID') = (paid_via IS NOT NULL)"),
         )

@@ -4,7 +4,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from domain.enums import Channel, InsuranceType, PolicyStatus
-from models.base import check, num, enum_check, enum_field, month_check, month_field, rate_field
+from models.base import check, enum_check, enum_field, month_check, month_field, num, rate_field
 
 
 class Policy(Model):
@@ -13,7 +13,10 @@ class Policy(Model):
     insurance_type = enum_field(InsuranceType)
     channel = enum_field(Channel)
     employer = fields.ForeignKeyField(
-        "models.Employer", related_name="policies", null=True, on_delete=fields.RESTRICT,
+        "models.Employer",
+        related_name="policies",
+        null=True,
+        on_delete=fields.RESTRICT,
         description="the paying employer on the employer channel",
     )
     status = enum_field(PolicyStatus, default=PolicyStatus.ACTIVE)

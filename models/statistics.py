@@ -54,11 +54,19 @@ class EnrollmentRollup(Model):
             enum_check("enrollment_rollup", "channel", Channel, nullable=True),
             enum_check("enrollment_rollup", "status", PolicyStatus, nullable=True),
             check("enrollment_rollup", "grouping_set_range", "grouping_set BETWEEN 0 AND 15"),
-            check("enrollment_rollup", "grouped_insurance_type",
-                  f"((grouping_set & {GROUP_INSURANCE_TYPE}) = 0) = (insurance_type IS NULL)"),
-            check("enrollment_rollup", "grouped_channel", f"((grouping_set & {GROUP_CHANNEL}) = 0) = (channel IS NULL)"),
-            check("enrollment_rollup", "grouped_district",
-                  f"((grouping_set & {GROUP_DISTRICT}) = 0) = (district_id IS NULL)"),
+            check(
+                "enrollment_rollup",
+                "grouped_insurance_type",
+                f"((grouping_set & {GROUP_INSURANCE_TYPE}) = 0) = (insurance_type IS NULL)",
+            ),
+            check(
+                "enrollment_rollup", "grouped_channel", f"((grouping_set & {GROUP_CHANNEL}) = 0) = (channel IS NULL)"
+            ),
+            check(
+                "enrollment_rollup",
+                "grouped_district",
+                f"((grouping_set & {GROUP_DISTRICT}) = 0) = (district_id IS NULL)",
+            ),
             check("enrollment_rollup", "grouped_status", f"((grouping_set & {GROUP_STATUS}) = 0) = (status IS NULL)"),
             check("enrollment_rollup", "persons_counted", "persons >= 0"),
         )
@@ -104,7 +112,12 @@ class OnlineAdoptionRollup(Model):
     class Meta:
         table = "online_adoption_rollup"
         constraints = (
-            check("online_adoption_rollup", "persons_online_range", "persons_online >= 0 AND persons_online <= persons"),
-            check("online_adoption_rollup", "employers_online_range",
-                  "employers_online >= 0 AND employers_online <= employers"),
+            check(
+                "online_adoption_rollup", "persons_online_range", "persons_online >= 0 AND persons_online <= persons"
+            ),
+            check(
+                "online_adoption_rollup",
+                "employers_online_range",
+                "employers_online >= 0 AND employers_online <= employers",
+            ),
         )

@@ -14,19 +14,27 @@ class BusinessTransaction(Model):
     channel = enum_field(ServiceChannel, default=ServiceChannel.ONLINE)
     actor = fields.ForeignKeyField("models.Account", related_name="transactions", null=True, on_delete=fields.RESTRICT)
     person = fields.ForeignKeyField("models.Person", related_name="transactions", null=True, on_delete=fields.RESTRICT)
-    employer = fields.ForeignKeyField("models.Employer", related_name="transactions", null=True, on_delete=fields.RESTRICT)
+    employer = fields.ForeignKeyField(
+        "models.Employer", related_name="transactions", null=True, on_delete=fields.RESTRICT
+    )
     district = fields.ForeignKeyField("models.District", related_name="transactions", on_delete=fields.RESTRICT)
     submitted_at = fields.DatetimeField()
     effective_month = month_field(null=True)
     details = fields.JSONField(default=dict, description="the business's own input, secrets removed")
     decided_at = fields.DatetimeField(null=True)
-    decided_by = fields.ForeignKeyField("models.Account", related_name="decisions", null=True, on_delete=fields.RESTRICT)
+    decided_by = fields.ForeignKeyField(
+        "models.Account", related_name="decisions", null=True, on_delete=fields.RESTRICT
+    )
     decision_reason = fields.TextField(null=True)
 
     class Meta:
         table = "business_transaction"
-        indexes = (("person_id", "submitted_at"), ("employer_id", "submitted_at"), ("district_id", "status"),
-                   ("business_type", "submitted_at"))
+        indexes = (
+            ("person_id", "submitted_at"),
+            ("employer_id", "submitted_at"),
+            ("district_id", "status"),
+            ("business_type", "submitted_at"),
+        )
         constraints = (
             enum_check("business_transaction", "business_type", BusinessType),
             enum_check("business_transaction", "status", TransactionStatus),

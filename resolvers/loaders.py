@@ -8,11 +8,11 @@ The SQL of a loader's query is built by Tortoise once per shape of query (``shap
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 import re
 import uuid
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from functools import cache, lru_cache, partial
 from typing import Any
 
@@ -21,17 +21,17 @@ from tortoise import fields
 from tortoise.expressions import Q, RawSQL
 from tortoise.fields.data import CharEnumFieldInstance
 from tortoise.functions import Count
-from tortoise.queryset import QuerySet
 from tortoise.models import Model
+from tortoise.queryset import QuerySet
 
 import models
 from domain.enums import JobStatus
 from domain.errors import BusinessError, ErrorCode
-from resolvers.scopes import scope, scoped
+from models.database import sql_of
 from resolvers.inputs import whole_number
+from resolvers.scopes import scope, scoped
 from services import information
 from services.employer import back_payment
-from models.database import sql_of
 
 
 @dataclass(frozen=True)
@@ -148,8 +148,11 @@ def _reusable(sql: str, parameters: list[Any], values: dict[Any, Any], stand_in_
 
 @lru_cache(maxsize=256)
 def _converters(model: type[Model], node_type: type, native: tuple[str, ...]) -> list[tuple[str, Callable[[Any], Any]]]:
-    return [(alias, _converter(model._meta.fields_map[column]))
-            for alias, column in columns(node_type).items() if column not in native]
+    return [
+        (alias, _converter(model._meta.fields_map[column]))
+        for alias, column in columns(node_type).items()
+        if column not in native
+    ]
 
 
 def _converter(field: fields.Field) -> Callable[[Any], Any]:
@@ -219,8 +222,9 @@ class ByParent:
     None filters are ignored. Parents asked for alike in one tick share one query.
     """
 
-    def __init__(self, model: type[Model], node_type: type, viewer: Any, parent: str, order: Sequence[str],
-                 single: bool = False):
+    def __init__(
+        self, model: type[Model], node_type: type, viewer: Any, parent: str, order: Sequence[str], single: bool = False
+    ):
         self.model, self.node_type, self.parent, self.order, self.single = model, node_type, parent, order, single
         self.viewer = viewer
         self._rows: DataLoader[tuple, Any] = DataLoader(load_fn=self._load_rows)
@@ -239,8 +243,14 @@ class ByParent:
     async def _load_rows(self, keys: list[tuple]) -> list[Any]:
         grouped: dict[tuple, list[Any]] = defaultdict(list)
         for (active, window, backwards), parent_ids in _group_parents(keys).items():
-            def build(viewer: Any, ids: list[Any], active: tuple = active, window: int | None = window,
-                      backwards: bool = backwards) -> tuple[str, list[Any]]:
+
+            def build(
+                viewer: Any,
+                ids: list[Any],
+                active: tuple = active,
+                window: int | None = window,
+                backwards: bool = backwards,
+            ) -> tuple[str, list[Any]]:
                 if window is not None and _dialect(self.model) == "postgres":
                     return self._each_parents_window_sql(ids, active, viewer, window, backwards)
                 queryset = self._filtered(ids, active, viewer)
@@ -248,8 +258,17 @@ class ByParent:
                     return sql_of(queryset.order_by(*self.order).values(**columns(self.node_type), _parent=self.parent))
                 return self._ranked_sql(queryset, window, backwards)
 
-            shape = (_dialect(self.model), ByParent, self.model, self.node_type, self.parent, tuple(self.order), active,
-                     window, backwards)
+            shape = (
+                _dialect(self.model),
+                ByParent,
+                self.model,
+                self.node_type,
+                self.parent,
+                tuple(self.order),
+                active,
+                window,
+                backwards,
+            )
             sql, parameters = shaped_sql(shape, self.viewer, parent_ids, build)
             for row in await fetch_rows(self.model, self.node_type, sql, parameters):
                 grouped[(row.pop("_parent"), active, window, backwards)].append(self.node_type(**row))
@@ -264,13 +283,17 @@ class ByParent:
         for term in self.order:
             descending = term.startswith("-") != backwards
             terms.append(f'"{table}"."{term.lstrip("-")}" {"DESC" if descending else "ASC"}')
-        rank = RawSQL(f'ROW_NUMBER() OVER (PARTITION BY {_parent_column(table, self.parent)} ORDER BY {", ".join(terms)})')
+        rank = RawSQL(
+            f"ROW_NUMBER() OVER (PARTITION BY {_parent_column(table, self.parent)} ORDER BY {', '.join(terms)})"
+        )
         return queryset.annotate(_rank=rank)
 
     def _window_of(self, inner: str, window: int, backwards: bool, source: str = "") -> str:
         wanted = ", ".join(f'ranked."{alias}"' for alias in [*columns(self.node_type), "_parent"])  # not the rank
-        return (f"SELECT {wanted} FROM {source}({inner}) AS ranked WHERE ranked._rank <= {int(window)} "
-                f"ORDER BY ranked._parent, ranked._rank {'DESC' if backwards else 'ASC'}")
+        return (
+            f"SELECT {wanted} FROM {source}({inner}) AS ranked WHERE ranked._rank <= {int(window)} "
+            f"ORDER BY ranked._parent, ranked._rank {'DESC' if backwards else 'ASC'}"
+        )
 
     def _ranked_sql(self, queryset: QuerySet, window: int, backwards: bool) -> tuple[str, list[Any]]:
         """The first ``window`` rows of each parent (the last, when ``backwards``), in list order:
@@ -279,15 +302,22 @@ class ByParent:
         inner, parameters = sql_of(ranked)
         return self._window_of(inner, window, backwards), parameters
 
-    def _each_parents_window_sql(self, parent_ids: list[int], active: tuple, viewer: Any, window: int,
-                                 backwards: bool) -> tuple[str, list[Any]]:
+    def _each_parents_window_sql(
+        self, parent_ids: list[int], active: tuple, viewer: Any, window: int, backwards: bool
+    ) -> tuple[str, list[Any]]:
         """As _ranked_sql, on PostgreSQL: each parent's rows read on their own (LATERAL), in list
         order up to the window, so that an index on the parent and the order reads only the window
         of a long history instead of ranking all of it. The parents are one array parameter."""
         one = scoped(self.model.filter(**{self.parent: _ONE_PARENT}, **dict(active)), self.model, viewer)
-        order = ["-" + term.lstrip("-") if term.startswith("-") != backwards else term.lstrip("-") for term in self.order]
-        ranked = (self._ranked(one, backwards).order_by(*order).limit(window)
-                  .values(**columns(self.node_type), _parent=self.parent, _rank="_rank"))
+        order = [
+            "-" + term.lstrip("-") if term.startswith("-") != backwards else term.lstrip("-") for term in self.order
+        ]
+        ranked = (
+            self._ranked(one, backwards)
+            .order_by(*order)
+            .limit(window)
+            .values(**columns(self.node_type), _parent=self.parent, _rank="_rank")
+        )
         inner, parameters = sql_of(ranked)
         if parameters.count(_ONE_PARENT) != 1:
             raise RuntimeError(f"the parent of {self.model.__name__} is not one parameter of its query: {parameters}")
@@ -305,9 +335,14 @@ class ByParent:
     async def _load_counts(self, keys: list[tuple]) -> list[int]:
         counts: dict[tuple, int] = {}
         for (active,), parent_ids in _group_parents(keys).items():
+
             def build(viewer: Any, ids: list[Any], active: tuple = active) -> tuple[str, list[Any]]:
-                return sql_of(self._filtered(ids, active, viewer).annotate(_count=Count("id"))
-                              .group_by(self.parent).values(_parent=self.parent, _count="_count"))
+                return sql_of(
+                    self._filtered(ids, active, viewer)
+                    .annotate(_count=Count("id"))
+                    .group_by(self.parent)
+                    .values(_parent=self.parent, _count="_count")
+                )
 
             shape = (_dialect(self.model), ByParent.count, self.model, self.parent, active)
             sql, parameters = shaped_sql(shape, self.viewer, parent_ids, build)
@@ -344,7 +379,9 @@ class ParametersInForce:
 
     @staticmethod
     async def _read(keys: list[str]) -> list[list[tuple[Any, int, Any]]]:
-        rows = list(await models.Parameter.all().order_by("effective_from").values_list("code", "effective_from", "value"))
+        rows = list(
+            await models.Parameter.all().order_by("effective_from").values_list("code", "effective_from", "value")
+        )
         return [rows for _ in keys]
 
     async def value(self, code: Any, month: int) -> Any:
@@ -368,7 +405,9 @@ class PendingJobs(DataLoader[str, Any]):
         wanted = Q(dedupe_key__startswith=prefixes[0])
         for prefix in prefixes[1:]:
             wanted |= Q(dedupe_key__startswith=prefix)
-        queryset = scoped(models.Job.filter(wanted, status__in=(JobStatus.QUEUED, JobStatus.RUNNING)), models.Job, self.viewer)
+        queryset = scoped(
+            models.Job.filter(wanted, status__in=(JobStatus.QUEUED, JobStatus.RUNNING)), models.Job, self.viewer
+        )
         rows = await queryset.order_by("created_at").values(**columns(self.node_type), _key="dedupe_key")
         found: dict[str, Any] = {}
         for row in rows:
@@ -416,8 +455,10 @@ class ContributionRecords(DataLoader[int, Any]):
 
     async def _load(self, person_ids: list[int]) -> list[Any]:
         found = await information.contribution_records(person_ids, within=scope(models.Person, self.viewer))
-        return [found[person_id] if person_id in found else BusinessError(ErrorCode.NOT_FOUND, "no such person", "personId")
-                for person_id in person_ids]
+        return [
+            found[person_id] if person_id in found else BusinessError(ErrorCode.NOT_FOUND, "no such person", "personId")
+            for person_id in person_ids
+        ]
 
 
 async def _transaction_details(viewer: Any, transaction_ids: list[int]) -> list[dict[str, Any] | None]:
@@ -471,7 +512,8 @@ class Loaders:
         self.transactions_of_person = by_parent(models.BusinessTransaction, "person_id", "-submitted_at", "-id")
         self.transactions_of_employer = by_parent(models.BusinessTransaction, "employer_id", "-submitted_at", "-id")
         self.arrears_of_employer = by_parent(  # its staff's employer-channel arrears (E4)
-            models.Arrear, "period__policy__employer_id", "month", "person_id", "insurance_type", "id")
+            models.Arrear, "period__policy__employer_id", "month", "person_id", "insurance_type", "id"
+        )
         self.appointments_of_person = by_parent(models.Appointment, "person_id", "-id")
         self.appointments_of_employer = by_parent(models.Appointment, "employer_id", "-id")
 

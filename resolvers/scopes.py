@@ -81,8 +81,12 @@ def visible_audit_events(viewer: Any) -> Q | None:
         return None
     if role is Role.REVIEWER:
         district = viewer.district_id
-        return (Q(account__district_id=district) | Q(account__person__district_id=district)
-                | Q(account__employer__district_id=district) | Q(account__community__district_id=district))
+        return (
+            Q(account__district_id=district)
+            | Q(account__person__district_id=district)
+            | Q(account__employer__district_id=district)
+            | Q(account__community__district_id=district)
+        )
     return NOTHING
 
 
@@ -165,8 +169,9 @@ SCOPES = {
     models.Parameter: lambda viewer: None,  # the rules are public
     models.Job: _administrators,
     models.AuditEvent: visible_audit_events,
-    models.Certificate: lambda viewer: (None if viewer and viewer.role is Role.ADMIN
-                                        else Q(account_id=viewer.account_id) if viewer else NOTHING),
+    models.Certificate: lambda viewer: (
+        None if viewer and viewer.role is Role.ADMIN else Q(account_id=viewer.account_id) if viewer else NOTHING
+    ),
 }
 
 

@@ -13,7 +13,7 @@ def bearer_token(authorization: str | None) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header; None when absent or malformed."""
     if not authorization or not authorization[: len(BEARER)].lower() == BEARER:
         return None
-    token = authorization[len(BEARER):].strip()
+    token = authorization[len(BEARER) :].strip()
     return token if 0 < len(token) <= MAX_TOKEN_LENGTH else None
 
 

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import functools
+import hashlib
 import json
 import typing
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import strawberry
-
 from tortoise.exceptions import IntegrityError
 
 import models
@@ -32,7 +31,9 @@ P = TypeVar("P")
 NO_CHANGE = "Why nothing changed; empty on success."
 
 
-def business_payload(description: str, *, transaction: str | None = None, errors: str = NO_CHANGE) -> Callable[[type], type]:
+def business_payload(
+    description: str, *, transaction: str | None = None, errors: str = NO_CHANGE
+) -> Callable[[type], type]:
     """A mutation's payload type: the fields the class declares, then the business transaction
     recorded (when ``transaction`` describes it) and the list of typed errors, in that order."""
 
@@ -84,6 +85,8 @@ async def _read_uploads(input_: Any) -> None:
         value = getattr(input_, field.name)
         if hasattr(value, "read") and not isinstance(value, bytes):
             setattr(input_, field.name, await value.read())
+
+
 MAX_KEY_LENGTH = 128
 IN_FLIGHT_WAIT_SECONDS = 5.0
 
@@ -150,8 +153,15 @@ async def run_mutation(info: Any, input_: Any, payload_type: type[P], action: Ca
     key = getattr(input_, "idempotency_key", None)
     arguments = {"input": input_}
     if key is not None and not (0 < len(key) <= MAX_KEY_LENGTH):
-        return payload_type(errors=[UserError(field="idempotencyKey", code=ErrorCode.INVALID_INPUT,
-                                              message=f"an idempotency key has 1 to {MAX_KEY_LENGTH} characters")])
+        return payload_type(
+            errors=[
+                UserError(
+                    field="idempotencyKey",
+                    code=ErrorCode.INVALID_INPUT,
+                    message=f"an idempotency key has 1 to {MAX_KEY_LENGTH} characters",
+                )
+            ]
+        )
     claim = None
     if key is not None and context.viewer is not None:
         claim, earlier = await _claim(context.viewer.account_id, key, operation, _fingerprint(input_))
@@ -162,17 +172,28 @@ async def run_mutation(info: Any, input_: Any, payload_type: type[P], action: Ca
     except BusinessError as error:
         payload = payload_type.refused(error)  # type: ignore[attr-defined]
     except BadUserInput as error:  # a malformed id inside the input
-        payload = payload_type(errors=[UserError(field=(error.extensions or {}).get("argument"),
-                                                 code=ErrorCode.INVALID_INPUT, message=error.message)])
+        payload = payload_type(
+            errors=[
+                UserError(
+                    field=(error.extensions or {}).get("argument"), code=ErrorCode.INVALID_INPUT, message=error.message
+                )
+            ]
+        )
     except BaseException:
         if claim is not None:
             await claim.delete()  # nothing happened: a retry may run it
-        await record(context, operation=operation, arguments=arguments, outcome=AuditOutcome.FAILED,
-                     detail="unexpected error")
+        await record(
+            context, operation=operation, arguments=arguments, outcome=AuditOutcome.FAILED, detail="unexpected error"
+        )
         raise
     errors = getattr(payload, "errors", [])
-    await record(context, operation=operation, arguments=arguments, outcome=AuditOutcome.ALLOWED,
-                 detail=", ".join(e.code.value for e in errors) or None)
+    await record(
+        context,
+        operation=operation,
+        arguments=arguments,
+        outcome=AuditOutcome.ALLOWED,
+        detail=", ".join(e.code.value for e in errors) or None,
+    )
     if claim is not None:
         claim.response = _stored(payload)
         await claim.save(update_fields=["response"])
@@ -182,27 +203,50 @@ async def run_mutation(info: Any, input_: Any, payload_type: type[P], action: Ca
 async def _claim(account_id: int, key: str, operation: str, fingerprint: str):
     """Reserve the key before acting, so that two racing retries cannot both act."""
     try:
-        return await models.IdempotencyRecord.create(account_id=account_id, key=key, operation=operation,
-                                                     input_hash=fingerprint), None
+        return await models.IdempotencyRecord.create(
+            account_id=account_id, key=key, operation=operation, input_hash=fingerprint
+        ), None
     except IntegrityError:
         return None, await models.IdempotencyRecord.get(account_id=account_id, key=key)
 
 
-async def _answer_to_retry(earlier: models.IdempotencyRecord, operation: str, fingerprint: str,
-                           payload_type: type[P], context: Any) -> P:
+async def _answer_to_retry(
+    earlier: models.IdempotencyRecord, operation: str, fingerprint: str, payload_type: type[P], context: Any
+) -> P:
     if earlier.operation != operation or earlier.input_hash != fingerprint:
-        return payload_type(errors=[UserError(field="idempotencyKey", code=ErrorCode.IDEMPOTENCY_KEY_REUSED,
-                                              message="this idempotency key was used for another request")])
+        return payload_type(
+            errors=[
+                UserError(
+                    field="idempotencyKey",
+                    code=ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                    message="this idempotency key was used for another request",
+                )
+            ]
+        )
     waited = 0.0
     while earlier.response is None and waited < IN_FLIGHT_WAIT_SECONDS:
         await asyncio.sleep(0.1)
         waited += 0.1
         found = await models.IdempotencyRecord.get_or_none(id=earlier.id)
         if found is None:  # the first attempt failed and released the key
-            return payload_type(errors=[UserError(field="idempotencyKey", code=ErrorCode.IDEMPOTENCY_KEY_IN_USE,
-                                                  message="the first request with this key failed; send it again")])
+            return payload_type(
+                errors=[
+                    UserError(
+                        field="idempotencyKey",
+                        code=ErrorCode.IDEMPOTENCY_KEY_IN_USE,
+                        message="the first request with this key failed; send it again",
+                    )
+                ]
+            )
         earlier = found
     if earlier.response is None:
-        return payload_type(errors=[UserError(field="idempotencyKey", code=ErrorCode.IDEMPOTENCY_KEY_IN_USE,
-                                              message="a request with this key is still running; retry shortly")])
+        return payload_type(
+            errors=[
+                UserError(
+                    field="idempotencyKey",
+                    code=ErrorCode.IDEMPOTENCY_KEY_IN_USE,
+                    message="a request with this key is still running; retry shortly",
+                )
+            ]
+        )
     return await _replayed(payload_type, earlier.response, context)

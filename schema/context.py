@@ -37,8 +37,11 @@ async def make_context(request: Any, response: Any, request_id: str) -> Context:
     client = getattr(request, "client", None)
     headers = getattr(request, "headers", {})
     return Context(
-        request=request, response=response, request_id=request_id,
+        request=request,
+        response=response,
+        request_id=request_id,
         viewer=await viewer_of(headers.get("authorization")),
-        client_address=client_address(client.host if client else None, headers.get("x-forwarded-for"),
-                                      get_settings().trusted_proxies),
+        client_address=client_address(
+            client.host if client else None, headers.get("x-forwarded-for"), get_settings().trusted_proxies
+        ),
     )

@@ -3,7 +3,8 @@
 Depth, aliases and tokens reuse strawberry's limiters; the cost budget is our own: every field
 costs 1, and a field returning a list or a connection multiplies the cost of its selections by
 its page size (``first``/``last``, a literal or a variable, else the argument's default, else the
-connection's default page, or a full page for a plain list). Each refusal carries ``extensions.code``. The limits come from the settings.
+connection's default page, or a full page for a plain list). Each refusal carries
+``extensions.code``. The limits come from the settings.
 
 Clients send the same few documents again and again, so each process parses and validates a
 document once (DocumentCache). The cost is not part of validation: it depends on the variables,
@@ -250,8 +251,9 @@ class DocumentCache(SchemaExtension):
             errors = self._validations.get(key)
             if errors is _LRU:
                 assert context.graphql_document is not None
-                errors = tuple(validate_document(context.schema._schema, context.graphql_document,
-                                                 context.validation_rules))
+                errors = tuple(
+                    validate_document(context.schema._schema, context.graphql_document, context.validation_rules)
+                )
                 self._validations.put(key, errors)
             context.pre_execution_errors = list(errors)
         yield

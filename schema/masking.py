@@ -58,8 +58,7 @@ class MaskUnexpectedErrors(SchemaExtension):
         errors = getattr(result, "errors", None)
         if errors:
             result.errors = [  # type: ignore[attr-defined]
-                self.masked(error.original_error, error) if is_unexpected(error) else error
-                for error in errors
+                self.masked(error.original_error, error) if is_unexpected(error) else error for error in errors
             ]
 
     def masked(self, exc: BaseException, located: GraphQLError | None = None) -> GraphQLError:

@@ -14,6 +14,13 @@ from schema.registration import RegistrationMutations
 
 
 @strawberry.type(description="Every business of the hall, one mutation each (API.md 2-4).")
-class Mutation(RegistrationMutations, AccessMutations, FlexibleMutations, PassbookMutations, BatchMutations,
-               AppointmentMutations, EmployerMutations):
+class Mutation(
+    RegistrationMutations,
+    AccessMutations,
+    FlexibleMutations,
+    PassbookMutations,
+    BatchMutations,
+    AppointmentMutations,
+    EmployerMutations,
+):
     pass

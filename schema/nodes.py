@@ -15,19 +15,40 @@ from domain.errors import BusinessError
 from domain.identifiers import mask_resident_id
 from domain.interest import back_pay_interest
 from domain.months import Month
-from services import access
-from services.common import clock
-from schema.enums import (
-    AppointmentStatus, ArrearStatus, AuditOutcome, CardApplicationStatus, BusinessCategory, BusinessType, Channel, EmployerStatus, EmploymentStatus, Gender,
-    InsuranceType, JobKind, JobStatus, LedgerKind, PaidVia, ParameterCode, PaymentOrderKind, PaymentOrderStatus, PeriodStatus, PersonCategory, PolicyStatus,
-    RetirementClass, Role, ServiceChannel, TransactionStatus,
-)
 from resolvers.inputs import BadUserInput
 from resolvers.loaders import Loaders, NodeKind
+from schema.enums import (
+    AppointmentStatus,
+    ArrearStatus,
+    AuditOutcome,
+    BusinessCategory,
+    BusinessType,
+    CardApplicationStatus,
+    Channel,
+    EmployerStatus,
+    EmploymentStatus,
+    Gender,
+    InsuranceType,
+    JobKind,
+    JobStatus,
+    LedgerKind,
+    PaidVia,
+    ParameterCode,
+    PaymentOrderKind,
+    PaymentOrderStatus,
+    PeriodStatus,
+    PersonCategory,
+    PolicyStatus,
+    RetirementClass,
+    Role,
+    ServiceChannel,
+    TransactionStatus,
+)
 from schema.records import ContributionRecord, record_of
 from schema.relay import Connection, Node, nested_connection, page_request
 from schema.scalars import ExactDecimal, Money, MonthScalar
-
+from services import access
+from services.common import clock
 
 Info = strawberry.Info
 
@@ -68,7 +89,9 @@ class Person(Node):
     name: str = strawberry.field(description="Name as on the ID card.")
     gender: Gender = strawberry.field(description="Gender.")
     birth_date: dt.date = strawberry.field(description="Birth date as on the ID card.")
-    archive_birth_date: dt.date | None = strawberry.field(description="Birth date in the archive when it differs; it decides retirement (Q3).")
+    archive_birth_date: dt.date | None = strawberry.field(
+        description="Birth date in the archive when it differs; it decides retirement (Q3)."
+    )
     retirement_class: RetirementClass = strawberry.field(description="Archive job class (Q3).")
     category: PersonCategory = strawberry.field(description="How the person is insured now.")
     phone: str | None = strawberry.field(description="Contact phone (F5).")
@@ -78,7 +101,12 @@ class Person(Node):
     community_id: strawberry.Private[int]
     __columns__ = {"id_number_on_card": "id_number"}
 
-    @strawberry.field(description="18-character resident ID number (A1); masked (420102********123X) for anyone but the person, their community clerk and their district's reviewers (API.md 8).")
+    @strawberry.field(
+        description=(
+            "18-character resident ID number (A1); masked (420102********123X) for anyone but the person, their "
+            "community clerk and their district's reviewers (API.md 8)."
+        )
+    )
     def id_number(self, info: Info) -> str:
         viewer = info.context.viewer
         sees_whole = viewer is not None and (
@@ -98,32 +126,59 @@ class Person(Node):
 
     @strawberry.field(description="The person's policies, oldest first.")
     async def policies(
-        self, info: Info,
-        insurance_type: Annotated[InsuranceType | None, strawberry.argument(description="Only this insurance type.")] = None,
+        self,
+        info: Info,
+        insurance_type: Annotated[
+            InsuranceType | None, strawberry.argument(description="Only this insurance type.")
+        ] = None,
         status: Annotated[PolicyStatus | None, strawberry.argument(description="Only policies in this state.")] = None,
-        first: First = None, after: After = None, last: Last = None, before: Before = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[Policy]:
         page = page_request(first, after, last, before)
-        return await nested_connection(loaders(info).policies_of_person, self.db_id, page, insurance_type=insurance_type, status=status)
+        return await nested_connection(
+            loaders(info).policies_of_person, self.db_id, page, insurance_type=insurance_type, status=status
+        )
 
     @strawberry.field(description="Monthly contributions of all the person's policies, by month then type.")
     async def periods(
-        self, info: Info,
+        self,
+        info: Info,
         from_month: Annotated[MonthScalar | None, strawberry.argument(description="First month included.")] = None,
         to_month: Annotated[MonthScalar | None, strawberry.argument(description="Last month included.")] = None,
-        insurance_type: Annotated[InsuranceType | None, strawberry.argument(description="Only this insurance type.")] = None,
+        insurance_type: Annotated[
+            InsuranceType | None, strawberry.argument(description="Only this insurance type.")
+        ] = None,
         status: Annotated[PeriodStatus | None, strawberry.argument(description="Only months in this state.")] = None,
-        first: First = None, after: After = None, last: Last = None, before: Before = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[ContributionPeriod]:
         page = page_request(first, after, last, before)
-        return await nested_connection(loaders(info).periods_of_person, self.db_id, page, month__gte=_month(from_month), month__lte=_month(to_month),
-            insurance_type=insurance_type, status=status)
+        return await nested_connection(
+            loaders(info).periods_of_person,
+            self.db_id,
+            page,
+            month__gte=_month(from_month),
+            month__lte=_month(to_month),
+            insurance_type=insurance_type,
+            status=status,
+        )
 
     @strawberry.field(description="Arrears (欠费), oldest month first; by default those still owed (OPEN or ORDERED).")
     async def arrears(
-        self, info: Info,
-        status: Annotated[ArrearStatus | None, strawberry.argument(description="Only arrears in this state; all states when given.")] = None,
-        first: First = None, after: After = None, last: Last = None, before: Before = None,
+        self,
+        info: Info,
+        status: Annotated[
+            ArrearStatus | None, strawberry.argument(description="Only arrears in this state; all states when given.")
+        ] = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[Arrear]:
         page = page_request(first, after, last, before)
         statuses = (status,) if status else enums.OWED_ARREARS
@@ -131,22 +186,37 @@ class Person(Node):
 
     @strawberry.field(description="Payment orders for arrears and interruption back-pay (F6, F8), newest first.")
     async def payment_orders(
-        self, info: Info,
-        status: Annotated[PaymentOrderStatus | None, strawberry.argument(description="Only orders in this state.")] = None,
-        first: First = None, after: After = None, last: Last = None, before: Before = None,
+        self,
+        info: Info,
+        status: Annotated[
+            PaymentOrderStatus | None, strawberry.argument(description="Only orders in this state.")
+        ] = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[PaymentOrder]:
         page = page_request(first, after, last, before)
         return await nested_connection(loaders(info).payment_orders_of_person, self.db_id, page, status=status)
 
     @strawberry.field(description="Medical-card applications (F2), newest first.")
     async def card_applications(
-        self, info: Info,
-        first: First = None, after: After = None, last: Last = None, before: Before = None,
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[MedicalCardApplication]:
         page = page_request(first, after, last, before)
         return await nested_connection(loaders(info).card_applications_of_person, self.db_id, page)
 
-    @strawberry.field(description="Actual contribution months per insurance type, months still needed for a pension, and the retirement month (Q2, Q3).")
+    @strawberry.field(
+        description=(
+            "Actual contribution months per insurance type, months still needed for a pension, and the retirement "
+            "month (Q2, Q3)."
+        )
+    )
     async def contribution_record(self, info: Info) -> ContributionRecord:
         return record_of(await loaders(info).contribution_record.load(self.db_id))
 
@@ -156,25 +226,39 @@ class Person(Node):
 
     @strawberry.field(description="Employments, oldest first.")
     async def employments(
-        self, info: Info,
-        first: First = None, after: After = None, last: Last = None, before: Before = None,
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[Employment]:
         page = page_request(first, after, last, before)
         return await nested_connection(loaders(info).employments_of_person, self.db_id, page)
 
     @strawberry.field(description="Business transactions about this person, newest first.")
     async def transactions(
-        self, info: Info,
-        first: First = None, after: After = None, last: Last = None, before: Before = None,
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[BusinessTransaction]:
         page = page_request(first, after, last, before)
         return await nested_connection(loaders(info).transactions_of_person, self.db_id, page)
 
     @strawberry.field(description="Visits booked for this person at the district offices (Q1), latest booking first.")
     async def appointments(
-        self, info: Info,
-        status: Annotated[AppointmentStatus | None, strawberry.argument(description="Only appointments in this state.")] = None,
-        first: First = None, after: After = None, last: Last = None, before: Before = None,
+        self,
+        info: Info,
+        status: Annotated[
+            AppointmentStatus | None, strawberry.argument(description="Only appointments in this state.")
+        ] = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[Appointment]:
         page = page_request(first, after, last, before)
         return await nested_connection(loaders(info).appointments_of_person, self.db_id, page, status=status)
@@ -195,52 +279,108 @@ class Employer(Node):
 
     @strawberry.field(description="Employments of this employer, oldest first; by default the current staff.")
     async def employees(
-        self, info: Info,
-        status: Annotated[EmploymentStatus | None, strawberry.argument(description="Only employments in this state; null for all.")] = EmploymentStatus.ACTIVE,
-        first: First = None, after: After = None, last: Last = None, before: Before = None,
+        self,
+        info: Info,
+        status: Annotated[
+            EmploymentStatus | None, strawberry.argument(description="Only employments in this state; null for all.")
+        ] = EmploymentStatus.ACTIVE,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[Employment]:
         page = page_request(first, after, last, before)
         return await nested_connection(loaders(info).employments_of_employer, self.db_id, page, status=status)
 
-    @strawberry.field(description="Business transactions filed by or about the employer, newest first: its staff filings (E2) with their state and the reviewer's decision, base declarations (E3), back-payments (E4).")
+    @strawberry.field(
+        description=(
+            "Business transactions filed by or about the employer, newest first: its staff filings (E2) with their "
+            "state and the reviewer's decision, base declarations (E3), back-payments (E4)."
+        )
+    )
     async def transactions(
-        self, info: Info,
-        business_type: Annotated[BusinessType | None, strawberry.argument(description="Only this business type, e.g. ADD_EMPLOYEES.")] = None,
-        status: Annotated[TransactionStatus | None, strawberry.argument(description="Only transactions in this state, e.g. SUBMITTED.")] = None,
-        first: First = None, after: After = None, last: Last = None, before: Before = None,
+        self,
+        info: Info,
+        business_type: Annotated[
+            BusinessType | None, strawberry.argument(description="Only this business type, e.g. ADD_EMPLOYEES.")
+        ] = None,
+        status: Annotated[
+            TransactionStatus | None,
+            strawberry.argument(description="Only transactions in this state, e.g. SUBMITTED."),
+        ] = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[BusinessTransaction]:
         page = page_request(first, after, last, before)
-        return await nested_connection(loaders(info).transactions_of_employer, self.db_id, page,
-                                       business_type=business_type, status=status)
+        return await nested_connection(
+            loaders(info).transactions_of_employer, self.db_id, page, business_type=business_type, status=status
+        )
 
-    @strawberry.field(description="Its staff's employer-channel arrears (欠费), by month, person and type; by default those still owed (OPEN or ORDERED). Back-paid with employerBackPay (E4).")
+    @strawberry.field(
+        description=(
+            "Its staff's employer-channel arrears (欠费), by month, person and type; by default those still owed (OPEN "
+            "or ORDERED). Back-paid with employerBackPay (E4)."
+        )
+    )
     async def arrears(
-        self, info: Info,
-        status: Annotated[ArrearStatus | None, strawberry.argument(description="Only arrears in this state; all states when given.")] = None,
-        first: First = None, after: After = None, last: Last = None, before: Before = None,
+        self,
+        info: Info,
+        status: Annotated[
+            ArrearStatus | None, strawberry.argument(description="Only arrears in this state; all states when given.")
+        ] = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[Arrear]:
         page = page_request(first, after, last, before)
         statuses = (status,) if status else enums.OWED_ARREARS
         return await nested_connection(loaders(info).arrears_of_employer, self.db_id, page, status__in=statuses)
 
-    @strawberry.field(description="What the employer has not paid, month by month (both shares, P4), and of it what is overdue, with interest to this month (P5); 1 to 120 months, a longer or backwards range is refused with BAD_USER_INPUT. Only the months you may read are summed: its agent and its district's reviewers see all its staff (A6).")
+    @strawberry.field(
+        description=(
+            "What the employer has not paid, month by month (both shares, P4), and of it what is overdue, with "
+            "interest to this month (P5); 1 to 120 months, a longer or backwards range is refused with BAD_USER_INPUT. "
+            "Only the months you may read are summed: its agent and its district's reviewers see all its staff (A6)."
+        )
+    )
     async def owed_by_month(
-        self, info: Info,
+        self,
+        info: Info,
         from_month: Annotated[MonthScalar, strawberry.argument(description="First month.")],
-        to_month: Annotated[MonthScalar, strawberry.argument(description="Last month, at most 119 months after fromMonth.")],
+        to_month: Annotated[
+            MonthScalar, strawberry.argument(description="Last month, at most 119 months after fromMonth.")
+        ],
     ) -> list[MonthOwed]:
         try:
             owed = await loaders(info).owed_by_month.load(self.db_id, from_month, to_month)
         except BusinessError as error:
             raise BadUserInput(error.message, "toMonth") from None
-        return [MonthOwed(month=o.month, amount=o.amount, employer_share=o.employer_share, person_share=o.person_share,
-                          arrears=o.arrears, interest=o.interest) for o in owed]
+        return [
+            MonthOwed(
+                month=o.month,
+                amount=o.amount,
+                employer_share=o.employer_share,
+                person_share=o.person_share,
+                arrears=o.arrears,
+                interest=o.interest,
+            )
+            for o in owed
+        ]
 
     @strawberry.field(description="Visits booked for the employer at the district offices (Q1), latest booking first.")
     async def appointments(
-        self, info: Info,
-        status: Annotated[AppointmentStatus | None, strawberry.argument(description="Only appointments in this state.")] = None,
-        first: First = None, after: After = None, last: Last = None, before: Before = None,
+        self,
+        info: Info,
+        status: Annotated[
+            AppointmentStatus | None, strawberry.argument(description="Only appointments in this state.")
+        ] = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[Appointment]:
         page = page_request(first, after, last, before)
         return await nested_connection(loaders(info).appointments_of_employer, self.db_id, page, status=status)
@@ -279,7 +419,9 @@ class Policy(Node):
     insurance_type: InsuranceType = strawberry.field(description="Insurance type.")
     channel: Channel = strawberry.field(description="Who pays: the person (flexible) or an employer.")
     status: PolicyStatus = strawberry.field(description="State of the policy.")
-    grade: ExactDecimal | None = strawberry.field(description="Flexible pension grade, a share of the average wage (P2).")
+    grade: ExactDecimal | None = strawberry.field(
+        description="Flexible pension grade, a share of the average wage (P2)."
+    )
     start_month: MonthScalar = strawberry.field(description="First month due.")
     end_month: MonthScalar | None = strawberry.field(description="Last month due; null while active.")
     person_id: strawberry.Private[int]
@@ -295,14 +437,25 @@ class Policy(Node):
 
     @strawberry.field(description="Monthly contributions of this policy, oldest first.")
     async def periods(
-        self, info: Info,
+        self,
+        info: Info,
         from_month: Annotated[MonthScalar | None, strawberry.argument(description="First month included.")] = None,
         to_month: Annotated[MonthScalar | None, strawberry.argument(description="Last month included.")] = None,
         status: Annotated[PeriodStatus | None, strawberry.argument(description="Only months in this state.")] = None,
-        first: First = None, after: After = None, last: Last = None, before: Before = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[ContributionPeriod]:
         page = page_request(first, after, last, before)
-        return await nested_connection(loaders(info).periods_of_policy, self.db_id, page, month__gte=_month(from_month), month__lte=_month(to_month), status=status)
+        return await nested_connection(
+            loaders(info).periods_of_policy,
+            self.db_id,
+            page,
+            month__gte=_month(from_month),
+            month__lte=_month(to_month),
+            status=status,
+        )
 
 
 @strawberry.type(description="One month's contribution of one policy.")
@@ -338,7 +491,11 @@ class Arrear(Node):
     resolved_at: dt.datetime | None = strawberry.field(description="When it was paid or cancelled.")
     period_id: strawberry.Private[int]
 
-    @strawberry.field(description="Simple interest from the due month to this month at the rate in force (P5); null once paid or cancelled.")
+    @strawberry.field(
+        description=(
+            "Simple interest from the due month to this month at the rate in force (P5); null once paid or cancelled."
+        )
+    )
     async def interest_to_date(self, info: Info) -> Money | None:
         if self.status not in (enums.ArrearStatus.OPEN, enums.ArrearStatus.ORDERED):
             return None
@@ -346,7 +503,11 @@ class Arrear(Node):
         rate = await loaders(info).parameters.value(enums.ParameterCode.BACK_PAY_INTEREST_RATE, today.to_int())
         return back_pay_interest(self.principal, Month.from_int(self.month), today, rate)
 
-    @strawberry.field(description="Principal plus interest to date: what paying it this month would cost (F6); null once paid or cancelled.")
+    @strawberry.field(
+        description=(
+            "Principal plus interest to date: what paying it this month would cost (F6); null once paid or cancelled."
+        )
+    )
     async def amount_to_date(self, info: Info) -> Money | None:
         interest = await self.interest_to_date(info)
         return None if interest is None else self.principal + interest
@@ -356,13 +517,22 @@ class Arrear(Node):
         return await loaders(info).period.load(self.period_id)
 
 
-@strawberry.type(description="Money a person ordered to pay arrears (F6) or back-pay interrupted pension months (F8), collected from the passbook at the month-end of its collection month.")
+@strawberry.type(
+    description=(
+        "Money a person ordered to pay arrears (F6) or back-pay interrupted pension months (F8), collected from the "
+        "passbook at the month-end of its collection month."
+    )
+)
 class PaymentOrder(Node):
     kind: PaymentOrderKind = strawberry.field(description="Arrears or interruption back-pay.")
-    status: PaymentOrderStatus = strawberry.field(description="OPEN until its month-end; then COLLECTED, or LAPSED when the passbook held too little.")
+    status: PaymentOrderStatus = strawberry.field(
+        description="OPEN until its month-end; then COLLECTED, or LAPSED when the passbook held too little."
+    )
     principal: Money = strawberry.field(description="Sum of the months' contributions.")
     interest: Money = strawberry.field(description="Interest to the collection month (P5).")
-    total: Money = strawberry.field(description="Principal plus interest: what the passbook must hold at the month-end.")
+    total: Money = strawberry.field(
+        description="Principal plus interest: what the passbook must hold at the month-end."
+    )
     collection_month: MonthScalar = strawberry.field(description="The month whose month-end run collects it.")
     created_at: dt.datetime = strawberry.field(description="When it was ordered.")
     settled_at: dt.datetime | None = strawberry.field(description="When it was collected or lapsed.")
@@ -381,7 +551,9 @@ class PaymentOrder(Node):
 class PaymentOrderLine(Node):
     month: MonthScalar = strawberry.field(description="The contribution month paid.")
     insurance_type: InsuranceType = strawberry.field(description="Insurance type.")
-    base: Money = strawberry.field(description="The month's base: as it was due for an arrear, as in force now for a back-pay (F8).")
+    base: Money = strawberry.field(
+        description="The month's base: as it was due for an arrear, as in force now for a back-pay (F8)."
+    )
     principal: Money = strawberry.field(description="The month's contribution.")
     interest: Money = strawberry.field(description="Interest from the month to the collection month (P5).")
     arrear_id: strawberry.Private[int | None]
@@ -391,11 +563,20 @@ class PaymentOrderLine(Node):
         return None if self.arrear_id is None else await loaders(info).arrear.load(self.arrear_id)
 
 
-@strawberry.type(description="A medical-card application (制卡申请, F2): the photo is checked in the background (P7), then the person visits the district office by the deadline.")
+@strawberry.type(
+    description=(
+        "A medical-card application (制卡申请, F2): the photo is checked in the background (P7), then the person "
+        "visits the district office by the deadline."
+    )
+)
 class MedicalCardApplication(Node):
     status: CardApplicationStatus = strawberry.field(description="Where the application stands.")
-    rejection_reason: str | None = strawberry.field(description="Why the photo was refused, in words a person understands; send a new one with applyMedicalCard.")
-    visit_deadline: dt.date = strawberry.field(description="Visit the district office by this day to finish the card (F2, M3).")
+    rejection_reason: str | None = strawberry.field(
+        description="Why the photo was refused, in words a person understands; send a new one with applyMedicalCard."
+    )
+    visit_deadline: dt.date = strawberry.field(
+        description="Visit the district office by this day to finish the card (F2, M3)."
+    )
     created_at: dt.datetime = strawberry.field(description="When the application was made.")
     updated_at: dt.datetime = strawberry.field(description="When its state last changed.")
     card_photo: strawberry.Private[str | None]
@@ -427,8 +608,12 @@ class Passbook(Node):
 
     @strawberry.field(description="Movements, oldest first.")
     async def entries(
-        self, info: Info,
-        first: First = None, after: After = None, last: Last = None, before: Before = None,
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[LedgerEntry]:
         page = page_request(first, after, last, before)
         return await nested_connection(loaders(info).entries_of_passbook, self.db_id, page)
@@ -463,23 +648,41 @@ class BusinessTransaction(Node):
     async def district(self, info: Info) -> District:
         return await loaders(info).district.load(self.district_id)
 
-    @strawberry.field(description="How many lines a staff filing (E2) or a base declaration (E3) holds; null for other business.")
+    @strawberry.field(
+        description="How many lines a staff filing (E2) or a base declaration (E3) holds; null for other business."
+    )
     async def line_count(self, info: Info) -> int | None:
         if self.business_type not in LINED_BUSINESS:
             return None
         details = await loaders(info).transaction_details.load(self.db_id)
         return None if details is None else details.get("line_count")
 
-    @strawberry.field(description="Each move of the month a staff filing takes effect, oldest first: not accepted by the 20th, or accepted after it (M3, E2). Empty when it never moved.")
+    @strawberry.field(
+        description=(
+            "Each move of the month a staff filing takes effect, oldest first: not accepted by the 20th, or accepted "
+            "after it (M3, E2). Empty when it never moved."
+        )
+    )
     async def effective_month_moves(self, info: Info) -> list[EffectiveMonthMove]:
         if self.business_type not in STAFF_FILINGS:
             return []
         details = await loaders(info).transaction_details.load(self.db_id) or {}
-        return [EffectiveMonthMove(from_month=Month.parse(move["from"]), to_month=Month.parse(move["to"]),
-                                   moved_on=dt.date.fromisoformat(move["on"]), reason=move["reason"])
-                for move in details.get("effective_month_moves", ())]
+        return [
+            EffectiveMonthMove(
+                from_month=Month.parse(move["from"]),
+                to_month=Month.parse(move["to"]),
+                moved_on=dt.date.fromisoformat(move["on"]),
+                reason=move["reason"],
+            )
+            for move in details.get("effective_month_moves", ())
+        ]
 
-    @strawberry.field(description="When the paper materials of an accepted staff filing were handed in and it took effect (E2); null until then.")
+    @strawberry.field(
+        description=(
+            "When the paper materials of an accepted staff filing were handed in and it took effect (E2); null until "
+            "then."
+        )
+    )
     async def materials_confirmed_at(self, info: Info) -> dt.datetime | None:
         if self.business_type not in STAFF_FILINGS or self.status is not enums.TransactionStatus.COMPLETED:
             return None
@@ -510,10 +713,14 @@ class Office(Node):
         return await loaders(info).district.load(self.district_id)
 
 
-@strawberry.type(description="A time at an office for one business category, with a number of places never exceeded (Q1).")
+@strawberry.type(
+    description="A time at an office for one business category, with a number of places never exceeded (Q1)."
+)
 class AppointmentSlot(Node):
     business_category: BusinessCategory = strawberry.field(description="The business the visits are for.")
-    starts_at: dt.datetime = strawberry.field(description="When the slot starts (local time, M2); bookings and cancellations end then.")
+    starts_at: dt.datetime = strawberry.field(
+        description="When the slot starts (local time, M2); bookings and cancellations end then."
+    )
     ends_at: dt.datetime = strawberry.field(description="When the slot ends.")
     capacity: int = strawberry.field(description="How many visitors the slot takes.")
     booked: int = strawberry.field(description="Places taken by appointments still booked or checked in.")
@@ -530,7 +737,9 @@ class AppointmentSlot(Node):
 
 @strawberry.type(description="A visit booked at a district office (预约, Q1), for a person or for an employer.")
 class Appointment(Node):
-    status: AppointmentStatus = strawberry.field(description="BOOKED, then CANCELLED (before the slot starts) or CHECKED_IN (on the day).")
+    status: AppointmentStatus = strawberry.field(
+        description="BOOKED, then CANCELLED (before the slot starts) or CHECKED_IN (on the day)."
+    )
     booked_at: dt.datetime = strawberry.field(description="When it was booked.")
     cancelled_at: dt.datetime | None = strawberry.field(description="When it was cancelled.")
     checked_in_at: dt.datetime | None = strawberry.field(description="When the visitor was checked in at the office.")
@@ -543,11 +752,19 @@ class Appointment(Node):
     async def slot(self, info: Info) -> AppointmentSlot:
         return await loaders(info).appointment_slot.load(self.slot_id)
 
-    @strawberry.field(description="The person the visit is for; null for an employer's visit, or when the person is out of your reach.")
+    @strawberry.field(
+        description=(
+            "The person the visit is for; null for an employer's visit, or when the person is out of your reach."
+        )
+    )
     async def person(self, info: Info) -> Person | None:
         return None if self.person_id is None else await loaders(info).person.load(self.person_id)
 
-    @strawberry.field(description="The employer the visit is for; null for a person's visit, or when the employer is out of your reach.")
+    @strawberry.field(
+        description=(
+            "The employer the visit is for; null for a person's visit, or when the employer is out of your reach."
+        )
+    )
     async def employer(self, info: Info) -> Employer | None:
         return None if self.employer_id is None else await loaders(info).employer.load(self.employer_id)
 
@@ -564,7 +781,12 @@ class Parameter(Node):
     value_json: JSON | None = strawberry.field(description="Structured value, for the card-photo standard (P7).")
     note: str | None = strawberry.field(description="Why the value was set.")
 
-    @strawberry.field(description="For a year's average wage: the REPRICE_YEAR job re-pricing its months, while it runs (administrators only).")
+    @strawberry.field(
+        description=(
+            "For a year's average wage: the REPRICE_YEAR job re-pricing its months, while it runs (administrators "
+            "only)."
+        )
+    )
     async def pending_job(self, info: Info) -> Job | None:
         if self.code is not enums.ParameterCode.AVERAGE_MONTHLY_WAGE:
             return None
@@ -585,7 +807,11 @@ class Job(Node):
     finished_at: dt.datetime | None = strawberry.field(description="When it succeeded or failed.")
 
 
-@strawberry.type(description="One entry of the audit trail (A6): a mutation, allowed or refused. It cannot be changed through the API.")
+@strawberry.type(
+    description=(
+        "One entry of the audit trail (A6): a mutation, allowed or refused. It cannot be changed through the API."
+    )
+)
 class AuditEvent(Node):
     at: dt.datetime = strawberry.field(description="When it happened.")
     role: Role | None = strawberry.field(description="The actor's role; null when anonymous.")
@@ -602,11 +828,15 @@ class AuditEvent(Node):
         return None if self.account_id is None else await loaders(info).username.load(self.account_id)
 
 
-@strawberry.type(description="A device's installed digital certificate (A4); the credential itself is never shown again.")
+@strawberry.type(
+    description="A device's installed digital certificate (A4); the credential itself is never shown again."
+)
 class Certificate(Node):
     device_name: str = strawberry.field(description="The name given to the device at installation.")
     installed_at: dt.datetime = strawberry.field(description="When it was installed.")
-    revoked_at: dt.datetime | None = strawberry.field(description="When it was revoked; a revoked certificate signs in no more.")
+    revoked_at: dt.datetime | None = strawberry.field(
+        description="When it was revoked; a revoked certificate signs in no more."
+    )
 
     @classmethod
     def of(cls, row: Any) -> Certificate:
@@ -646,26 +876,29 @@ class Me:
 
 
 # The graph's entities: each is read by id through the loader of its name (node(id), nested objects).
-NODE_KINDS: tuple[NodeKind, ...] = tuple(NodeKind(node_type, model, loader) for node_type, model, loader in (
-    (District, models.District, "district"),
-    (Community, models.Community, "community"),
-    (Person, models.Person, "person"),
-    (Employer, models.Employer, "employer"),
-    (Employment, models.Employment, "employment"),
-    (Policy, models.Policy, "policy"),
-    (ContributionPeriod, models.ContributionPeriod, "period"),
-    (Arrear, models.Arrear, "arrear"),
-    (Passbook, models.Passbook, "passbook"),
-    (LedgerEntry, models.LedgerEntry, "ledger_entry"),
-    (BusinessTransaction, models.BusinessTransaction, "transaction"),
-    (Parameter, models.Parameter, "parameter"),
-    (Job, models.Job, "job"),
-    (Certificate, models.Certificate, "certificate"),
-    (AuditEvent, models.AuditEvent, "audit_event"),
-    (PaymentOrder, models.PaymentOrder, "payment_order"),
-    (PaymentOrderLine, models.PaymentOrderLine, "payment_order_line"),
-    (MedicalCardApplication, models.MedicalCardApplication, "card_application"),
-    (Office, models.Office, "office"),
-    (AppointmentSlot, models.AppointmentSlot, "appointment_slot"),
-    (Appointment, models.Appointment, "appointment"),
-))
+NODE_KINDS: tuple[NodeKind, ...] = tuple(
+    NodeKind(node_type, model, loader)
+    for node_type, model, loader in (
+        (District, models.District, "district"),
+        (Community, models.Community, "community"),
+        (Person, models.Person, "person"),
+        (Employer, models.Employer, "employer"),
+        (Employment, models.Employment, "employment"),
+        (Policy, models.Policy, "policy"),
+        (ContributionPeriod, models.ContributionPeriod, "period"),
+        (Arrear, models.Arrear, "arrear"),
+        (Passbook, models.Passbook, "passbook"),
+        (LedgerEntry, models.LedgerEntry, "ledger_entry"),
+        (BusinessTransaction, models.BusinessTransaction, "transaction"),
+        (Parameter, models.Parameter, "parameter"),
+        (Job, models.Job, "job"),
+        (Certificate, models.Certificate, "certificate"),
+        (AuditEvent, models.AuditEvent, "audit_event"),
+        (PaymentOrder, models.PaymentOrder, "payment_order"),
+        (PaymentOrderLine, models.PaymentOrderLine, "payment_order_line"),
+        (MedicalCardApplication, models.MedicalCardApplication, "card_application"),
+        (Office, models.Office, "office"),
+        (AppointmentSlot, models.AppointmentSlot, "appointment_slot"),
+        (Appointment, models.Appointment, "appointment"),
+    )
+)

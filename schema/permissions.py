@@ -89,4 +89,6 @@ def public() -> DeclaredPermission:
 async def _audit_refusal(info: Any, arguments: dict[str, Any], detail: str) -> None:
     if info.operation.operation is not OperationType.MUTATION:
         return
-    await record(info.context, operation=info.field_name, arguments=arguments, outcome=AuditOutcome.REFUSED, detail=detail)
+    await record(
+        info.context, operation=info.field_name, arguments=arguments, outcome=AuditOutcome.REFUSED, detail=detail
+    )

@@ -8,21 +8,21 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 
 from schema.limits import QUERY_LIMITS
-from schema.mutation import Mutation
 from schema.masking import MaskUnexpectedErrors
+from schema.metrics import OperationMetrics
+from schema.mutation import Mutation
 from schema.nodes import NODE_KINDS
 from schema.permissions import SessionStillValid
 from schema.query import Query
 from schema.scalars import SCALAR_MAP
 from schema.subscription import Subscription
-from schema.metrics import OperationMetrics
 
 
 class RememberedNames(NameConverter):
     """Strawberry names each argument of a field again on every call of the field, given or not;
     the schema's names are few, so each is converted once."""
 
-    @cache
+    @cache  # noqa: B019  one converter a process: what it holds lives as long anyway
     def apply_naming_config(self, name: str) -> str:
         return super().apply_naming_config(name)
 
@@ -47,7 +47,11 @@ def _leave_out_null_defaults(built: strawberry.Schema) -> None:
         if isinstance(named_type, (GraphQLObjectType, GraphQLInterfaceType)):
             for field in named_type.fields.values():
                 for argument in field.args.values():
-                    if argument.default_value is None and argument.default is None and not is_non_null_type(argument.type):
+                    if (
+                        argument.default_value is None
+                        and argument.default is None
+                        and not is_non_null_type(argument.type)
+                    ):
                         argument.default_value = Undefined
 
 

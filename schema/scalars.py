@@ -14,7 +14,7 @@ from domain.months import InvalidMonth, Month
 
 def _parse_money(value: object) -> Decimal:
     if not isinstance(value, str):
-        raise GraphQLError("Money is a string such as \"393.04\"")
+        raise GraphQLError('Money is a string such as "393.04"')
     try:
         return parse_amount(value)
     except InvalidAmount as exc:

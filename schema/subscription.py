@@ -10,12 +10,11 @@ import strawberry
 
 import models
 from domain.enums import JobStatus, Role
+from resolvers.inputs import BadUserInput, decode_id, decode_int_id
 from resolvers.loaders import fetch_nodes
 from resolvers.scopes import scoped
-from resolvers.inputs import BadUserInput
 from schema.nodes import BusinessTransaction, Job
 from schema.permissions import allow
-from resolvers.inputs import decode_id, decode_int_id
 
 POLL_SECONDS = 0.5  # jobs and reviews happen in other processes: their rows are read again this often
 FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED)
@@ -24,8 +23,9 @@ TRANSACTION_WATCHERS = (Role.PERSON, Role.EMPLOYER_AGENT, Role.CLERK, Role.REVIE
 WATCHED_COLUMNS = ("id", "status", "decided_at", "effective_month")
 
 
-async def _watched_subject(info: strawberry.Info, person_id: strawberry.ID | None,
-                           employer_id: strawberry.ID | None) -> dict[str, int]:
+async def _watched_subject(
+    info: strawberry.Info, person_id: strawberry.ID | None, employer_id: strawberry.ID | None
+) -> dict[str, int]:
     """Whose transactions: the person or employer named, if the viewer may read them; by default
     the viewer's own person or employer."""
     viewer, loaders = info.context.viewer, info.context.loaders
@@ -50,10 +50,16 @@ async def _watched_subject(info: strawberry.Info, person_id: strawberry.ID | Non
 
 @strawberry.type(description="Changes pushed over WebSocket (graphql-transport-ws).")
 class Subscription:
-    @strawberry.subscription(description="The job now, then again at each change of its state, progress or error, until it succeeds or fails.",
-                             extensions=[allow(Role.ADMIN)])
+    @strawberry.subscription(
+        description=(
+            "The job now, then again at each change of its state, progress or error, until it succeeds or fails."
+        ),
+        extensions=[allow(Role.ADMIN)],
+    )
     async def job_updates(
-        self, info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="The job's global id.")],
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The job's global id.")],
     ) -> AsyncGenerator[Job, None]:
         kind, key = decode_id(id, "id")
         job_id = info.context.loaders.job.parse_key(key) if kind == "Job" else None
@@ -73,12 +79,26 @@ class Subscription:
                 return
             await asyncio.sleep(POLL_SECONDS)
 
-    @strawberry.subscription(description="A person's or an employer's business transactions as they change (API.md 4): nothing is sent for the state at subscribing; then each transaction filed afterwards, and each whose status, decision or effective month changes, is sent as it is then. A person follows their own, an agent its employer's; staff name a person or an employer within their reach.",
-                             extensions=[allow(*TRANSACTION_WATCHERS)])
+    @strawberry.subscription(
+        description=(
+            "A person's or an employer's business transactions as they change (API.md 4): nothing is sent for the "
+            "state at subscribing; then each transaction filed afterwards, and each whose status, decision or "
+            "effective month changes, is sent as it is then. A person follows their own, an agent its employer's; "
+            "staff name a person or an employer within their reach."
+        ),
+        extensions=[allow(*TRANSACTION_WATCHERS)],
+    )
     async def transaction_updates(
-        self, info: strawberry.Info,
-        person_id: Annotated[strawberry.ID | None, strawberry.argument(description="The person whose transactions to follow; a person may leave it out.")] = None,
-        employer_id: Annotated[strawberry.ID | None, strawberry.argument(description="The employer whose transactions to follow; an agent may leave it out.")] = None,
+        self,
+        info: strawberry.Info,
+        person_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="The person whose transactions to follow; a person may leave it out."),
+        ] = None,
+        employer_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="The employer whose transactions to follow; an agent may leave it out."),
+        ] = None,
     ) -> AsyncGenerator[BusinessTransaction, None]:
         viewer = info.context.viewer
         subject = await _watched_subject(info, person_id, employer_id)
@@ -92,7 +112,9 @@ class Subscription:
             if changed:
                 # Read whole, in the order filed. A row changed again since the poll is sent as it is
                 # now, and remembered so, not to be sent twice.
-                for transaction in await fetch_nodes(BusinessTransaction, watched.filter(id__in=changed).order_by("id")):
+                for transaction in await fetch_nodes(
+                    BusinessTransaction, watched.filter(id__in=changed).order_by("id")
+                ):
                     seen[transaction.db_id] = (transaction.status, transaction.decided_at, transaction.effective_month)
                     yield transaction
             await asyncio.sleep(POLL_SECONDS)

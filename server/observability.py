@@ -14,7 +14,6 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 
 from prometheus_client import (
@@ -52,6 +51,8 @@ HTTP_REQUESTS = Counter(
 HTTP_REQUEST_SECONDS = Histogram(
     "shebao_http_request_duration_seconds", "HTTP request latency by route and method", ["route", "method"]
 )
+
+
 def new_request_id() -> str:
     return uuid.uuid4().hex
 
@@ -119,14 +120,21 @@ class ObservabilityMiddleware:
                 scope["method"],
                 scope["path"],
                 status,
-                extra={"method": scope["method"], "path": scope["path"], "status": status,
-                       "duration_ms": round(elapsed * 1000, 1)},
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 1),
+                },
             )
 
 
 def internal_error_response(request_id: str) -> Response:
-    body = {"errors": [{"message": INTERNAL_ERROR_MESSAGE,
-                        "extensions": {"code": INTERNAL_ERROR_CODE, "requestId": request_id}}]}
+    body = {
+        "errors": [
+            {"message": INTERNAL_ERROR_MESSAGE, "extensions": {"code": INTERNAL_ERROR_CODE, "requestId": request_id}}
+        ]
+    }
     return Response(json.dumps(body), status_code=500, media_type="application/json; charset=utf-8")
 
 
@@ -167,8 +175,9 @@ class JsonLogFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", None) or request_id_var.get(),
         }
-        entry.update((key, value) for key, value in record.__dict__.items()
-                     if key not in _NOT_EXTRAS and key not in entry)
+        entry.update(
+            (key, value) for key, value in record.__dict__.items() if key not in _NOT_EXTRAS and key not in entry
+        )
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         if record.stack_info:

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request

@@ -18,21 +18,36 @@ from tortoise.expressions import Q
 from tortoise.functions import Count
 
 import models
+from domain import retirement as rules
 from domain.enums import (
-    Channel, Gender, InsuranceType, PeriodStatus, PersonCategory, PolicyStatus, RetirementClass,
+    Channel,
+    Gender,
+    InsuranceType,
+    PeriodStatus,
+    PersonCategory,
+    PolicyStatus,
+    RetirementClass,
 )
 from domain.errors import BusinessError, ErrorCode
-from domain import retirement as rules
 from domain.money import to_fen
 from domain.months import Month
 from domain.retirement import (
-    INDEX_PLACES, PERSONAL_ACCOUNT_RATE, AlreadyRetired, EstimateInput, InvalidRetirementInput, PensionEstimate,
-    YearsMonths, as_years_months, effective_birth_date, minimum_contribution_months, retirement_age,
+    INDEX_PLACES,
+    PERSONAL_ACCOUNT_RATE,
+    AlreadyRetired,
+    EstimateInput,
+    InvalidRetirementInput,
+    PensionEstimate,
+    YearsMonths,
+    as_years_months,
+    effective_birth_date,
+    minimum_contribution_months,
+    retirement_age,
     retirement_month,
 )
 from domain.tariff import Tariff
-from services.common import clock
 from services.collection.tariff import load_tariff
+from services.common import clock
 
 # An estimate is a guide: a growth beyond this is a keying error (0.05 is 5% a year), and it keeps
 # the wage of a retirement decades away within the decimals the estimate works in.
@@ -91,11 +106,13 @@ def retirement_of(person: models.Person) -> Retirement:
     return _retirement(person.birth_date, person.archive_birth_date, person.gender, person.retirement_class)
 
 
-def _retirement(birth_date: dt.date, archive_birth_date: dt.date | None, gender: Gender,
-                retirement_class: RetirementClass) -> Retirement:
+def _retirement(
+    birth_date: dt.date, archive_birth_date: dt.date | None, gender: Gender, retirement_class: RetirementClass
+) -> Retirement:
     birth = effective_birth_date(birth_date, archive_birth_date)
-    return Retirement(birth, retirement_age(birth, gender, retirement_class),
-                      retirement_month(birth, gender, retirement_class))
+    return Retirement(
+        birth, retirement_age(birth, gender, retirement_class), retirement_month(birth, gender, retirement_class)
+    )
 
 
 async def contribution_record(person_id: int) -> ContributionRecord:
@@ -121,9 +138,12 @@ async def contribution_records(person_ids: Iterable[int], within: Q | None = Non
     retirements = {row[0]: _retirement(*row[1:]) for row in rows}
     if not retirements:
         return {}
-    counted = await models.ContributionPeriod.filter(person_id__in=list(retirements), status=PeriodStatus.PAID).annotate(
-        months=Count("month", distinct=True)).group_by("person_id", "insurance_type").values(
-        "person_id", "insurance_type", "months")
+    counted = (
+        await models.ContributionPeriod.filter(person_id__in=list(retirements), status=PeriodStatus.PAID)
+        .annotate(months=Count("month", distinct=True))
+        .group_by("person_id", "insurance_type")
+        .values("person_id", "insurance_type", "months")
+    )
     paid: dict[int, dict[InsuranceType, int]] = {person_id: {} for person_id in retirements}
     for row in counted:
         paid[row["person_id"]][InsuranceType(row["insurance_type"])] = row["months"]
@@ -142,8 +162,9 @@ def _record(person_id: int, retirement: Retirement, paid: dict[InsuranceType, in
     return ContributionRecord(person_id, retirement, tuple(types))
 
 
-async def pension_estimate(person_id: int, annual_wage_growth: Decimal | int = 0,
-                           tariff: Tariff | None = None) -> PersonalPensionEstimate:
+async def pension_estimate(
+    person_id: int, annual_wage_growth: Decimal | int = 0, tariff: Tariff | None = None
+) -> PersonalPensionEstimate:
     """Q3: keep paying the current flexible grade until retirement, or stop now.
 
     From the database: the paid pension months up to this month, their mean index (each month's
@@ -156,12 +177,17 @@ async def pension_estimate(person_id: int, annual_wage_growth: Decimal | int = 0
     retirement = retirement_of(person)
     today = clock.this_month()
     if person.category is PersonCategory.RETIRED or retirement.month <= today:
-        raise BusinessError(ErrorCode.PERSON_RETIRED,
-                            f"already retired: the retirement month is {retirement.month}, there is no pension left "
-                            "to estimate (Q3)", "personId")
+        raise BusinessError(
+            ErrorCode.PERSON_RETIRED,
+            f"already retired: the retirement month is {retirement.month}, there is no pension left to estimate (Q3)",
+            "personId",
+        )
     tariff = tariff or await load_tariff()
     rows = await models.ContributionPeriod.filter(
-        person_id=person.id, insurance_type=InsuranceType.PENSION, status=PeriodStatus.PAID, month__lte=today.to_int(),
+        person_id=person.id,
+        insurance_type=InsuranceType.PENSION,
+        status=PeriodStatus.PAID,
+        month__lte=today.to_int(),
     ).values_list("month", "base")
     # One month counts once (Q2); were a month paid twice, its larger base stands for it.
     bases: dict[int, Decimal] = {}
@@ -170,12 +196,26 @@ async def pension_estimate(person_id: int, annual_wage_growth: Decimal | int = 0
     index_sum = sum((base / tariff.average_wage(Month.from_int(month)) for month, base in bases.items()), Decimal("0"))
     mean_index = (index_sum / len(bases)).quantize(INDEX_PLACES, rounding=ROUND_HALF_UP) if bases else Decimal("0.0000")
     account = sum((to_fen(base * PERSONAL_ACCOUNT_RATE) for base in bases.values()), Decimal("0.00"))
-    policy = await models.Policy.filter(person_id=person.id, insurance_type=InsuranceType.PENSION,
-                                        channel=Channel.FLEXIBLE, status=PolicyStatus.ACTIVE).order_by("-id").first()
+    policy = (
+        await models.Policy.filter(
+            person_id=person.id,
+            insurance_type=InsuranceType.PENSION,
+            channel=Channel.FLEXIBLE,
+            status=PolicyStatus.ACTIVE,
+        )
+        .order_by("-id")
+        .first()
+    )
     inputs = EstimateInput(
-        today=today, retirement=retirement.month, retirement_age=retirement.age, paid_months=len(bases),
-        mean_index=mean_index, account_balance=account, average_wage=tariff.average_wage(today),
-        grade=policy.grade if policy is not None else None, annual_wage_growth=growth,
+        today=today,
+        retirement=retirement.month,
+        retirement_age=retirement.age,
+        paid_months=len(bases),
+        mean_index=mean_index,
+        account_balance=account,
+        average_wage=tariff.average_wage(today),
+        grade=policy.grade if policy is not None else None,
+        annual_wage_growth=growth,
     )
     try:
         estimate = rules.pension_estimate(inputs)
@@ -189,11 +229,14 @@ async def pension_estimate(person_id: int, annual_wage_growth: Decimal | int = 0
 def _growth(value: Decimal | int) -> Decimal:
     """A decimal share a year (0.03 is 3%); binary floats are refused, as for money (M1)."""
     if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
-        raise BusinessError(ErrorCode.INVALID_INPUT, "the annual wage growth is a decimal such as 0.03",
-                            "annualWageGrowth")
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT, "the annual wage growth is a decimal such as 0.03", "annualWageGrowth"
+        )
     growth = Decimal(value)
     if not growth.is_finite() or not (0 <= growth <= MAX_ANNUAL_WAGE_GROWTH):
-        raise BusinessError(ErrorCode.INVALID_INPUT,
-                            f"the annual wage growth is between 0 and {MAX_ANNUAL_WAGE_GROWTH}, not {value}",
-                            "annualWageGrowth")
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT,
+            f"the annual wage growth is between 0 and {MAX_ANNUAL_WAGE_GROWTH}, not {value}",
+            "annualWageGrowth",
+        )
     return growth

@@ -52,26 +52,38 @@ async def register_person(actor: Viewer, form: PersonRegistration) -> tuple[mode
     async with in_transaction() as connection:
         try:
             person = await models.Person.create(
-                id_number=resident.number, name=name, birth_date=resident.birth_date,
+                id_number=resident.number,
+                name=name,
+                birth_date=resident.birth_date,
                 gender=Gender.MALE if resident.is_male else Gender.FEMALE,
                 archive_birth_date=form.archive_birth_date if form.archive_birth_date != resident.birth_date else None,
-                retirement_class=form.retirement_class, category=PersonCategory.UNINSURED,
-                district_id=community.district_id, community_id=community.id,
-                phone=_optional(form.phone, "phone", 20), address=_optional(form.address, "address", 200),
+                retirement_class=form.retirement_class,
+                category=PersonCategory.UNINSURED,
+                district_id=community.district_id,
+                community_id=community.id,
+                phone=_optional(form.phone, "phone", 20),
+                address=_optional(form.address, "address", 200),
                 using_db=connection,
             )
         except IntegrityError:
-            raise BusinessError(ErrorCode.ALREADY_REGISTERED, "a person with this ID number is registered", "idNumber") from None
+            raise BusinessError(
+                ErrorCode.ALREADY_REGISTERED, "a person with this ID number is registered", "idNumber"
+            ) from None
         transaction = await record_transaction(
-            BusinessType.REGISTER_PERSON, actor, district_id=community.district_id, person_id=person.id,
-            status=TransactionStatus.COMPLETED, details={"name": name, "community_id": community.id},
+            BusinessType.REGISTER_PERSON,
+            actor,
+            district_id=community.district_id,
+            person_id=person.id,
+            status=TransactionStatus.COMPLETED,
+            details={"name": name, "community_id": community.id},
             using_db=connection,
         )
     return person, transaction
 
 
-async def register_employer(actor: Viewer, credit_code: str, name: str, district_id: int,
-                            address: str | None) -> tuple[models.Employer, models.BusinessTransaction]:
+async def register_employer(
+    actor: Viewer, credit_code: str, name: str, district_id: int, address: str | None
+) -> tuple[models.Employer, models.BusinessTransaction]:
     """A reviewer registers the employers of their district (E1)."""
     try:
         code = normalise_credit_code(credit_code)
@@ -83,14 +95,24 @@ async def register_employer(actor: Viewer, credit_code: str, name: str, district
     async with in_transaction() as connection:
         try:
             employer = await models.Employer.create(
-                credit_code=code, name=_text(name, "name", 128), district_id=district.id,
-                address=_optional(address, "address", 200), using_db=connection,
+                credit_code=code,
+                name=_text(name, "name", 128),
+                district_id=district.id,
+                address=_optional(address, "address", 200),
+                using_db=connection,
             )
         except IntegrityError:
-            raise BusinessError(ErrorCode.ALREADY_REGISTERED, "an employer with this credit code is registered", "creditCode") from None
+            raise BusinessError(
+                ErrorCode.ALREADY_REGISTERED, "an employer with this credit code is registered", "creditCode"
+            ) from None
         transaction = await record_transaction(
-            BusinessType.REGISTER_EMPLOYER, actor, district_id=district.id, employer_id=employer.id,
-            status=TransactionStatus.COMPLETED, details={"name": employer.name}, using_db=connection,
+            BusinessType.REGISTER_EMPLOYER,
+            actor,
+            district_id=district.id,
+            employer_id=employer.id,
+            status=TransactionStatus.COMPLETED,
+            details={"name": employer.name},
+            using_db=connection,
         )
     return employer, transaction
 

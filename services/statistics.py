@@ -33,13 +33,20 @@ from tortoise.transactions import in_transaction
 
 import models
 from domain.enums import (
-    BusinessType, Channel, EmployerStatus, InsuranceType, PolicyStatus, Role, ServiceChannel, TransactionStatus,
+    BusinessType,
+    Channel,
+    EmployerStatus,
+    InsuranceType,
+    PolicyStatus,
+    Role,
+    ServiceChannel,
+    TransactionStatus,
 )
 from domain.errors import BusinessError, ErrorCode
 from domain.months import LOCAL_TZ, Month, month_range
+from models.bulk import dialect_of
 from models.statistics import GROUP_CHANNEL, GROUP_DISTRICT, GROUP_INSURANCE_TYPE, GROUP_STATUS
 from services.common import clock
-from models.bulk import dialect_of
 
 MIN_GROUP = 5  # A6: smaller groups are suppressed
 MAX_RANGE_MONTHS = 36  # three years of months a query, both ends included
@@ -61,10 +68,14 @@ class Dimension(str, Enum):
     MONTH = "MONTH"
 
 
-ENROLLMENT_DIMENSIONS = (Dimension.INSURANCE_TYPE, Dimension.CHANNEL, Dimension.DISTRICT, Dimension.STATUS,
-                         Dimension.MONTH)
-VOLUME_DIMENSIONS = (Dimension.BUSINESS_TYPE, Dimension.STATUS, Dimension.MONTH, Dimension.CHANNEL,
-                     Dimension.DISTRICT)
+ENROLLMENT_DIMENSIONS = (
+    Dimension.INSURANCE_TYPE,
+    Dimension.CHANNEL,
+    Dimension.DISTRICT,
+    Dimension.STATUS,
+    Dimension.MONTH,
+)
+VOLUME_DIMENSIONS = (Dimension.BUSINESS_TYPE, Dimension.STATUS, Dimension.MONTH, Dimension.CHANNEL, Dimension.DISTRICT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +156,7 @@ class _Statement:
 
 # Validation
 
+
 def _dimensions(group_by: Iterable[Dimension | str], allowed: Sequence[Dimension], statistic: str) -> list[Dimension]:
     if isinstance(group_by, str):
         raise BusinessError(ErrorCode.INVALID_INPUT, "group by a list of dimensions", "groupBy")
@@ -156,8 +168,9 @@ def _dimensions(group_by: Iterable[Dimension | str], allowed: Sequence[Dimension
             raise BusinessError(ErrorCode.INVALID_INPUT, f"{value!r} is not a dimension", "groupBy") from None
         if dimension not in allowed:
             names = ", ".join(d.value for d in allowed)
-            raise BusinessError(ErrorCode.INVALID_INPUT,
-                                f"{statistic} is grouped by {names}, not {dimension.value}", "groupBy")
+            raise BusinessError(
+                ErrorCode.INVALID_INPUT, f"{statistic} is grouped by {names}, not {dimension.value}", "groupBy"
+            )
         if dimension not in chosen:
             chosen.append(dimension)
     return chosen
@@ -169,9 +182,11 @@ def _months(first: Month, last: Month) -> list[Month]:
         raise BusinessError(ErrorCode.INVALID_MONTH, f"the range ends ({last}) before it starts ({first})", "toMonth")
     count = first.months_until(last) + 1
     if count > MAX_RANGE_MONTHS:
-        raise BusinessError(ErrorCode.INVALID_MONTH,
-                            f"a range is at most {MAX_RANGE_MONTHS} months; {first} to {last} is {count} months",
-                            "toMonth")
+        raise BusinessError(
+            ErrorCode.INVALID_MONTH,
+            f"a range is at most {MAX_RANGE_MONTHS} months; {first} to {last} is {count} months",
+            "toMonth",
+        )
     return month_range(first, last)
 
 
@@ -216,25 +231,37 @@ _ENROLLMENT_COLUMNS = {
     Dimension.MONTH: _Column("m.month", "month", lambda value: Month.from_int(int(value))),
 }
 # enrollment_rollup names each dimension's column after the Group's field.
-_ENROLLMENT_ROLLUP_COLUMNS = {dimension: replace(column, sql=f"r.{column.field}")
-                              for dimension, column in _ENROLLMENT_COLUMNS.items()}
+_ENROLLMENT_ROLLUP_COLUMNS = {
+    dimension: replace(column, sql=f"r.{column.field}") for dimension, column in _ENROLLMENT_COLUMNS.items()
+}
 # The dimensions of enrollment_rollup's grouping sets, and the bit of each in grouping_set.
 _GROUPING_BITS = {
-    Dimension.INSURANCE_TYPE: GROUP_INSURANCE_TYPE, Dimension.CHANNEL: GROUP_CHANNEL,
-    Dimension.DISTRICT: GROUP_DISTRICT, Dimension.STATUS: GROUP_STATUS,
+    Dimension.INSURANCE_TYPE: GROUP_INSURANCE_TYPE,
+    Dimension.CHANNEL: GROUP_CHANNEL,
+    Dimension.DISTRICT: GROUP_DISTRICT,
+    Dimension.STATUS: GROUP_STATUS,
 }
 
 
 def _in_force(month: int) -> str:
     """Policy p is in force in ``month``: started, and ACTIVE with no end or ended no earlier."""
-    return (f"p.start_month <= {int(month)} AND (p.end_month >= {int(month)}"
-            f" OR (p.end_month IS NULL AND p.status = '{PolicyStatus.ACTIVE.value}'))")
+    return (
+        f"p.start_month <= {int(month)} AND (p.end_month >= {int(month)}"
+        f" OR (p.end_month IS NULL AND p.status = '{PolicyStatus.ACTIVE.value}'))"
+    )
 
 
 async def enrollment_stats(
-    group_by: Iterable[Dimension | str], month: Month | None = None, *, from_month: Month | None = None,
-    to_month: Month | None = None, insurance_type: InsuranceType | None = None, channel: Channel | None = None,
-    district_id: int | None = None, status: PolicyStatus | None = None, live: bool = False,
+    group_by: Iterable[Dimension | str],
+    month: Month | None = None,
+    *,
+    from_month: Month | None = None,
+    to_month: Month | None = None,
+    insurance_type: InsuranceType | None = None,
+    channel: Channel | None = None,
+    district_id: int | None = None,
+    status: PolicyStatus | None = None,
+    live: bool = False,
 ) -> Groups:
     """Insured persons (each counted once a group) with a policy in force in ``month`` (this month
     by default), or in a range of months: grouped by MONTH, a series of month counts; otherwise
@@ -252,8 +279,11 @@ async def enrollment_stats(
     if month is not None and (from_month is not None or to_month is not None):
         raise BusinessError(ErrorCode.INVALID_INPUT, "ask for one month or for a range, not both", "month")
     if (from_month is None) != (to_month is None):
-        raise BusinessError(ErrorCode.INVALID_INPUT, "a range has both a first and a last month",
-                            "toMonth" if to_month is None else "fromMonth")
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT,
+            "a range has both a first and a last month",
+            "toMonth" if to_month is None else "fromMonth",
+        )
     months = _months(from_month, to_month) if from_month is not None else [month or clock.this_month()]
     insurance_type = _enum(InsuranceType, insurance_type, "insuranceType")
     channel = _enum(Channel, channel, "channel")
@@ -262,8 +292,12 @@ async def enrollment_stats(
     needs_person = Dimension.DISTRICT in dimensions or district_id is not None
 
     if not live and (series or len(months) == 1):
-        filters = {Dimension.INSURANCE_TYPE: insurance_type, Dimension.CHANNEL: channel,
-                   Dimension.DISTRICT: district_id, Dimension.STATUS: status}
+        filters = {
+            Dimension.INSURANCE_TYPE: insurance_type,
+            Dimension.CHANNEL: channel,
+            Dimension.DISTRICT: district_id,
+            Dimension.STATUS: status,
+        }
         answer = await _enrollment_from_rollups(dimensions, months, {d: v for d, v in filters.items() if v is not None})
         if answer is not None:
             return answer
@@ -277,15 +311,18 @@ async def enrollment_stats(
             joins.append("JOIN person pe ON pe.id = p.person_id")
         # In force in at least one month of the range (or the one month).
         conditions.append(f"p.start_month <= {statement.param(months[-1].to_int())}")
-        conditions.append(f"(p.end_month >= {statement.param(months[0].to_int())}"
-                          f" OR (p.end_month IS NULL AND p.status = '{active}'))")
+        conditions.append(
+            f"(p.end_month >= {statement.param(months[0].to_int())} OR (p.end_month IS NULL AND p.status = '{active}'))"
+        )
         if series:
             # Then each month of the range against each of those policies: in force in that month.
             # The work grows with policies x months: the rollups serve it when they hold the months.
             values = ", ".join(f"({int(m.to_int())})" for m in months)
             prefix = f"WITH months(month) AS (VALUES {values}) "
-            joins.append("JOIN months m ON p.start_month <= m.month"
-                         f" AND (p.end_month >= m.month OR (p.end_month IS NULL AND p.status = '{active}'))")
+            joins.append(
+                "JOIN months m ON p.start_month <= m.month"
+                f" AND (p.end_month >= m.month OR (p.end_month IS NULL AND p.status = '{active}'))"
+            )
         if insurance_type is not None:
             conditions.append(f"p.insurance_type = {statement.param(insurance_type.value)}")
         if channel is not None:
@@ -294,8 +331,10 @@ async def enrollment_stats(
             conditions.append(f"p.status = {statement.param(status.value)}")
         if district_id is not None:
             conditions.append(f"pe.district_id = {statement.param(int(district_id))}")
-        sql = (f"{prefix}SELECT {', '.join([*selected, 'COUNT(DISTINCT p.person_id) AS count'])}"
-               f" FROM policy p {' '.join(joins)}")
+        sql = (
+            f"{prefix}SELECT {', '.join([*selected, 'COUNT(DISTINCT p.person_id) AS count'])}"
+            f" FROM policy p {' '.join(joins)}"
+        )
         if conditions:
             sql += " WHERE " + " AND ".join(conditions)
         if dimensions:
@@ -307,8 +346,9 @@ async def enrollment_stats(
     return Groups(_groups(rows, _ENROLLMENT_COLUMNS, dimensions), as_of)
 
 
-async def _enrollment_from_rollups(dimensions: list[Dimension], months: list[Month],
-                                   filters: dict[Dimension, Any]) -> Groups | None:
+async def _enrollment_from_rollups(
+    dimensions: list[Dimension], months: list[Month], filters: dict[Dimension, Any]
+) -> Groups | None:
     """The answer from enrollment_rollup, or None when it does not hold every month. Each month's
     persons are read from the grouping set of the dimensions grouped by and those filtered on:
     a filter picks one value of its dimension, so each group asked is one row of that set."""
@@ -319,15 +359,21 @@ async def _enrollment_from_rollups(dimensions: list[Dimension], months: list[Mon
 
     def build(statement: _Statement) -> str:
         selected = [f"{_ENROLLMENT_ROLLUP_COLUMNS[d].sql} AS {d.value.lower()}" for d in dimensions]
-        conditions = [f"r.month >= {statement.param(months[0].to_int())}",
-                      f"r.month <= {statement.param(months[-1].to_int())}",
-                      f"r.grouping_set = {int(grouping_set)}",
-                      "r.persons > 0"]  # a month with no one insured has a row of 0 for the whole city
+        conditions = [
+            f"r.month >= {statement.param(months[0].to_int())}",
+            f"r.month <= {statement.param(months[-1].to_int())}",
+            f"r.grouping_set = {int(grouping_set)}",
+            "r.persons > 0",
+        ]  # a month with no one insured has a row of 0 for the whole city
         for dimension, value in filters.items():
-            conditions.append(f"{_ENROLLMENT_ROLLUP_COLUMNS[dimension].sql} = "
-                              f"{statement.param(value.value if isinstance(value, Enum) else int(value))}")
-        return (f"SELECT {', '.join([*selected, 'r.persons AS count'])} FROM enrollment_rollup r"
-                f" WHERE {' AND '.join(conditions)}")
+            conditions.append(
+                f"{_ENROLLMENT_ROLLUP_COLUMNS[dimension].sql} = "
+                f"{statement.param(value.value if isinstance(value, Enum) else int(value))}"
+            )
+        return (
+            f"SELECT {', '.join([*selected, 'r.persons AS count'])} FROM enrollment_rollup r"
+            f" WHERE {' AND '.join(conditions)}"
+        )
 
     rows = await _select(build)
     if not dimensions:  # one month, one group: counted live it is a row even when none are insured
@@ -339,7 +385,8 @@ async def _rollups_as_of(months: list[Month]) -> dt.datetime | None:
     """When the rollups of ``months`` (consecutive) were computed, the oldest of them; None when
     the rollups do not hold them all."""
     computed = await models.RollupMonth.filter(
-        month__gte=months[0].to_int(), month__lte=months[-1].to_int()).values_list("computed_at", flat=True)
+        month__gte=months[0].to_int(), month__lte=months[-1].to_int()
+    ).values_list("computed_at", flat=True)
     return min(computed) if len(computed) == len(months) else None
 
 
@@ -387,15 +434,23 @@ def _submitted_in(statement: _Statement, first: Month, last: Month) -> list[str]
         # A range on the column itself, so that an index on submitted_at can serve it.
         return [f"t.submitted_at >= {statement.param(start)}", f"t.submitted_at < {statement.param(end)}"]
     # SQLite keeps moments as text with their offset: compare them in UTC.
-    utc = [moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S") for moment in (start, end)]
-    return [f"datetime(t.submitted_at) >= {statement.param(utc[0])}",
-            f"datetime(t.submitted_at) < {statement.param(utc[1])}"]
+    utc = [moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S") for moment in (start, end)]
+    return [
+        f"datetime(t.submitted_at) >= {statement.param(utc[0])}",
+        f"datetime(t.submitted_at) < {statement.param(utc[1])}",
+    ]
 
 
 async def business_volume_stats(
-    group_by: Iterable[Dimension | str], from_month: Month, to_month: Month, *,
-    business_type: BusinessType | None = None, status: TransactionStatus | None = None,
-    channel: ServiceChannel | None = None, district_id: int | None = None, live: bool = False,
+    group_by: Iterable[Dimension | str],
+    from_month: Month,
+    to_month: Month,
+    *,
+    business_type: BusinessType | None = None,
+    status: TransactionStatus | None = None,
+    channel: ServiceChannel | None = None,
+    district_id: int | None = None,
+    live: bool = False,
 ) -> Groups:
     """Business transactions submitted in the months from ``from_month`` to ``to_month`` (local
     time, M2), counted by the groups asked for. STATUS is the transaction's status now (as it was
@@ -406,8 +461,12 @@ async def business_volume_stats(
     business_type = _enum(BusinessType, business_type, "businessType")
     status = _enum(TransactionStatus, status, "status")
     channel = _enum(ServiceChannel, channel, "channel")
-    filters = {Dimension.BUSINESS_TYPE: business_type, Dimension.STATUS: status, Dimension.CHANNEL: channel,
-               Dimension.DISTRICT: district_id}
+    filters = {
+        Dimension.BUSINESS_TYPE: business_type,
+        Dimension.STATUS: status,
+        Dimension.CHANNEL: channel,
+        Dimension.DISTRICT: district_id,
+    }
     filters = {d: v.value if isinstance(v, Enum) else int(v) for d, v in filters.items() if v is not None}
 
     as_of = None if live else await _rollups_as_of(months)
@@ -421,8 +480,10 @@ async def business_volume_stats(
 
     def build(statement: _Statement) -> str:
         if from_rollups:
-            conditions = [f"r.month >= {statement.param(months[0].to_int())}",
-                          f"r.month <= {statement.param(months[-1].to_int())}"]
+            conditions = [
+                f"r.month >= {statement.param(months[0].to_int())}",
+                f"r.month <= {statement.param(months[-1].to_int())}",
+            ]
         else:
             conditions = _submitted_in(statement, months[0], months[-1])
         for dimension, value in filters.items():
@@ -438,6 +499,7 @@ async def business_volume_stats(
 
 
 # Online adoption (Q4, A3)
+
 
 def _adoption(total: int, online: int) -> Adoption:
     shown_total, total_suppressed = _tally(total)
@@ -464,18 +526,23 @@ class _DistrictCounts:
 async def _adoption_counts() -> dict[int, _DistrictCounts]:
     """Per district: registered persons, and those with online access (an active PERSON account,
     A3); active employers, and those with at least one active EMPLOYER_AGENT account."""
+
     def persons(statement: _Statement) -> str:
         # One account a person at most (models.Account), so the join does not multiply rows.
-        return ("SELECT pe.district_id AS district_id, COUNT(*) AS total, COUNT(a.id) AS online FROM person pe"
-                f" LEFT JOIN account a ON a.person_id = pe.id AND a.role = '{Role.PERSON.value}' AND a.is_active"
-                " GROUP BY pe.district_id")
+        return (
+            "SELECT pe.district_id AS district_id, COUNT(*) AS total, COUNT(a.id) AS online FROM person pe"
+            f" LEFT JOIN account a ON a.person_id = pe.id AND a.role = '{Role.PERSON.value}' AND a.is_active"
+            " GROUP BY pe.district_id"
+        )
 
     def employers(statement: _Statement) -> str:
         # An employer may have several agents: each employer counts once.
-        return ("SELECT e.district_id AS district_id, COUNT(*) AS total, COUNT(o.employer_id) AS online FROM employer e"
-                " LEFT JOIN (SELECT DISTINCT employer_id FROM account"
-                f" WHERE role = '{Role.EMPLOYER_AGENT.value}' AND is_active) o ON o.employer_id = e.id"
-                f" WHERE e.status = '{EmployerStatus.ACTIVE.value}' GROUP BY e.district_id")
+        return (
+            "SELECT e.district_id AS district_id, COUNT(*) AS total, COUNT(o.employer_id) AS online FROM employer e"
+            " LEFT JOIN (SELECT DISTINCT employer_id FROM account"
+            f" WHERE role = '{Role.EMPLOYER_AGENT.value}' AND is_active) o ON o.employer_id = e.id"
+            f" WHERE e.status = '{EmployerStatus.ACTIVE.value}' GROUP BY e.district_id"
+        )
 
     person_rows = {row["district_id"]: row for row in await _select(persons)}
     employer_rows = {row["district_id"]: row for row in await _select(employers)}
@@ -491,26 +558,43 @@ async def online_adoption_stats(*, live: bool = False) -> OnlineAdoption:
     """Per district: registered persons, and those with online access (an active PERSON account,
     A3); active employers, and those with at least one active EMPLOYER_AGENT account. From the
     rollup when it has been computed (a district it lacks has none counted), unless ``live``."""
-    stored = [] if live else await models.OnlineAdoptionRollup.all().values(
-        "district_id", "persons", "persons_online", "employers", "employers_online", "computed_at")
+    stored = (
+        []
+        if live
+        else await models.OnlineAdoptionRollup.all().values(
+            "district_id", "persons", "persons_online", "employers", "employers_online", "computed_at"
+        )
+    )
     if stored:
         as_of = min(row["computed_at"] for row in stored)
-        counts = {row["district_id"]: _DistrictCounts(row["persons"], row["persons_online"], row["employers"],
-                                                      row["employers_online"]) for row in stored}
+        counts = {
+            row["district_id"]: _DistrictCounts(
+                row["persons"], row["persons_online"], row["employers"], row["employers_online"]
+            )
+            for row in stored
+        }
     else:
         as_of = clock.now()
         counts = await _adoption_counts()
     districts = []
     for district in await models.District.all().order_by("code").values("id", "code", "name"):
         c = counts.get(district["id"], _DistrictCounts())
-        districts.append(DistrictAdoption(district["id"], district["code"], district["name"],
-                                          _adoption(c.persons, c.persons_online),
-                                          _adoption(c.employers, c.employers_online)))
-    return OnlineAdoption(tuple(districts), _city(d.persons for d in districts), _city(d.employers for d in districts),
-                          as_of)
+        districts.append(
+            DistrictAdoption(
+                district["id"],
+                district["code"],
+                district["name"],
+                _adoption(c.persons, c.persons_online),
+                _adoption(c.employers, c.employers_online),
+            )
+        )
+    return OnlineAdoption(
+        tuple(districts), _city(d.persons for d in districts), _city(d.employers for d in districts), as_of
+    )
 
 
 # Keeping the rollups (the REFRESH_STATISTICS job)
+
 
 def rollup_window(this_month: Month) -> list[Month]:
     """The months the rollups keep: ROLLUP_WINDOW_MONTHS to ``this_month``."""
@@ -524,8 +608,11 @@ async def months_to_refresh(this_month: Month, whole_window: bool = False) -> li
     window = rollup_window(this_month)
     if whole_window:
         return window
-    held = set(await models.RollupMonth.filter(month__gte=window[0].to_int(), month__lte=this_month.to_int())
-               .values_list("month", flat=True))
+    held = set(
+        await models.RollupMonth.filter(month__gte=window[0].to_int(), month__lte=this_month.to_int()).values_list(
+            "month", flat=True
+        )
+    )
     return [m for m in window if m.to_int() not in held or m >= this_month.plus(-1)]
 
 
@@ -534,14 +621,17 @@ def _enrollment_rollup_sql(dialect: str, month: int) -> str:
     order = (Dimension.INSURANCE_TYPE, Dimension.CHANNEL, Dimension.DISTRICT, Dimension.STATUS)
     columns = [_ENROLLMENT_COLUMNS[d].sql for d in order]
     source = f"FROM policy p JOIN person pe ON pe.id = p.person_id WHERE {_in_force(month)}"
-    insert = ("INSERT INTO enrollment_rollup (month, grouping_set, insurance_type, channel, district_id, status,"
-              " persons) ")
+    insert = (
+        "INSERT INTO enrollment_rollup (month, grouping_set, insurance_type, channel, district_id, status, persons) "
+    )
     if dialect == "postgres":
         # GROUPING() has the bit of each argument *not* grouped by, the first argument the highest:
         # with the dimensions in reverse, 15 minus it has the bit of each one grouped by.
         grouping = f"15 - GROUPING({', '.join(reversed(columns))})"
-        return (f"{insert}SELECT {int(month)}, {grouping}, {', '.join(columns)}, COUNT(DISTINCT p.person_id) {source}"
-                f" GROUP BY CUBE ({', '.join(columns)})")
+        return (
+            f"{insert}SELECT {int(month)}, {grouping}, {', '.join(columns)}, COUNT(DISTINCT p.person_id) {source}"
+            f" GROUP BY CUBE ({', '.join(columns)})"
+        )
     # SQLite has no CUBE: a SELECT for each grouping set, all in one statement.
     branches = []
     for grouping_set in range(16):
@@ -574,7 +664,8 @@ async def refresh_month(month: Month) -> None:
         "INSERT INTO business_volume_rollup (month, business_type, status, channel, district_id, transactions)"
         f" SELECT {int(m)}, t.business_type, t.status, t.channel, t.district_id, COUNT(*) FROM business_transaction t"
         f" WHERE {' AND '.join(conditions)} GROUP BY t.business_type, t.status, t.channel, t.district_id",
-        statement.params)
+        statement.params,
+    )
 
 
 async def refresh_online_adoption() -> int:
@@ -586,9 +677,16 @@ async def refresh_online_adoption() -> int:
     rows = []
     for district_id in sorted(district_ids):
         c = counts.get(district_id, _DistrictCounts())
-        rows.append(models.OnlineAdoptionRollup(
-            district_id=district_id, persons=c.persons, persons_online=c.persons_online, employers=c.employers,
-            employers_online=c.employers_online, computed_at=computed_at))
+        rows.append(
+            models.OnlineAdoptionRollup(
+                district_id=district_id,
+                persons=c.persons,
+                persons_online=c.persons_online,
+                employers=c.employers,
+                employers_online=c.employers_online,
+                computed_at=computed_at,
+            )
+        )
     async with in_transaction():
         await models.OnlineAdoptionRollup.all().delete()
         await models.OnlineAdoptionRollup.bulk_create(rows)

@@ -16,17 +16,40 @@ from tortoise import Tortoise, connections
 
 from jobs.queue import use_queue
 from jobs.registry import run_job
-from services.common import clock
 from models.database import apply_migrations
+from services.common import clock
 from settings import Settings, get_settings
 
 # Tables emptied between tests that ask for a clean database; parameter defaults stay.
 _DATA_TABLES = (
-    "audit_event", "idempotency_record", "account_session", "certificate", "job", "appointment",
-    "appointment_slot", "office", "medical_card_application", "ledger_entry", "payment_order_line",
-    "payment_order", "arrear", "contribution_period", "policy", "employment", "passbook",
-    "business_transaction", "login_throttle", "account", "person", "employer", "community", "district",
-    "enrollment_rollup", "business_volume_rollup", "online_adoption_rollup", "rollup_month",
+    "audit_event",
+    "idempotency_record",
+    "account_session",
+    "certificate",
+    "job",
+    "appointment",
+    "appointment_slot",
+    "office",
+    "medical_card_application",
+    "ledger_entry",
+    "payment_order_line",
+    "payment_order",
+    "arrear",
+    "contribution_period",
+    "policy",
+    "employment",
+    "passbook",
+    "business_transaction",
+    "login_throttle",
+    "account",
+    "person",
+    "employer",
+    "community",
+    "district",
+    "enrollment_rollup",
+    "business_volume_rollup",
+    "online_adoption_rollup",
+    "rollup_month",
 )
 
 

@@ -5,15 +5,23 @@ from __future__ import annotations
 import datetime as dt
 import io
 import itertools
-from functools import cache
 from decimal import Decimal
+from functools import cache
 
 from PIL import Image
 from skimage import data as skimage_data
 
 import models
 from domain.enums import (
-    ArrearStatus, Channel, Gender, InsuranceType, LedgerKind, PaidVia, ParameterCode, PeriodStatus, PersonCategory,
+    ArrearStatus,
+    Channel,
+    Gender,
+    InsuranceType,
+    LedgerKind,
+    PaidVia,
+    ParameterCode,
+    PeriodStatus,
+    PersonCategory,
     Role,
 )
 from domain.identifiers import make_credit_code, make_resident_id
@@ -34,45 +42,74 @@ async def community(home: models.District, name: str = "百步亭社区") -> mod
 
 
 async def person(
-    home: models.Community, name: str = "张伟", category: PersonCategory = PersonCategory.FLEXIBLE,
-    birth: dt.date = dt.date(1980, 5, 17), male: bool = True,
+    home: models.Community,
+    name: str = "张伟",
+    category: PersonCategory = PersonCategory.FLEXIBLE,
+    birth: dt.date = dt.date(1980, 5, 17),
+    male: bool = True,
 ) -> models.Person:
     number = next(_sequence) % 499  # the sequence has three digits
     sequence = number * 2 + 1 if male else number * 2 + 2
     area = (await home.district).code
     return await models.Person.create(
-        id_number=make_resident_id(area, birth, sequence), name=name, gender=Gender.MALE if male else Gender.FEMALE,
-        birth_date=birth, category=category, district_id=home.district_id, community=home,
+        id_number=make_resident_id(area, birth, sequence),
+        name=name,
+        gender=Gender.MALE if male else Gender.FEMALE,
+        birth_date=birth,
+        category=category,
+        district_id=home.district_id,
+        community=home,
     )
 
 
 async def employer(home: models.District, name: str = "武汉江城物流有限公司") -> models.Employer:
     organisation = f"{next(_sequence):08d}"
     return await models.Employer.create(
-        credit_code=make_credit_code(f"9142{home.code[2:6]}", organisation), name=name, district=home,
+        credit_code=make_credit_code(f"9142{home.code[2:6]}", organisation),
+        name=name,
+        district=home,
     )
 
 
 async def flexible_pension(owner: models.Person, start: Month, grade: str = "1.00") -> models.Policy:
     return await models.Policy.create(
-        person=owner, insurance_type=InsuranceType.PENSION, channel=Channel.FLEXIBLE,
-        grade=Decimal(grade), start_month=start.to_int(),
+        person=owner,
+        insurance_type=InsuranceType.PENSION,
+        channel=Channel.FLEXIBLE,
+        grade=Decimal(grade),
+        start_month=start.to_int(),
     )
 
 
 async def flexible_medical(owner: models.Person, start: Month) -> models.Policy:
     return await models.Policy.create(
-        person=owner, insurance_type=InsuranceType.MEDICAL, channel=Channel.FLEXIBLE, start_month=start.to_int(),
+        person=owner,
+        insurance_type=InsuranceType.MEDICAL,
+        channel=Channel.FLEXIBLE,
+        start_month=start.to_int(),
     )
 
 
-async def periods(policy: models.Policy, first: Month, count: int, base: str, rate: str, amount: str,
-                  status: PeriodStatus = PeriodStatus.PAID) -> list[models.ContributionPeriod]:
+async def periods(
+    policy: models.Policy,
+    first: Month,
+    count: int,
+    base: str,
+    rate: str,
+    amount: str,
+    status: PeriodStatus = PeriodStatus.PAID,
+) -> list[models.ContributionPeriod]:
     rows = [
         models.ContributionPeriod(
-            policy_id=policy.id, person_id=policy.person_id, month=first.plus(i).to_int(),
-            insurance_type=policy.insurance_type, channel=policy.channel, base=Decimal(base), rate=Decimal(rate),
-            amount=Decimal(amount), status=status,
+            policy_id=policy.id,
+            person_id=policy.person_id,
+            month=first.plus(i).to_int(),
+            insurance_type=policy.insurance_type,
+            channel=policy.channel,
+            base=Decimal(base),
+            rate=Decimal(rate),
+            amount=Decimal(amount),
+            status=status,
             paid_via=PaidVia.PASSBOOK_DEBIT if status == PeriodStatus.PAID else None,
             paid_at=clock.now() if status == PeriodStatus.PAID else None,
         )
@@ -84,11 +121,19 @@ async def periods(policy: models.Policy, first: Month, count: int, base: str, ra
 
 
 async def arrears(period_rows: list[models.ContributionPeriod], status: ArrearStatus = ArrearStatus.OPEN) -> None:
-    await models.Arrear.bulk_create([
-        models.Arrear(period_id=p.id, person_id=p.person_id, month=p.month, insurance_type=p.insurance_type,
-                      principal=p.amount, status=status)
-        for p in period_rows
-    ])
+    await models.Arrear.bulk_create(
+        [
+            models.Arrear(
+                period_id=p.id,
+                person_id=p.person_id,
+                month=p.month,
+                insurance_type=p.insurance_type,
+                principal=p.amount,
+                status=status,
+            )
+            for p in period_rows
+        ]
+    )
 
 
 async def passbook(owner: models.Person, deposits: list[tuple[str, str]]) -> models.Passbook:
@@ -98,20 +143,35 @@ async def passbook(owner: models.Person, deposits: list[tuple[str, str]]) -> mod
     for reference, amount in deposits:
         balance += Decimal(amount)
         await models.LedgerEntry.create(
-            passbook=book, kind=LedgerKind.DEPOSIT, amount=Decimal(amount), balance_after=balance,
-            month=clock.this_month().to_int(), bank_reference=reference, booked_at=clock.now(),
+            passbook=book,
+            kind=LedgerKind.DEPOSIT,
+            amount=Decimal(amount),
+            balance_after=balance,
+            month=clock.this_month().to_int(),
+            bank_reference=reference,
+            booked_at=clock.now(),
         )
     book.balance = balance
     await book.save()
     return book
 
 
-async def viewer(role: Role, *, person: models.Person | None = None, employer: models.Employer | None = None,
-                 community: models.Community | None = None, district: models.District | None = None) -> Viewer:
+async def viewer(
+    role: Role,
+    *,
+    person: models.Person | None = None,
+    employer: models.Employer | None = None,
+    community: models.Community | None = None,
+    district: models.District | None = None,
+) -> Viewer:
     """An account of ``role`` bound to what it acts for, as the viewer of a request."""
     account = await models.Account.create(
-        username=f"{role.value.lower()}{next(_sequence)}", password_hash="not-used-in-this-test", role=role,
-        person=person, employer=employer, community=community,
+        username=f"{role.value.lower()}{next(_sequence)}",
+        password_hash="not-used-in-this-test",
+        role=role,
+        person=person,
+        employer=employer,
+        community=community,
         district=district or (await community.district if community else None),
     )
     if person is not None:
@@ -119,14 +179,22 @@ async def viewer(role: Role, *, person: models.Person | None = None, employer: m
     else:
         community_id = community.id if community else None
         district_id = account.district_id if account.district_id else (employer.district_id if employer else None)
-    return Viewer(account.id, account.username, role, person_id=account.person_id, employer_id=account.employer_id,
-                  community_id=community_id, district_id=district_id)
+    return Viewer(
+        account.id,
+        account.username,
+        role,
+        person_id=account.person_id,
+        employer_id=account.employer_id,
+        community_id=community_id,
+        district_id=district_id,
+    )
 
 
 async def average_wage(year: int, amount: str) -> models.Parameter:
     """Publish the average monthly wage of ``year`` (P1)."""
-    return await models.Parameter.create(code=ParameterCode.AVERAGE_MONTHLY_WAGE, effective_from=year * 100 + 1,
-                                         value=Decimal(amount))
+    return await models.Parameter.create(
+        code=ParameterCode.AVERAGE_MONTHLY_WAGE, effective_from=year * 100 + 1, value=Decimal(amount)
+    )
 
 
 @cache

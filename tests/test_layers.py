@@ -16,8 +16,14 @@ PACKAGES = ("server", "schema", "resolvers", "jobs", "demo", "services", "models
 
 def lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
     command = "from importlinter.cli import lint_imports_command; lint_imports_command()"
-    return subprocess.run([sys.executable, "-c", command, "--no-cache"], cwd=tree, capture_output=True,
-                          text=True, env={"PYTHONPATH": str(tree), "PATH": ""}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", command, "--no-cache"],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(tree), "PATH": ""},
+        timeout=120,
+    )
 
 
 def test_the_layers_contract_holds():
@@ -28,9 +34,14 @@ def test_the_layers_contract_holds():
 
 def test_no_module_imports_itself_through_others():
     graph = grimp.build_graph(*PACKAGES, cache_dir=None)
-    circles = sorted({tuple(sorted((module, imported)))
-                      for module in graph.modules for imported in graph.find_modules_directly_imported_by(module)
-                      if graph.chain_exists(importer=imported, imported=module)})
+    circles = sorted(
+        {
+            tuple(sorted((module, imported)))
+            for module in graph.modules
+            for imported in graph.find_modules_directly_imported_by(module)
+            if graph.chain_exists(importer=imported, imported=module)
+        }
+    )
     assert circles == []
 
 

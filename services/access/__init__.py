@@ -21,22 +21,52 @@ from tortoise.transactions import in_transaction
 from domain.months import LOCAL_TZ
 from models import Account, AccountSession, Certificate
 from services.access import throttle
-from services.common import clock
 from services.access.accounts import CERTIFIED_ROLES, Grant, create_staff_account, grant_online_access
 from services.access.errors import (
-    AccessError, ErrorCode, chosen_password_input, password_input, text_input, username_input,
+    AccessError,
+    ErrorCode,
+    chosen_password_input,
+    password_input,
+    text_input,
+    username_input,
 )
 from services.access.secrets import (
-    digest, hash_secret, looks_like_random_credential, needs_rehash, random_credential, secret_matches,
+    digest,
+    hash_secret,
+    looks_like_random_credential,
+    needs_rehash,
+    random_credential,
+    secret_matches,
 )
 from services.access.sessions import (
-    SESSION_LIFETIME, Viewer, account_id_of, authenticate, end_sessions, logout, open_session, session_is_live,
+    SESSION_LIFETIME,
+    Viewer,
+    account_id_of,
+    authenticate,
+    end_sessions,
+    logout,
+    open_session,
+    session_is_live,
 )
+from services.common import clock
 
 __all__ = [
-    "AccessError", "ErrorCode", "Grant", "Installed", "LoginResult", "SESSION_LIFETIME", "Viewer",
-    "authenticate", "certificates", "change_password", "create_staff_account", "grant_online_access",
-    "install_certificate", "login", "logout", "revoke_certificate",
+    "AccessError",
+    "ErrorCode",
+    "Grant",
+    "Installed",
+    "LoginResult",
+    "SESSION_LIFETIME",
+    "Viewer",
+    "authenticate",
+    "certificates",
+    "change_password",
+    "create_staff_account",
+    "grant_online_access",
+    "install_certificate",
+    "login",
+    "logout",
+    "revoke_certificate",
 ]
 
 Code = ErrorCode
@@ -70,8 +100,13 @@ class _Throttles:
 
 # --- certificates (A4) ---------------------------------------------------------------------------
 
+
 async def install_certificate(
-    username: str, password: str, certificate_password: str, device_name: str, client_address: str | None,
+    username: str,
+    password: str,
+    certificate_password: str,
+    device_name: str,
+    client_address: str | None,
 ) -> Installed:
     """Install a certificate on a device: the password and the certificate password are both proven,
     and every failure counts towards the lock as a wrong password does."""
@@ -83,7 +118,8 @@ async def install_certificate(
     account = await _prove_password(name, password, throttles)
     if account.role not in CERTIFIED_ROLES or account.certificate_password_hash is None:
         raise AccessError(
-            Code.CERTIFICATE_NOT_ISSUED, "This account signs in with its password alone and has no certificate.",
+            Code.CERTIFICATE_NOT_ISSUED,
+            "This account signs in with its password alone and has no certificate.",
         )
     wrong = AccessError(Code.INVALID_CERTIFICATE_PASSWORD, "The certificate password is wrong.", "certificatePassword")
     await _check_secret(account.certificate_password_hash, certificate_password, throttles, wrong)
@@ -91,7 +127,10 @@ async def install_certificate(
     await throttle.forget_failures(throttles.user, clock.now())
     credential = random_credential()
     certificate = await Certificate.create(
-        account=account, credential_hash=digest(credential), device_name=device, installed_at=clock.now(),
+        account=account,
+        credential_hash=digest(credential),
+        device_name=device,
+        installed_at=clock.now(),
     )
     return Installed(certificate, credential)
 
@@ -101,7 +140,8 @@ async def revoke_certificate(account: Account | Viewer, certificate_id: int) -> 
     Revoking a revoked certificate changes nothing."""
     async with in_transaction():
         certificate = await Certificate.select_for_update().get_or_none(
-            id=certificate_id, account_id=account_id_of(account),
+            id=certificate_id,
+            account_id=account_id_of(account),
         )
         if certificate is None:
             raise AccessError(Code.NOT_FOUND, "This account has no such certificate.", "certificateId")
@@ -119,8 +159,12 @@ async def certificates(account: Account | Viewer) -> list[Certificate]:
 
 # --- login and password (A4, A6) -----------------------------------------------------------------
 
+
 async def login(
-    username: str, password: str, device_credential: str | None, client_address: str | None,
+    username: str,
+    password: str,
+    device_credential: str | None,
+    client_address: str | None,
 ) -> LoginResult:
     """Open a session: the password, and for persons and employer agents a certificate of this
     account installed on this device (A4)."""
@@ -171,7 +215,8 @@ async def _prove_password(username: str, password: str, throttles: _Throttles) -
     await _check_secret(account.password_hash if account is not None else None, password, throttles, wrong)
     if not account.is_active:
         raise AccessError(
-            Code.ACCOUNT_DISABLED, "This account's online access has been withdrawn; ask at your service office.",
+            Code.ACCOUNT_DISABLED,
+            "This account's online access has been withdrawn; ask at your service office.",
         )
     await _rehash_if_outdated(account, "password_hash", password)
     return account
@@ -213,7 +258,9 @@ async def _device_certificate(account: Account, device_credential: str | None) -
     certificate = None
     if device_credential is not None and looks_like_random_credential(device_credential):
         certificate = await Certificate.get_or_none(
-            credential_hash=digest(device_credential), account_id=account.id, revoked_at__isnull=True,
+            credential_hash=digest(device_credential),
+            account_id=account.id,
+            revoked_at__isnull=True,
         )
     if certificate is None:
         raise AccessError(

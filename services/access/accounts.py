@@ -11,10 +11,10 @@ from tortoise.transactions import in_transaction
 
 from domain.enums import EmployerStatus, Role
 from models import Account, Community, District, Employer, Person
-from services.common import clock
 from services.access.errors import AccessError, ErrorCode, chosen_password_input, text_input, username_input
 from services.access.secrets import certificate_password, hash_secret, initial_password
 from services.access.sessions import Viewer, account_id_of
+from services.common import clock
 
 Code = ErrorCode
 
@@ -37,7 +37,11 @@ class Grant:
 
 
 async def grant_online_access(
-    clerk: Account | Viewer, *, person: Person | None = None, employer: Employer | None = None, place: str,
+    clerk: Account | Viewer,
+    *,
+    person: Person | None = None,
+    employer: Employer | None = None,
+    place: str,
 ) -> Grant:
     """Open an account for a person, or for an agent of an employer, who has just signed the
     online-service commitment letter at the office (A3)."""
@@ -46,7 +50,9 @@ async def grant_online_access(
     commitment_place = text_input(place, "place", "the place where the commitment letter was signed")
     if employer is not None and employer.status is EmployerStatus.CLOSED:
         raise AccessError(
-            Code.EMPLOYER_CLOSED, "This employer is closed: its agents cannot get online access.", "employer",
+            Code.EMPLOYER_CLOSED,
+            "This employer is closed: its agents cannot get online access.",
+            "employer",
         )
     password, cert_password = initial_password(), certificate_password()
     # Hashed before the transaction: its row lock is held for milliseconds, not for two hashes.
@@ -57,9 +63,16 @@ async def grant_online_access(
         username = await _unused_username(USERNAME_PREFIXES[role])
         now = clock.now()
         account = await Account.create(
-            username=username, password_hash=password_hash, certificate_password_hash=cert_password_hash,
-            role=role, person=person, employer=employer, commitment_signed_at=now,
-            commitment_place=commitment_place, granted_by_id=account_id_of(clerk), created_at=now,
+            username=username,
+            password_hash=password_hash,
+            certificate_password_hash=cert_password_hash,
+            role=role,
+            person=person,
+            employer=employer,
+            commitment_signed_at=now,
+            commitment_place=commitment_place,
+            granted_by_id=account_id_of(clerk),
+            created_at=now,
         )
     return Grant(account, username, password, cert_password)
 
@@ -104,20 +117,27 @@ async def _refuse_second_person_account(person: Person) -> None:
 
 async def _unused_username(prefix: str) -> str:
     for _ in range(USERNAME_DRAWS):
-        candidate = f"{prefix}{secrets.randbelow(10 ** USERNAME_DIGITS):0{USERNAME_DIGITS}d}"
+        candidate = f"{prefix}{secrets.randbelow(10**USERNAME_DIGITS):0{USERNAME_DIGITS}d}"
         if not await Account.exists(username=candidate):
             return candidate
     raise RuntimeError(f"no unused username with prefix {prefix!r} after {USERNAME_DRAWS} draws")
 
 
 async def create_staff_account(
-    role: Role, username: str, password: str, *, community: Community | None = None, district: District | None = None,
+    role: Role,
+    username: str,
+    password: str,
+    *,
+    community: Community | None = None,
+    district: District | None = None,
 ) -> Account:
     """An account for a clerk (of a community), a reviewer (of a district), a bank operator, an
     analyst or an administrator; staff sign in with their password alone."""
     if role not in STAFF_ROLES:
         raise AccessError(
-            Code.INVALID_INPUT, "Persons and employer agents get their accounts at a service office (A3).", "role",
+            Code.INVALID_INPUT,
+            "Persons and employer agents get their accounts at a service office (A3).",
+            "role",
         )
     name = username_input(username)
     chosen_password_input(password, name, "password")
@@ -127,15 +147,21 @@ async def create_staff_account(
     password_hash = await hash_secret(password)
     try:
         return await Account.create(
-            username=name, password_hash=password_hash, role=role, community_id=community_id,
-            district_id=district_id, created_at=clock.now(),
+            username=name,
+            password_hash=password_hash,
+            role=role,
+            community_id=community_id,
+            district_id=district_id,
+            created_at=clock.now(),
         )
     except IntegrityError:  # taken meanwhile
         raise _username_taken() from None
 
 
 def _staff_workplace(
-    role: Role, community: Community | None, district: District | None,
+    role: Role,
+    community: Community | None,
+    district: District | None,
 ) -> tuple[int | None, int | None]:
     """Where a staff account's rights reach (A6): a clerk's community and its district, a reviewer's district."""
     if role is Role.CLERK:

@@ -3,10 +3,15 @@ field; and the checks of typed inputs that raise them."""
 
 from __future__ import annotations
 
-from domain.errors import BusinessError, ErrorCode
 from domain.credentials import (
-    InvalidUsername, PasswordTooLong, WeakPassword, check_chosen_password, check_password_length, normalise_username,
+    InvalidUsername,
+    PasswordTooLong,
+    WeakPassword,
+    check_chosen_password,
+    check_password_length,
+    normalise_username,
 )
+from domain.errors import BusinessError, ErrorCode
 
 
 class AccessError(BusinessError):
@@ -50,6 +55,8 @@ def text_input(text: str, field: str, what: str) -> str:
     cleaned = text.strip() if isinstance(text, str) else ""
     if not cleaned or len(cleaned) > TEXT_MAX_LENGTH or not cleaned.isprintable():
         raise AccessError(
-            ErrorCode.INVALID_INPUT, f"Give {what}: 1 to {TEXT_MAX_LENGTH} printable characters.", field,
+            ErrorCode.INVALID_INPUT,
+            f"Give {what}: 1 to {TEXT_MAX_LENGTH} printable characters.",
+            field,
         )
     return cleaned

@@ -96,7 +96,8 @@ def random_credential() -> str:
 def looks_like_random_credential(text: str) -> bool:
     """A cheap shape check before hashing and querying: 43 URL-safe base64 characters."""
     return (
-        isinstance(text, str) and len(text) == RANDOM_TEXT_LENGTH
+        isinstance(text, str)
+        and len(text) == RANDOM_TEXT_LENGTH
         and all(ch.isascii() and (ch.isalnum() or ch in "-_") for ch in text)
     )
 

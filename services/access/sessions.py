@@ -15,20 +15,34 @@ from tortoise.expressions import Q
 
 from domain.enums import Role
 from models import Account, AccountSession, Certificate
-from services.common import clock
-from services.access.secrets import digest, looks_like_random_credential, random_credential
 from models.database import sql_of
+from services.access.secrets import digest, looks_like_random_credential, random_credential
+from services.common import clock
 from services.common.viewer import Viewer  # shared with the GraphQL side
 
 SESSION_LIFETIME = dt.timedelta(hours=8)
 
 # One query per request: the session with its account, certificate, and where the account belongs.
 _VIEWER_COLUMNS = (
-    "id", "created_at", "expires_at", "ended_at", "certificate_id", "certificate__revoked_at",
-    "account_id", "account__username", "account__role", "account__is_active", "account__password_changed_at",
-    "account__person_id", "account__person__community_id", "account__person__district_id",
-    "account__employer_id", "account__employer__district_id",
-    "account__community_id", "account__community__district_id", "account__district_id",
+    "id",
+    "created_at",
+    "expires_at",
+    "ended_at",
+    "certificate_id",
+    "certificate__revoked_at",
+    "account_id",
+    "account__username",
+    "account__role",
+    "account__is_active",
+    "account__password_changed_at",
+    "account__person_id",
+    "account__person__community_id",
+    "account__person__district_id",
+    "account__employer_id",
+    "account__employer__district_id",
+    "account__community_id",
+    "account__community__district_id",
+    "account__district_id",
 )
 _DIGEST_STAND_IN = "stand-in for a token's digest"  # not hexadecimal: no digest is it
 
@@ -39,7 +53,11 @@ async def open_session(account: Account, certificate: Certificate | None) -> tup
     now = clock.now()
     expires_at = now + SESSION_LIFETIME
     await AccountSession.create(
-        account=account, certificate=certificate, token_hash=digest(token), created_at=now, expires_at=expires_at,
+        account=account,
+        certificate=certificate,
+        token_hash=digest(token),
+        created_at=now,
+        expires_at=expires_at,
     )
     return token, expires_at
 
@@ -69,8 +87,10 @@ def _viewer_query(dialect: str) -> tuple[str, list[tuple[str, Callable[[Any], An
     sql, parameters = sql_of(query)
     if parameters != [_DIGEST_STAND_IN]:
         raise RuntimeError(f"the session query takes parameters other than the digest: {parameters}")
-    converters = [(column, query.resolve_to_python_value(AccountSession, field))
-                  for column, field in query._fields_for_select.items()]
+    converters = [
+        (column, query.resolve_to_python_value(AccountSession, field))
+        for column, field in query._fields_for_select.items()
+    ]
     # As values() itself: a plain function there stands for a column kept as read.
     return sql, [(column, convert) for column, convert in converters if not isinstance(convert, types.LambdaType)]
 
@@ -97,9 +117,14 @@ def _viewer_of(row: dict[str, Any]) -> Viewer:
     else:
         community_id, district_id = row["account__community_id"], row["account__district_id"]
     return Viewer(
-        account_id=row["account_id"], username=row["account__username"], role=role,
-        person_id=row["account__person_id"], employer_id=row["account__employer_id"],
-        community_id=community_id, district_id=district_id, session_id=row["id"],
+        account_id=row["account_id"],
+        username=row["account__username"],
+        role=role,
+        person_id=row["account__person_id"],
+        employer_id=row["account__employer_id"],
+        community_id=community_id,
+        district_id=district_id,
+        session_id=row["id"],
     )
 
 

@@ -63,9 +63,7 @@ async def locks(keys: Iterable[str], now: dt.datetime) -> dict[str, dt.datetime]
     """The keys among ``keys`` that are locked now, with the moment each lock ends."""
     rows = await LoginThrottle.filter(key__in=list(keys)).values("key", "locked_until")
     return {
-        row["key"]: row["locked_until"]
-        for row in rows
-        if row["locked_until"] is not None and row["locked_until"] > now
+        row["key"]: row["locked_until"] for row in rows if row["locked_until"] is not None and row["locked_until"] > now
     }
 
 

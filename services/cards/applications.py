@@ -11,7 +11,13 @@ from tortoise.transactions import in_transaction
 
 import models
 from domain.enums import (
-    BusinessType, CardApplicationStatus, Channel, InsuranceType, JobKind, PolicyStatus, TransactionStatus,
+    BusinessType,
+    CardApplicationStatus,
+    Channel,
+    InsuranceType,
+    JobKind,
+    PolicyStatus,
+    TransactionStatus,
 )
 from domain.errors import BusinessError, ErrorCode
 from domain.months import Month, is_on_time
@@ -23,8 +29,11 @@ from services.common.transactions import record_transaction
 from services.common.viewer import Viewer
 from settings import get_settings
 
-OPEN_APPLICATIONS = (CardApplicationStatus.PHOTO_PENDING, CardApplicationStatus.PHOTO_ACCEPTED,
-                     CardApplicationStatus.PHOTO_REJECTED)
+OPEN_APPLICATIONS = (
+    CardApplicationStatus.PHOTO_PENDING,
+    CardApplicationStatus.PHOTO_ACCEPTED,
+    CardApplicationStatus.PHOTO_REJECTED,
+)
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png"}
 log = logging.getLogger(__name__)
 
@@ -38,23 +47,28 @@ def visit_deadline(today: dt.date) -> dt.date:
 def checked_photo(photo: bytes | None) -> card_photos.UploadedImage:
     """The cheap check made at upload time; the full check and normalisation run as a job."""
     if photo is None:
-        raise BusinessError(ErrorCode.PHOTO_REQUIRED, "medical insurance needs an electronic photo for the card (F2)", "photo")
+        raise BusinessError(
+            ErrorCode.PHOTO_REQUIRED, "medical insurance needs an electronic photo for the card (F2)", "photo"
+        )
     try:
         return card_photos.check_upload(photo)
     except card_photos.PhotoRejected as rejection:
         raise BusinessError(ErrorCode.INVALID_PHOTO, rejection.message, "photo") from None
 
 
-async def open_application(person: models.Person, transaction: models.BusinessTransaction, photo: bytes,
-                           image: card_photos.UploadedImage) -> tuple[models.MedicalCardApplication, models.Job]:
+async def open_application(
+    person: models.Person, transaction: models.BusinessTransaction, photo: bytes, image: card_photos.UploadedImage
+) -> tuple[models.MedicalCardApplication, models.Job]:
     """Inside the caller's transaction: the application, its original photo stored beside it, and
     the QUEUED job that will check the photo, committed together."""
     application = await models.MedicalCardApplication.create(
-        person_id=person.id, transaction_id=transaction.id, visit_deadline=visit_deadline(clock.today()))
+        person_id=person.id, transaction_id=transaction.id, visit_deadline=visit_deadline(clock.today())
+    )
     application.original_photo = _store_original(application.id, photo, image.format)
     await application.save(update_fields=["original_photo", "updated_at"])
-    job = await create_job(JobKind.CARD_PHOTO, {"application_id": application.id},
-                           dedupe_key=f"card-photo:{application.id}")
+    job = await create_job(
+        JobKind.CARD_PHOTO, {"application_id": application.id}, dedupe_key=f"card-photo:{application.id}"
+    )
     return application, job
 
 
@@ -67,22 +81,37 @@ async def queue_photo_check(job: models.Job) -> None:
         log.warning("photo check %s not queued; it waits for the next worker start", job.id, exc_info=True)
 
 
-async def apply_medical_card(actor: Viewer, person_id: int, photo: bytes | None
-                             ) -> tuple[models.MedicalCardApplication, models.BusinessTransaction]:
+async def apply_medical_card(
+    actor: Viewer, person_id: int, photo: bytes | None
+) -> tuple[models.MedicalCardApplication, models.BusinessTransaction]:
     """A new card with a new photo for a person insured for medical care (lost card, photo refused).
     Earlier unfinished applications expire: only the newest photo makes a card."""
     image = checked_photo(photo)
     async with in_transaction():
         person = await locked_subject(actor, person_id)
-        insured = await models.Policy.exists(person_id=person.id, insurance_type=InsuranceType.MEDICAL,
-                                             channel=Channel.FLEXIBLE, status=PolicyStatus.ACTIVE)
+        insured = await models.Policy.exists(
+            person_id=person.id,
+            insurance_type=InsuranceType.MEDICAL,
+            channel=Channel.FLEXIBLE,
+            status=PolicyStatus.ACTIVE,
+        )
         if not insured:
-            raise BusinessError(ErrorCode.NOT_ENROLLED, "a medical card is for persons enrolled in flexible medical insurance", "personId")
+            raise BusinessError(
+                ErrorCode.NOT_ENROLLED,
+                "a medical card is for persons enrolled in flexible medical insurance",
+                "personId",
+            )
         await models.MedicalCardApplication.filter(person_id=person.id, status__in=OPEN_APPLICATIONS).update(
-            status=CardApplicationStatus.EXPIRED, updated_at=clock.now())
+            status=CardApplicationStatus.EXPIRED, updated_at=clock.now()
+        )
         transaction = await record_transaction(
-            BusinessType.APPLY_MEDICAL_CARD, actor, district_id=person.district_id, person_id=person.id,
-            status=TransactionStatus.SUBMITTED, details={"photo_format": image.format, "photo_bytes": image.byte_count})
+            BusinessType.APPLY_MEDICAL_CARD,
+            actor,
+            district_id=person.district_id,
+            person_id=person.id,
+            status=TransactionStatus.SUBMITTED,
+            details={"photo_format": image.format, "photo_bytes": image.byte_count},
+        )
         application, job = await open_application(person, transaction, photo, image)
     await queue_photo_check(job)
     return application, transaction

@@ -106,12 +106,26 @@ class PhotoStandard:
             if value.get(name, made) != made:
                 raise ValueError(f"card-photo standard: {name} {value[name]!r} is not supported, only {made!r}")
         try:
-            standard = cls(**{name: int(value[name]) for name in (
-                "width", "height", "face_width_px", "face_width_tolerance_px", "min_bytes", "max_bytes")})
+            standard = cls(
+                **{
+                    name: int(value[name])
+                    for name in (
+                        "width",
+                        "height",
+                        "face_width_px",
+                        "face_width_tolerance_px",
+                        "min_bytes",
+                        "max_bytes",
+                    )
+                }
+            )
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"card-photo standard: {error!r} in {dict(value)!r}") from None
-        if not (0 < standard.face_width_px <= standard.width and 0 < standard.height
-                and 0 < standard.min_bytes <= standard.max_bytes):
+        if not (
+            0 < standard.face_width_px <= standard.width
+            and 0 < standard.height
+            and 0 < standard.min_bytes <= standard.max_bytes
+        ):
             raise ValueError(f"card-photo standard: inconsistent values {dict(value)!r}")
         return standard
 
@@ -297,8 +311,9 @@ def _single_face(decoded: _Decoded, standard: PhotoStandard) -> tuple[float, flo
     if not faces:
         raise PhotoRejected(PhotoProblem.NO_FACE, "no face found in the photo")
     if len(faces) > 1:
-        raise PhotoRejected(PhotoProblem.SEVERAL_FACES,
-                            f"{_count(len(faces))} faces found: the photo must show only you")
+        raise PhotoRejected(
+            PhotoProblem.SEVERAL_FACES, f"{_count(len(faces))} faces found: the photo must show only you"
+        )
     (x, y, w, h), _votes = faces[0]
     if w / decoded.scale < MIN_FACE_PX:
         raise PhotoRejected(PhotoProblem.FACE_TOO_SMALL, "the face is too small: take the photo closer")
@@ -308,15 +323,20 @@ def _single_face(decoded: _Decoded, standard: PhotoStandard) -> tuple[float, flo
     return _refined(grey, (x, y, w, h), standard.face_width_px)
 
 
-def _refined(grey: Image.Image, box: tuple[float, float, float, float], face_width: int
-             ) -> tuple[float, float, float, float]:
+def _refined(
+    grey: Image.Image, box: tuple[float, float, float, float], face_width: int
+) -> tuple[float, float, float, float]:
     """The face box measured again at the card's scale (``face_width`` on the card) with fine
     steps: the searches above step the window by 10-20 %, more than the standard's tolerance on
     the face width (P7)."""
     x, y, w, h = box
     zoom = face_width / w
-    region = (max(0.0, x - w * 0.3), max(0.0, y - h * 0.3),
-              min(float(grey.width), x + w * 1.3), min(float(grey.height), y + h * 1.3))
+    region = (
+        max(0.0, x - w * 0.3),
+        max(0.0, y - h * 0.3),
+        min(float(grey.width), x + w * 1.3),
+        min(float(grey.height), y + h * 1.3),
+    )
     size = (round((region[2] - region[0]) * zoom), round((region[3] - region[1]) * zoom))
     patch = np.asarray(grey.resize(size, Image.Resampling.BILINEAR, box=region))
     # Smaller windows are kept: they take part in the average that makes the box, unbiased so.
@@ -328,8 +348,9 @@ def _refined(grey: Image.Image, box: tuple[float, float, float, float], face_wid
     return region[0] + bx / zoom, region[1] + by / zoom, bw / zoom, bh / zoom
 
 
-def _detect(grey: Image.Image, search: _Search, max_px: float | None = None
-            ) -> list[tuple[tuple[float, float, float, float], int]]:
+def _detect(
+    grey: Image.Image, search: _Search, max_px: float | None = None
+) -> list[tuple[tuple[float, float, float, float], int]]:
     """Faces and their votes, on ``grey``'s scale, less faint detections and faces far smaller than
     the main one (a poster, a person far behind)."""
     ratio = min(1.0, search.side / max(grey.size))
@@ -340,22 +361,26 @@ def _detect(grey: Image.Image, search: _Search, max_px: float | None = None
     if largest and largest < search.min_px:
         return []
     boxes, votes = _cascade().detectMultiScale2(
-        np.asarray(grey), scaleFactor=search.scale_factor, minNeighbors=search.min_neighbours,
-        minSize=(search.min_px, search.min_px), maxSize=(largest, largest))
+        np.asarray(grey),
+        scaleFactor=search.scale_factor,
+        minNeighbors=search.min_neighbours,
+        minSize=(search.min_px, search.min_px),
+        maxSize=(largest, largest),
+    )
     found = [(tuple(float(v) / ratio for v in box), int(n)) for box, n in zip(boxes, votes)]
     if not found:
         return []
     best_box, best_votes = max(found, key=lambda item: item[1])
-    return [(box, n) for box, n in found
-            if n >= FAINT_VOTES * best_votes and box[2] >= SMALL_FACE_SHARE * best_box[2]]
+    return [(box, n) for box, n in found if n >= FAINT_VOTES * best_votes and box[2] >= SMALL_FACE_SHARE * best_box[2]]
 
 
 def _count(n: int) -> str:
     return {2: "two", 3: "three", 4: "four"}.get(n, str(n))
 
 
-def _frame(image: Image.Image, box: tuple[float, float, float, float], standard: PhotoStandard
-           ) -> tuple[np.ndarray, np.ndarray]:
+def _frame(
+    image: Image.Image, box: tuple[float, float, float, float], standard: PhotoStandard
+) -> tuple[np.ndarray, np.ndarray]:
     """The card-sized RGB pixels around the face, and where they lie outside the photo (white)."""
     x, _y, w, _h = box
     zoom = standard.face_width_px / w  # card pixels per decoded pixel
@@ -369,12 +394,16 @@ def _frame(image: Image.Image, box: tuple[float, float, float, float], standard:
         padded[:] = False
         return np.asarray(card), padded
     card = Image.new("RGB", standard.size, WHITE)
-    to = [round((inside[0] - left) * zoom), round((inside[1] - top) * zoom),
-          round((inside[2] - left) * zoom), round((inside[3] - top) * zoom)]
+    to = [
+        round((inside[0] - left) * zoom),
+        round((inside[1] - top) * zoom),
+        round((inside[2] - left) * zoom),
+        round((inside[3] - top) * zoom),
+    ]
     if to[2] > to[0] and to[3] > to[1]:
         part = image.resize((to[2] - to[0], to[3] - to[1]), Image.Resampling.LANCZOS, box=inside)
         card.paste(part, (to[0], to[1]))
-        padded[to[1]:to[3], to[0]:to[2]] = False
+        padded[to[1] : to[3], to[0] : to[2]] = False
     return np.asarray(card), padded
 
 
@@ -390,8 +419,8 @@ def _border_strip(height: int, width: int) -> np.ndarray:
     strip = np.zeros((height, width), dtype=bool)
     band = max(2, width // 24)
     strip[:band, :] = True
-    strip[:height * 3 // 5, :band] = True
-    strip[:height * 3 // 5, width - band:] = True
+    strip[: height * 3 // 5, :band] = True
+    strip[: height * 3 // 5, width - band :] = True
     return strip
 
 
@@ -436,8 +465,10 @@ def _background_plane(samples: np.ndarray, across: np.ndarray, down: np.ndarray)
         plane = _plane(samples[rest][near], across[rest][near], down[rest][near])
     plain = whitish | (_distance(samples, plane, across, down) < BACKGROUND_FAR)
     if plain.mean() < PLAIN_SHARE or plane[0, 0] + (plane[1, 0] + plane[2, 0]) / 2 < LIGHT_LIMIT:
-        raise PhotoRejected(PhotoProblem.BACKGROUND_NOT_PLAIN,
-                            "the background must be plain and light: stand before a white or pale wall")
+        raise PhotoRejected(
+            PhotoProblem.BACKGROUND_NOT_PLAIN,
+            "the background must be plain and light: stand before a white or pale wall",
+        )
     return plane
 
 
@@ -469,19 +500,26 @@ def _encode(card: Image.Image, standard: PhotoStandard = DEFAULT_STANDARD) -> tu
     fits; see the module's notes."""
     encoded = _highest_fitting(card, QUALITY_RANGE, subsampling=2, max_bytes=standard.max_bytes)
     if encoded is None:
-        raise PhotoRejected(PhotoProblem.TOO_NOISY,
-                            "the photo is too grainy for the card: take it again in better light")
+        raise PhotoRejected(
+            PhotoProblem.TOO_NOISY, "the photo is too grainy for the card: take it again in better light"
+        )
     if len(encoded[0]) < standard.min_bytes:
-        encoded = _highest_fitting(card, (QUALITY_RANGE[0], 100), subsampling=0,  # full-resolution colour
-                                   max_bytes=standard.max_bytes)
+        encoded = _highest_fitting(
+            card,
+            (QUALITY_RANGE[0], 100),
+            subsampling=0,  # full-resolution colour
+            max_bytes=standard.max_bytes,
+        )
         if encoded is None or len(encoded[0]) < standard.min_bytes:
-            raise PhotoRejected(PhotoProblem.TOO_LITTLE_DETAIL,
-                                "the photo is too blurred for the card: take a sharper photo")
+            raise PhotoRejected(
+                PhotoProblem.TOO_LITTLE_DETAIL, "the photo is too blurred for the card: take a sharper photo"
+            )
     return encoded
 
 
-def _highest_fitting(card: Image.Image, qualities: tuple[int, int], subsampling: int, max_bytes: int
-                     ) -> tuple[bytes, int] | None:
+def _highest_fitting(
+    card: Image.Image, qualities: tuple[int, int], subsampling: int, max_bytes: int
+) -> tuple[bytes, int] | None:
     """The highest quality whose file is at most ``max_bytes``, by bisection: the size grows with
     the quality."""
     low, high = qualities

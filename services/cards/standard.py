@@ -14,10 +14,18 @@ from services.common import clock
 async def photo_standard_in_force(month: Month | None = None) -> PhotoStandard:
     """The standard of the latest row in force in ``month`` (this month when None)."""
     month = clock.this_month() if month is None else month
-    value = await models.Parameter.filter(
-        code=ParameterCode.CARD_PHOTO_STANDARD, effective_from__lte=month.to_int(), value_json__isnull=False,
-    ).order_by("-effective_from").first().values_list("value_json", flat=True)
+    value = (
+        await models.Parameter.filter(
+            code=ParameterCode.CARD_PHOTO_STANDARD,
+            effective_from__lte=month.to_int(),
+            value_json__isnull=False,
+        )
+        .order_by("-effective_from")
+        .first()
+        .values_list("value_json", flat=True)
+    )
     if value is None:
-        raise MissingParameter(f"{ParameterCode.CARD_PHOTO_STANDARD.value} has no value in force in {month}; "
-                               "are the migrations applied?")
+        raise MissingParameter(
+            f"{ParameterCode.CARD_PHOTO_STANDARD.value} has no value in force in {month}; are the migrations applied?"
+        )
     return PhotoStandard.of(value)

@@ -37,43 +37,61 @@ async def start_month_end(actor: Viewer | None, month: Month) -> models.Job:
     """M4: a month's debit runs once, on its last day or later, and not for months long past."""
     this_month, today = clock.this_month(), clock.today()
     if month > this_month or (month == this_month and today < last_day(month)):
-        raise BusinessError(ErrorCode.INVALID_MONTH,
-                            f"{month} has not ended: its month-end runs on {last_day(month).isoformat()}", "month")
+        raise BusinessError(
+            ErrorCode.INVALID_MONTH,
+            f"{month} has not ended: its month-end runs on {last_day(month).isoformat()}",
+            "month",
+        )
     if month < this_month.plus(-FAR_PAST_MONTHS):
-        raise BusinessError(ErrorCode.INVALID_MONTH,
-                            f"{month} is more than {FAR_PAST_MONTHS} months past: its arrears are settled by back-payment",
-                            "month")
+        raise BusinessError(
+            ErrorCode.INVALID_MONTH,
+            f"{month} is more than {FAR_PAST_MONTHS} months past: its arrears are settled by back-payment",
+            "month",
+        )
     return await _start_once(actor, JobKind.MONTH_END, {"month": month.to_int()}, f"month-end:{month.to_int()}")
 
 
 async def start_arrears_interest(actor: Viewer | None) -> models.Job:
     """P5: the interest of every owed arrear to this month, once a day."""
     today = clock.today()
-    return await _start_once(actor, JobKind.RECALCULATE_ARREARS, {"as_of": clock.this_month().to_int()},
-                             f"arrears-interest:{today.isoformat()}")
+    return await _start_once(
+        actor,
+        JobKind.RECALCULATE_ARREARS,
+        {"as_of": clock.this_month().to_int()},
+        f"arrears-interest:{today.isoformat()}",
+    )
 
 
 async def start_statistics_refresh(actor: Viewer | None) -> models.Job:
     """Q4: the dashboard rollups counted again (jobs/statistics.py), once a day."""
-    return await _start_once(actor, JobKind.REFRESH_STATISTICS, {"month": clock.this_month().to_int()},
-                             f"statistics:{clock.today().isoformat()}")
+    return await _start_once(
+        actor,
+        JobKind.REFRESH_STATISTICS,
+        {"month": clock.this_month().to_int()},
+        f"statistics:{clock.today().isoformat()}",
+    )
 
 
 async def publish_average_wage(actor: Viewer, year: int, amount: Decimal) -> tuple[models.Parameter, models.Job]:
     """P1: publish (or correct) a year's average monthly wage, and re-price every month it prices
     that is not yet paid: the year's, and later ones until the next published year."""
     if not FIRST_WAGE_YEAR <= year <= clock.this_month().year + 1:
-        raise BusinessError(ErrorCode.INVALID_INPUT,
-                            f"a wage is published for a year from {FIRST_WAGE_YEAR} to next year", "year")
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT, f"a wage is published for a year from {FIRST_WAGE_YEAR} to next year", "year"
+        )
     if amount <= 0 or amount > MAX_AVERAGE_WAGE:
-        raise BusinessError(ErrorCode.INVALID_AMOUNT,
-                            f"an average monthly wage is more than 0.00 and at most {MAX_AVERAGE_WAGE}", "averageWage")
+        raise BusinessError(
+            ErrorCode.INVALID_AMOUNT,
+            f"an average monthly wage is more than 0.00 and at most {MAX_AVERAGE_WAGE}",
+            "averageWage",
+        )
     first = Month(year, 1)
     try:
         parameter, job = await _publish(actor, first, amount)
     except IntegrityError:  # the same year published by another administrator at the same moment
-        raise BusinessError(ErrorCode.INVALID_INPUT, f"{year}'s average wage was published meanwhile: read it and retry",
-                            "year") from None
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT, f"{year}'s average wage was published meanwhile: read it and retry", "year"
+        ) from None
     await job_queue().enqueue(str(job.id))
     return parameter, job
 
@@ -82,23 +100,35 @@ async def _publish(actor: Viewer, first: Month, amount: Decimal) -> tuple[models
     year = first.year
     async with in_transaction():
         parameter = await models.Parameter.select_for_update(no_key=True).get_or_none(
-            code=ParameterCode.AVERAGE_MONTHLY_WAGE, effective_from=first.to_int())
+            code=ParameterCode.AVERAGE_MONTHLY_WAGE, effective_from=first.to_int()
+        )
         if parameter is not None and parameter.value == amount:
             raise BusinessError(ErrorCode.INVALID_AMOUNT, f"{year}'s average wage is already {amount}", "averageWage")
         note = f"published by {actor.username} on {clock.today().isoformat()}"
         if parameter is None:
-            parameter = await models.Parameter.create(code=ParameterCode.AVERAGE_MONTHLY_WAGE,
-                                                      effective_from=first.to_int(), value=amount, note=note)
+            parameter = await models.Parameter.create(
+                code=ParameterCode.AVERAGE_MONTHLY_WAGE, effective_from=first.to_int(), value=amount, note=note
+            )
         else:  # a correction (P1): the year's single value changes, and so do its prices
             parameter.value, parameter.note = amount, note
             await parameter.save(update_fields=["value", "note"])
-        following = await models.Parameter.filter(code=ParameterCode.AVERAGE_MONTHLY_WAGE,
-                                                  effective_from__gt=first.to_int()).order_by("effective_from").first()
+        following = (
+            await models.Parameter.filter(code=ParameterCode.AVERAGE_MONTHLY_WAGE, effective_from__gt=first.to_int())
+            .order_by("effective_from")
+            .first()
+        )
         revision = await models.Job.filter(kind=JobKind.REPRICE_YEAR, dedupe_key__startswith=f"reprice:{year}:").count()
-        job = await create_job(JobKind.REPRICE_YEAR, {
-            "year": year, "average_wage": str(amount), "first_month": first.to_int(),
-            "last_month": Month.from_int(following.effective_from).plus(-1).to_int() if following else None,
-        }, dedupe_key=f"reprice:{year}:{revision + 1}", created_by_id=actor.account_id)
+        job = await create_job(
+            JobKind.REPRICE_YEAR,
+            {
+                "year": year,
+                "average_wage": str(amount),
+                "first_month": first.to_int(),
+                "last_month": Month.from_int(following.effective_from).plus(-1).to_int() if following else None,
+            },
+            dedupe_key=f"reprice:{year}:{revision + 1}",
+            created_by_id=actor.account_id,
+        )
     return parameter, job
 
 

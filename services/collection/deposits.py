@@ -32,9 +32,13 @@ async def record_deposit(actor: Viewer, account_number: str, amount: Decimal, ba
     the ledger, so a second report of the same deposit finds the first and books nothing."""
     reference = bank_reference.strip()
     if not 1 <= len(reference) <= MAX_REFERENCE or not reference.isprintable():
-        raise BusinessError(ErrorCode.INVALID_INPUT, f"a bank reference has 1 to {MAX_REFERENCE} printable characters", "bankReference")
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT, f"a bank reference has 1 to {MAX_REFERENCE} printable characters", "bankReference"
+        )
     if amount <= 0 or amount > MAX_DEPOSIT:
-        raise BusinessError(ErrorCode.INVALID_AMOUNT, f"a deposit is more than 0.00 and at most {MAX_DEPOSIT}", "amount")
+        raise BusinessError(
+            ErrorCode.INVALID_AMOUNT, f"a deposit is more than 0.00 and at most {MAX_DEPOSIT}", "amount"
+        )
     passbook = await models.Passbook.get_or_none(account_number=account_number.strip())
     if passbook is None:
         raise BusinessError(ErrorCode.NOT_FOUND, "no passbook has this account number", "accountNumber")
@@ -48,13 +52,22 @@ async def record_deposit(actor: Viewer, account_number: str, amount: Decimal, ba
             passbook.balance = passbook.balance + amount
             await passbook.save(update_fields=["balance", "updated_at"])
             entry = await models.LedgerEntry.create(
-                passbook_id=passbook.id, kind=LedgerKind.DEPOSIT, amount=amount, balance_after=passbook.balance,
-                month=clock.this_month().to_int(), bank_reference=reference, booked_at=clock.now(),
+                passbook_id=passbook.id,
+                kind=LedgerKind.DEPOSIT,
+                amount=amount,
+                balance_after=passbook.balance,
+                month=clock.this_month().to_int(),
+                bank_reference=reference,
+                booked_at=clock.now(),
             )
             person = await models.Person.get(id=passbook.person_id)
             transaction = await record_transaction(
-                BusinessType.RECORD_DEPOSIT, actor, district_id=person.district_id, person_id=person.id,
-                status=TransactionStatus.COMPLETED, details={"amount": str(amount), "bank_reference": reference},
+                BusinessType.RECORD_DEPOSIT,
+                actor,
+                district_id=person.district_id,
+                person_id=person.id,
+                status=TransactionStatus.COMPLETED,
+                details={"amount": str(amount), "bank_reference": reference},
             )
     except IntegrityError:  # the same reference booked by a concurrent report
         earlier = await _earlier(reference, passbook, amount)
@@ -69,6 +82,7 @@ async def _earlier(reference: str, passbook: models.Passbook, amount: Decimal) -
     if entry is None:
         return None
     if entry.passbook_id != passbook.id or entry.amount != amount:
-        raise BusinessError(ErrorCode.BANK_REFERENCE_REUSED,
-                            "this bank reference was recorded for another deposit", "bankReference")
+        raise BusinessError(
+            ErrorCode.BANK_REFERENCE_REUSED, "this bank reference was recorded for another deposit", "bankReference"
+        )
     return Deposit(entry, await models.Passbook.get(id=passbook.id), None, already_recorded=True)

@@ -16,8 +16,9 @@ from domain.tariff import Tariff
 def in_force(month: Month, channel: Channel = Channel.FLEXIBLE) -> Q:
     """Policies that owe ``month``: started, and active or ended no earlier."""
     m = month.to_int()
-    return (Q(channel=channel, start_month__lte=m)
-            & (Q(status=PolicyStatus.ACTIVE, end_month__isnull=True) | Q(end_month__gte=m)))
+    return Q(channel=channel, start_month__lte=m) & (
+        Q(status=PolicyStatus.ACTIVE, end_month__isnull=True) | Q(end_month__gte=m)
+    )
 
 
 def flexible_price(insurance_type: InsuranceType, grade: Decimal | None, month: Month, tariff: Tariff) -> FlexiblePrice:
@@ -29,8 +30,15 @@ def priced_period(policy: models.Policy, month: Month, tariff: Tariff) -> models
     """The unsaved DUE period of ``policy`` for ``month``, at the parameters in force for it."""
     price = flexible_price(policy.insurance_type, policy.grade, month, tariff)
     return models.ContributionPeriod(
-        policy_id=policy.id, person_id=policy.person_id, month=month.to_int(), insurance_type=policy.insurance_type,
-        channel=Channel.FLEXIBLE, grade=policy.grade, base=price.base, rate=price.rate, amount=price.amount,
+        policy_id=policy.id,
+        person_id=policy.person_id,
+        month=month.to_int(),
+        insurance_type=policy.insurance_type,
+        channel=Channel.FLEXIBLE,
+        grade=policy.grade,
+        base=price.base,
+        rate=price.rate,
+        amount=price.amount,
         status=PeriodStatus.DUE,
     )
 

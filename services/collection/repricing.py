@@ -30,22 +30,46 @@ def _unpaid(first: Month, last: Month | None) -> Q:
 
 async def unpaid_period_ids(first: Month, last: Month | None) -> list[int]:
     """The ids of the periods from ``first`` (to ``last``) that a new wage re-prices, in id order."""
-    return list(await models.ContributionPeriod.filter(_unpaid(first, last)).order_by("id").values_list("id", flat=True))
+    return list(
+        await models.ContributionPeriod.filter(_unpaid(first, last)).order_by("id").values_list("id", flat=True)
+    )
 
 
-async def reprice_periods(first_id: int, last_id: int, first: Month, last: Month | None, tariff: Tariff) -> dict[str, int]:
+async def reprice_periods(
+    first_id: int, last_id: int, first: Month, last: Month | None, tariff: Tariff
+) -> dict[str, int]:
     """Price the unpaid periods with ids ``first_id`` to ``last_id`` again at the parameters in force
     now for their month; inside the caller's transaction. Returns how many periods and arrears changed."""
     ids = {"id__gte": first_id, "id__lte": last_id}
     periods = await models.ContributionPeriod.filter(_unpaid(first, last), **ids).values(
-        "id", "policy_id", "person_id", "month", "insurance_type", "channel", "grade", "base", "amount",
-        "employer_amount", "status")
-    owed = {row["period_id"]: row["id"] for row in await models.Arrear.filter(
-        period_id__gte=first_id, period_id__lte=last_id, status=ArrearStatus.OPEN).values("id", "period_id")}
+        "id",
+        "policy_id",
+        "person_id",
+        "month",
+        "insurance_type",
+        "channel",
+        "grade",
+        "base",
+        "amount",
+        "employer_amount",
+        "status",
+    )
+    owed = {
+        row["period_id"]: row["id"]
+        for row in await models.Arrear.filter(
+            period_id__gte=first_id, period_id__lte=last_id, status=ArrearStatus.OPEN
+        ).values("id", "period_id")
+    }
     periods = [p for p in periods if p["status"] is PeriodStatus.DUE or p["id"] in owed]
     needing_policy = {p["policy_id"] for p in periods if p["channel"] is Channel.EMPLOYER or p["grade"] is None}
-    policies = {row["id"]: row for row in await models.Policy.filter(id__in=list(needing_policy)).values(
-        "id", "grade", "employer_id")} if needing_policy else {}
+    policies = (
+        {
+            row["id"]: row
+            for row in await models.Policy.filter(id__in=list(needing_policy)).values("id", "grade", "employer_id")
+        }
+        if needing_policy
+        else {}
+    )
     wages = await _declared_wages(periods, policies)
     changed_periods, changed_arrears = [], []
     for period in periods:
@@ -58,33 +82,47 @@ async def reprice_periods(first_id: int, last_id: int, first: Month, last: Month
             wage = wages.get((period["person_id"], policies[period["policy_id"]]["employer_id"], period["month"]))
             if wage is None:
                 continue  # no employment on record for the month: its price stands
-            price = employer_contribution(wage, tariff.average_wage(month), period["insurance_type"], tariff.rates(month))
+            price = employer_contribution(
+                wage, tariff.average_wage(month), period["insurance_type"], tariff.rates(month)
+            )
             base, amount, employer_amount = price.base, price.total, price.employer_amount
         if (base, amount, employer_amount) != (period["base"], period["amount"], period["employer_amount"]):
             changed_periods.append((period["id"], base, amount, employer_amount))
             if period["id"] in owed:
                 changed_arrears.append((owed[period["id"]], amount))
     connection = connections.get("default")
-    await update_each(connection, "contribution_period", ("base", "amount", "employer_amount"), changed_periods,
-                      ("numeric", "numeric", "numeric"))
+    await update_each(
+        connection,
+        "contribution_period",
+        ("base", "amount", "employer_amount"),
+        changed_periods,
+        ("numeric", "numeric", "numeric"),
+    )
     await update_each(connection, "arrear", ("principal",), changed_arrears, ("numeric",))
     return {"periods_repriced": len(changed_periods), "arrears_repriced": len(changed_arrears)}
 
 
 async def _declared_wages(periods: list[dict], policies: dict[int, dict]) -> dict[tuple[int, int, int], Decimal]:
     """The declared wage (E3) of each employer-channel period's employment in its month."""
-    wanted = {(p["person_id"], policies[p["policy_id"]]["employer_id"], p["month"])
-              for p in periods if p["channel"] is Channel.EMPLOYER}
+    wanted = {
+        (p["person_id"], policies[p["policy_id"]]["employer_id"], p["month"])
+        for p in periods
+        if p["channel"] is Channel.EMPLOYER
+    }
     if not wanted:
         return {}
     employments = await models.Employment.filter(
-        person_id__in=list({w[0] for w in wanted}), employer_id__in=list({w[1] for w in wanted}),
+        person_id__in=list({w[0] for w in wanted}),
+        employer_id__in=list({w[1] for w in wanted}),
     ).values("person_id", "employer_id", "start_month", "end_month", "declared_wage")
     wages = {}
     for person_id, employer_id, month in wanted:
         for employment in employments:
-            if (employment["person_id"], employment["employer_id"]) == (person_id, employer_id) and \
-                    employment["start_month"] <= month and (employment["end_month"] or month) >= month:
+            if (
+                (employment["person_id"], employment["employer_id"]) == (person_id, employer_id)
+                and employment["start_month"] <= month
+                and (employment["end_month"] or month) >= month
+            ):
                 wages[(person_id, employer_id, month)] = employment["declared_wage"]
     return wages
 
@@ -97,7 +135,8 @@ async def refresh_interest(first_id: int, last_id: int, tariff: Tariff, as_of: M
     """Interest of each owed arrear with an id from ``first_id`` to ``last_id`` to ``as_of`` (P5), kept
     for the lists and statistics that sum what the city is owed; inside the caller's transaction."""
     arrears = await models.Arrear.filter(id__gte=first_id, id__lte=last_id, status__in=OWED_ARREARS).values(
-        "id", "month", "principal", "interest", "interest_as_of")
+        "id", "month", "principal", "interest", "interest_as_of"
+    )
     rows = []
     for arrear in arrears:
         interest = tariff.interest(arrear["principal"], Month.from_int(arrear["month"]), as_of)

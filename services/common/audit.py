@@ -50,8 +50,16 @@ def _is_unset(value: Any) -> bool:
     return type(value).__name__ == "UnsetType"
 
 
-async def record(context: Any, *, operation: str, arguments: dict[str, Any], outcome: AuditOutcome,
-                 detail: str | None = None, before: Any = None, after: Any = None) -> models.AuditEvent:
+async def record(
+    context: Any,
+    *,
+    operation: str,
+    arguments: dict[str, Any],
+    outcome: AuditOutcome,
+    detail: str | None = None,
+    before: Any = None,
+    after: Any = None,
+) -> models.AuditEvent:
     viewer = context.viewer
     return await models.AuditEvent.create(
         at=clock.now(),

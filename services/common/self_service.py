@@ -24,9 +24,14 @@ def refuse_unless_self_serving(person: models.Person) -> None:
     if person.category in SELF_SERVICE_CATEGORIES:
         return
     if person.category is PersonCategory.RETIRED:
-        raise BusinessError(ErrorCode.PERSON_RETIRED, "this person is retired and pays no more contributions", "personId")
-    raise BusinessError(ErrorCode.INSURED_BY_EMPLOYER,
-                        "this person is insured through an employer, which does their business (A5)", "personId")
+        raise BusinessError(
+            ErrorCode.PERSON_RETIRED, "this person is retired and pays no more contributions", "personId"
+        )
+    raise BusinessError(
+        ErrorCode.INSURED_BY_EMPLOYER,
+        "this person is insured through an employer, which does their business (A5)",
+        "personId",
+    )
 
 
 async def locked_subject(actor: Viewer, person_id: int) -> models.Person:

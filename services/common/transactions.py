@@ -19,12 +19,27 @@ def channel_of(actor: Viewer) -> ServiceChannel:
 
 
 async def record_transaction(
-    business_type: BusinessType, actor: Viewer, *, district_id: int, status: TransactionStatus,
-    person_id: int | None = None, employer_id: int | None = None, effective_month: int | None = None,
-    details: dict[str, Any] | None = None, using_db: Any = None,
+    business_type: BusinessType,
+    actor: Viewer,
+    *,
+    district_id: int,
+    status: TransactionStatus,
+    person_id: int | None = None,
+    employer_id: int | None = None,
+    effective_month: int | None = None,
+    details: dict[str, Any] | None = None,
+    using_db: Any = None,
 ) -> models.BusinessTransaction:
     return await models.BusinessTransaction.create(
-        business_type=business_type, status=status, channel=channel_of(actor), actor_id=actor.account_id,
-        person_id=person_id, employer_id=employer_id, district_id=district_id, submitted_at=clock.now(),
-        effective_month=effective_month, details=without_secrets(details or {}), using_db=using_db,
+        business_type=business_type,
+        status=status,
+        channel=channel_of(actor),
+        actor_id=actor.account_id,
+        person_id=person_id,
+        employer_id=employer_id,
+        district_id=district_id,
+        submitted_at=clock.now(),
+        effective_month=effective_month,
+        details=without_secrets(details or {}),
+        using_db=using_db,
     )

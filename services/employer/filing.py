@@ -44,8 +44,11 @@ class FilingRejected(BusinessError):
         self.line_errors = sorted(line_errors, key=lambda e: e.line)
         lines = sorted({e.line for e in self.line_errors})
         first = ", ".join(str(n) for n in lines[:10]) + (", ..." if len(lines) > 10 else "")
-        super().__init__(ErrorCode.INVALID_LINES,
-                         f"{len(lines)} line{'s' if len(lines) > 1 else ''} refused (line {first}): {outcome}", "lines")
+        super().__init__(
+            ErrorCode.INVALID_LINES,
+            f"{len(lines)} line{'s' if len(lines) > 1 else ''} refused (line {first}): {outcome}",
+            "lines",
+        )
 
 
 class LineErrors:
@@ -69,12 +72,16 @@ class LineErrors:
 
 # Checking lines
 
+
 def check_size(lines: Sequence[object]) -> None:
     if not lines:
         raise BusinessError(ErrorCode.INVALID_INPUT, "a filing has at least one line", "lines")
     if len(lines) > MAX_FILING_LINES:
-        raise BusinessError(ErrorCode.FILING_TOO_LARGE,
-                            f"a filing has at most {MAX_FILING_LINES} lines, this one {len(lines)}: split it", "lines")
+        raise BusinessError(
+            ErrorCode.FILING_TOO_LARGE,
+            f"a filing has at most {MAX_FILING_LINES} lines, this one {len(lines)}: split it",
+            "lines",
+        )
 
 
 def id_numbers(raw_numbers: Sequence[str], errors: LineErrors) -> dict[int, str]:
@@ -87,7 +94,9 @@ def id_numbers(raw_numbers: Sequence[str], errors: LineErrors) -> dict[int, str]
             errors.add(number, "idNumber", ErrorCode.INVALID_ID_NUMBER, str(exc))
             continue
         if id_number in first_line:
-            errors.add(number, "idNumber", ErrorCode.INVALID_INPUT, f"the same ID number is on line {first_line[id_number]}")
+            errors.add(
+                number, "idNumber", ErrorCode.INVALID_INPUT, f"the same ID number is on line {first_line[id_number]}"
+            )
             continue
         first_line[id_number] = number
     return {number: id_number for id_number, number in first_line.items()}
@@ -101,8 +110,12 @@ async def registered(numbers: dict[int, str], errors: LineErrors) -> dict[int, m
         if id_number in found:
             persons[number] = found[id_number]
         else:
-            errors.add(number, "idNumber", ErrorCode.PERSON_NOT_REGISTERED,
-                       "no person is registered with this ID number: register them at an office first")
+            errors.add(
+                number,
+                "idNumber",
+                ErrorCode.PERSON_NOT_REGISTERED,
+                "no person is registered with this ID number: register them at an office first",
+            )
     return persons
 
 
@@ -119,6 +132,7 @@ def declared_wage_problem(wage: object, *, zero_allowed: bool) -> str | None:
 
 
 # Locks and records
+
 
 def _acts_for(actor: Viewer, employer: models.Employer) -> bool:
     """A6: the employer's own agent online, or a reviewer of its district at the counter."""
@@ -137,12 +151,24 @@ async def locked_employer(actor: Viewer, employer_id: int) -> models.Employer:
     return employer
 
 
-async def record_with_lines(business_type: BusinessType, actor: Viewer, employer: models.Employer,
-                            status: TransactionStatus, effective: Month, summary: dict[str, Any],
-                            lines: list[dict[str, Any]]) -> models.BusinessTransaction:
+async def record_with_lines(
+    business_type: BusinessType,
+    actor: Viewer,
+    employer: models.Employer,
+    status: TransactionStatus,
+    effective: Month,
+    summary: dict[str, Any],
+    lines: list[dict[str, Any]],
+) -> models.BusinessTransaction:
     transaction = await record_transaction(
-        business_type, actor, district_id=employer.district_id, employer_id=employer.id, status=status,
-        effective_month=effective.to_int(), details=summary)
+        business_type,
+        actor,
+        district_id=employer.district_id,
+        employer_id=employer.id,
+        status=status,
+        effective_month=effective.to_int(),
+        details=summary,
+    )
     # record_transaction keeps at most 100 items of a list; a filing keeps every line (ID numbers masked).
     transaction.details = {**transaction.details, "lines": lines}
     await transaction.save(update_fields=["details"])

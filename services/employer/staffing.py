@@ -17,7 +17,14 @@ from tortoise.transactions import in_transaction
 
 import models
 from domain.enums import (
-    BusinessType, Channel, EmploymentStatus, InsuranceType, PeriodStatus, PersonCategory, PolicyStatus, Role,
+    BusinessType,
+    Channel,
+    EmploymentStatus,
+    InsuranceType,
+    PeriodStatus,
+    PersonCategory,
+    PolicyStatus,
+    Role,
     TransactionStatus,
 )
 from domain.errors import BusinessError, ErrorCode
@@ -31,7 +38,13 @@ from services.collection.tariff import load_tariff
 from services.common import clock
 from services.common.viewer import Viewer
 from services.employer.filing import (
-    EMPLOYER_TYPES, LineErrors, check_size, declared_wage_problem, id_numbers, locked_employer, record_with_lines,
+    EMPLOYER_TYPES,
+    LineErrors,
+    check_size,
+    declared_wage_problem,
+    id_numbers,
+    locked_employer,
+    record_with_lines,
     registered,
 )
 
@@ -77,8 +90,11 @@ class _Line:
     last_month: Month | None = None
 
     def stored(self) -> dict[str, Any]:
-        row: dict[str, Any] = {"line": self.number, "person_id": self.person_id,
-                               "id_number": mask_resident_id(self.id_number)}  # API.md 8
+        row: dict[str, Any] = {
+            "line": self.number,
+            "person_id": self.person_id,
+            "id_number": mask_resident_id(self.id_number),
+        }  # API.md 8
         if self.wage is not None:
             row["declared_wage"] = str(self.wage)
         if self.types:
@@ -89,10 +105,14 @@ class _Line:
 
     @classmethod
     def from_stored(cls, row: dict[str, Any]) -> _Line:
-        return cls(row["line"], row["person_id"], row["id_number"],
-                   Decimal(row["declared_wage"]) if "declared_wage" in row else None,
-                   tuple(InsuranceType(t) for t in row.get("insurance_types", ())),
-                   Month.parse(row["last_month"]) if "last_month" in row else None)
+        return cls(
+            row["line"],
+            row["person_id"],
+            row["id_number"],
+            Decimal(row["declared_wage"]) if "declared_wage" in row else None,
+            tuple(InsuranceType(t) for t in row.get("insurance_types", ())),
+            Month.parse(row["last_month"]) if "last_month" in row else None,
+        )
 
 
 def on_time_month(day: dt.date) -> Month:
@@ -102,6 +122,7 @@ def on_time_month(day: dt.date) -> Month:
 
 
 # Adding and removing staff (E2)
+
 
 async def add_employees(actor: Viewer, employer_id: int, lines: Sequence[AddLine]) -> models.BusinessTransaction:
     """E2 增员: filed SUBMITTED for the agency to review, taking effect in the month the 20th rule gives."""
@@ -122,10 +143,14 @@ async def add_employees(actor: Viewer, employer_id: int, lines: Sequence[AddLine
         employer = await locked_employer(actor, employer_id)
         effective = on_time_month(clock.today())
         persons = await registered(numbers, errors)
-        resolved = [_Line(n, persons[n].id, numbers[n], to_fen(lines[n - 1].declared_wage), types[n])
-                    for n in sorted(persons) if not errors.failed(n)]
-        await _check_additions(employer.id, resolved, effective, {p.id: p for p in persons.values()}, errors,
-                               open_filings=True)
+        resolved = [
+            _Line(n, persons[n].id, numbers[n], to_fen(lines[n - 1].declared_wage), types[n])
+            for n in sorted(persons)
+            if not errors.failed(n)
+        ]
+        await _check_additions(
+            employer.id, resolved, effective, {p.id: p for p in persons.values()}, errors, open_filings=True
+        )
         errors.raise_any("nothing was filed")
         return await _record_filing(BusinessType.ADD_EMPLOYEES, actor, employer, effective, resolved)
 
@@ -142,15 +167,19 @@ async def remove_employees(actor: Viewer, employer_id: int, lines: Sequence[Remo
         employer = await locked_employer(actor, employer_id)
         effective = on_time_month(clock.today())
         persons = await registered(numbers, errors)
-        resolved = [_Line(n, persons[n].id, numbers[n], last_month=lines[n - 1].last_month)
-                    for n in sorted(persons) if not errors.failed(n)]
+        resolved = [
+            _Line(n, persons[n].id, numbers[n], last_month=lines[n - 1].last_month)
+            for n in sorted(persons)
+            if not errors.failed(n)
+        ]
         await _check_removals(employer.id, resolved, effective, errors, open_filings=True)
         errors.raise_any("nothing was filed")
         return await _record_filing(BusinessType.REMOVE_EMPLOYEES, actor, employer, effective, resolved)
 
 
-async def review(actor: Viewer, transaction_id: int, accept: bool, reason: str | None = None
-                 ) -> models.BusinessTransaction:
+async def review(
+    actor: Viewer, transaction_id: int, accept: bool, reason: str | None = None
+) -> models.BusinessTransaction:
     """E2: the district's reviewer accepts a submitted filing, or rejects it with a reason the agent
     reads. Accepted after the 20th of the month it was to take effect in, it takes effect a month
     later (M3). An accepted filing can still be rejected at the visit, before its materials are
@@ -162,14 +191,22 @@ async def review(actor: Viewer, transaction_id: int, accept: bool, reason: str |
         raise BusinessError(ErrorCode.INVALID_INPUT, f"a reason has at most {MAX_REASON} characters", "reason")
     async with in_transaction():
         transaction = await _locked_filing(actor, transaction_id, ErrorCode.NOT_REVIEWABLE)
-        reviewable, what = ((TransactionStatus.SUBMITTED,), "a submitted filing is accepted") if accept else (
-            OPEN_FILING, "a filing not yet in effect is rejected")
+        reviewable, what = (
+            ((TransactionStatus.SUBMITTED,), "a submitted filing is accepted")
+            if accept
+            else (OPEN_FILING, "a filing not yet in effect is rejected")
+        )
         if transaction.status not in reviewable:
-            raise BusinessError(ErrorCode.NOT_REVIEWABLE, f"this filing is {transaction.status.value.lower()}: only {what}",
-                                "transactionId")
+            raise BusinessError(
+                ErrorCode.NOT_REVIEWABLE,
+                f"this filing is {transaction.status.value.lower()}: only {what}",
+                "transactionId",
+            )
         if transaction.status is TransactionStatus.ACCEPTED:  # rejected at the visit: the acceptance stays on record
-            transaction.details = {**transaction.details, "accepted": {
-                "at": transaction.decided_at.isoformat(), "by": transaction.decided_by_id}}
+            transaction.details = {
+                **transaction.details,
+                "accepted": {"at": transaction.decided_at.isoformat(), "by": transaction.decided_by_id},
+            }
         if accept:
             today = clock.today()
             if today > Month.from_int(transaction.effective_month).deadline():
@@ -177,9 +214,14 @@ async def review(actor: Viewer, transaction_id: int, accept: bool, reason: str |
                 _move_effective_month(transaction, later, f"accepted after the 20th: takes effect from {later}", today)
             await _recheck(transaction, "nothing was accepted")
         transaction.status = TransactionStatus.ACCEPTED if accept else TransactionStatus.REJECTED
-        transaction.decided_at, transaction.decided_by_id, transaction.decision_reason = clock.now(), actor.account_id, text
-        await transaction.save(update_fields=["status", "decided_at", "decided_by_id", "decision_reason",
-                                              "effective_month", "details"])
+        transaction.decided_at, transaction.decided_by_id, transaction.decision_reason = (
+            clock.now(),
+            actor.account_id,
+            text,
+        )
+        await transaction.save(
+            update_fields=["status", "decided_at", "decided_by_id", "decision_reason", "effective_month", "details"]
+        )
     return transaction
 
 
@@ -189,14 +231,20 @@ async def confirm_materials(actor: Viewer, transaction_id: int) -> Completion:
     async with in_transaction():
         transaction = await _locked_filing(actor, transaction_id, ErrorCode.MATERIALS_NOT_EXPECTED)
         if transaction.status is not TransactionStatus.ACCEPTED:
-            raise BusinessError(ErrorCode.MATERIALS_NOT_EXPECTED,
-                                f"this filing is {transaction.status.value.lower()}: materials are handed in once it is accepted",
-                                "transactionId")
+            raise BusinessError(
+                ErrorCode.MATERIALS_NOT_EXPECTED,
+                f"this filing is {transaction.status.value.lower()}: materials are handed in once it is accepted",
+                "transactionId",
+            )
         lines = _lines_of(transaction)
         # The persons too, after the employer and in id order (as the month-end does), so that a
         # flexible enrollment (F1) and this change of insurance do not pass each other.
-        persons = {p.id: p for p in await models.Person.select_for_update(no_key=True).filter(
-            id__in=[line.person_id for line in lines]).order_by("id")}
+        persons = {
+            p.id: p
+            for p in await models.Person.select_for_update(no_key=True)
+            .filter(id__in=[line.person_id for line in lines])
+            .order_by("id")
+        }
         effective = Month.from_int(transaction.effective_month)
         if transaction.business_type is BusinessType.ADD_EMPLOYEES:
             completion = await _take_on(transaction, lines, persons, effective, tariff)
@@ -204,8 +252,11 @@ async def confirm_materials(actor: Viewer, transaction_id: int) -> Completion:
             completion = await _let_go(transaction, lines, persons, effective)
         now = clock.now()
         transaction.status = TransactionStatus.COMPLETED
-        transaction.details = {**transaction.details, "materials_confirmed_at": now.isoformat(),
-                               "materials_confirmed_by": actor.account_id}
+        transaction.details = {
+            **transaction.details,
+            "materials_confirmed_at": now.isoformat(),
+            "materials_confirmed_by": actor.account_id,
+        }
         await transaction.save(update_fields=["status", "details"])
     return completion
 
@@ -215,9 +266,15 @@ async def roll_over_unaccepted(today: dt.date) -> int:
     takes effect in the next month it can still make; the move is noted in its details. Returns how
     many filings moved; a second run the same day moves none."""
     target = on_time_month(today)
-    late = await models.BusinessTransaction.filter(
-        business_type__in=FILING_TYPES, status=TransactionStatus.SUBMITTED, effective_month__lt=target.to_int(),
-    ).order_by("id").values_list("id", "employer_id")
+    late = (
+        await models.BusinessTransaction.filter(
+            business_type__in=FILING_TYPES,
+            status=TransactionStatus.SUBMITTED,
+            effective_month__lt=target.to_int(),
+        )
+        .order_by("id")
+        .values_list("id", "employer_id")
+    )
     moved = 0
     for transaction_id, employer_id in late:
         async with in_transaction():
@@ -231,20 +288,28 @@ async def roll_over_unaccepted(today: dt.date) -> int:
     return moved
 
 
-def employer_period(policy: models.Policy, month: Month, declared_wage: Decimal,
-                    tariff: Tariff) -> models.ContributionPeriod:
+def employer_period(
+    policy: models.Policy, month: Month, declared_wage: Decimal, tariff: Tariff
+) -> models.ContributionPeriod:
     """The unsaved DUE employer-channel period of ``policy`` for ``month`` (P4): the base is the
     declared wage held within the limits, the amount both shares, the rate their sum."""
-    price = employer_contribution(declared_wage, tariff.average_wage(month), policy.insurance_type,
-                                  tariff.rates(month))
+    price = employer_contribution(declared_wage, tariff.average_wage(month), policy.insurance_type, tariff.rates(month))
     return models.ContributionPeriod(
-        policy_id=policy.id, person_id=policy.person_id, month=month.to_int(), insurance_type=policy.insurance_type,
-        channel=Channel.EMPLOYER, base=price.base, rate=price.rate, amount=price.total,
-        employer_amount=price.employer_amount, status=PeriodStatus.DUE,
+        policy_id=policy.id,
+        person_id=policy.person_id,
+        month=month.to_int(),
+        insurance_type=policy.insurance_type,
+        channel=Channel.EMPLOYER,
+        base=price.base,
+        rate=price.rate,
+        amount=price.total,
+        employer_amount=price.employer_amount,
+        status=PeriodStatus.DUE,
     )
 
 
 # Checking lines
+
 
 def _insurance_types(chosen: Sequence[InsuranceType] | None) -> tuple[InsuranceType, ...] | str:
     if chosen is None:
@@ -260,9 +325,15 @@ def _insurance_types(chosen: Sequence[InsuranceType] | None) -> tuple[InsuranceT
 async def _open_filings(employer_id: int, business_type: BusinessType, person_ids: list[int]) -> dict[int, int]:
     """Person -> an open filing of the same kind of this employer that already names them."""
     wanted, named = set(person_ids), {}
-    filings = await models.BusinessTransaction.filter(
-        employer_id=employer_id, business_type=business_type, status__in=OPEN_FILING,
-    ).order_by("id").values_list("id", "details")
+    filings = (
+        await models.BusinessTransaction.filter(
+            employer_id=employer_id,
+            business_type=business_type,
+            status__in=OPEN_FILING,
+        )
+        .order_by("id")
+        .values_list("id", "details")
+    )
     for transaction_id, details in filings:
         for row in details.get("lines", ()):
             if row["person_id"] in wanted:
@@ -270,16 +341,33 @@ async def _open_filings(employer_id: int, business_type: BusinessType, person_id
     return named
 
 
-async def _check_additions(employer_id: int, lines: list[_Line], effective: Month, persons: dict[int, models.Person],
-                           errors: LineErrors, *, open_filings: bool) -> None:
+async def _check_additions(
+    employer_id: int,
+    lines: list[_Line],
+    effective: Month,
+    persons: dict[int, models.Person],
+    errors: LineErrors,
+    *,
+    open_filings: bool,
+) -> None:
     """E2, F3: each person must be free to be insured here for the chosen types in ``effective``."""
     ids = [line.person_id for line in lines]
-    employed_here = set(await models.Employment.filter(
-        employer_id=employer_id, person_id__in=ids, status=EmploymentStatus.ACTIVE).values_list("person_id", flat=True))
-    payers = {(person_id, insurance_type): payer for person_id, insurance_type, payer in await models.Policy.filter(
-        in_force(effective, Channel.EMPLOYER), person_id__in=ids).values_list("person_id", "insurance_type", "employer_id")}
-    flexible = set(await models.Policy.filter(
-        person_id__in=ids, channel=Channel.FLEXIBLE, status=PolicyStatus.ACTIVE).values_list("person_id", "insurance_type"))
+    employed_here = set(
+        await models.Employment.filter(
+            employer_id=employer_id, person_id__in=ids, status=EmploymentStatus.ACTIVE
+        ).values_list("person_id", flat=True)
+    )
+    payers = {
+        (person_id, insurance_type): payer
+        for person_id, insurance_type, payer in await models.Policy.filter(
+            in_force(effective, Channel.EMPLOYER), person_id__in=ids
+        ).values_list("person_id", "insurance_type", "employer_id")
+    }
+    flexible = set(
+        await models.Policy.filter(person_id__in=ids, channel=Channel.FLEXIBLE, status=PolicyStatus.ACTIVE).values_list(
+            "person_id", "insurance_type"
+        )
+    )
     pending = await _open_filings(employer_id, BusinessType.ADD_EMPLOYEES, ids) if open_filings else {}
     for line in lines:
         problem = None
@@ -290,40 +378,65 @@ async def _check_additions(employer_id: int, lines: list[_Line], effective: Mont
         elif line.person_id in employed_here:
             problem = ErrorCode.ALREADY_EMPLOYED, "already employed by this employer"
         elif line.person_id in pending:
-            problem = ErrorCode.INVALID_INPUT, f"already on addition filing {pending[line.person_id]}, awaiting its decision"
+            problem = (
+                ErrorCode.INVALID_INPUT,
+                f"already on addition filing {pending[line.person_id]}, awaiting its decision",
+            )
         elif covered:
             whose = "this" if payers[line.person_id, covered[0]] == employer_id else "another"
-            problem = (ErrorCode.ALREADY_EMPLOYED,
-                       f"{covered[0].value.lower()} insurance is paid by {whose} employer in {effective}")
+            problem = (
+                ErrorCode.ALREADY_EMPLOYED,
+                f"{covered[0].value.lower()} insurance is paid by {whose} employer in {effective}",
+            )
         elif still_flexible:
-            problem = (ErrorCode.FLEXIBLE_STILL_ACTIVE, f"flexible {still_flexible[0].value.lower()} insurance is still"
-                       " active: the person suspends it first (F3)")
+            problem = (
+                ErrorCode.FLEXIBLE_STILL_ACTIVE,
+                f"flexible {still_flexible[0].value.lower()} insurance is still"
+                " active: the person suspends it first (F3)",
+            )
         if problem:
             errors.add(line.number, "idNumber", *problem)
 
 
-async def _check_removals(employer_id: int, lines: list[_Line], effective: Month, errors: LineErrors, *,
-                          open_filings: bool) -> dict[int, models.Employment]:
+async def _check_removals(
+    employer_id: int, lines: list[_Line], effective: Month, errors: LineErrors, *, open_filings: bool
+) -> dict[int, models.Employment]:
     """E2: each person must be employed here now, and the last month employed must fit."""
     ids = [line.person_id for line in lines]
-    employments = {e.person_id: e for e in await models.Employment.filter(
-        employer_id=employer_id, person_id__in=ids, status=EmploymentStatus.ACTIVE)}
+    employments = {
+        e.person_id: e
+        for e in await models.Employment.filter(
+            employer_id=employer_id, person_id__in=ids, status=EmploymentStatus.ACTIVE
+        )
+    }
     pending = await _open_filings(employer_id, BusinessType.REMOVE_EMPLOYEES, ids) if open_filings else {}
     for line in lines:
         employment = employments.get(line.person_id)
         if employment is None:
             errors.add(line.number, "idNumber", ErrorCode.NOT_EMPLOYED_HERE, "not employed by this employer")
         elif line.person_id in pending:
-            errors.add(line.number, "idNumber", ErrorCode.INVALID_INPUT,
-                       f"already on removal filing {pending[line.person_id]}, awaiting its decision")
+            errors.add(
+                line.number,
+                "idNumber",
+                ErrorCode.INVALID_INPUT,
+                f"already on removal filing {pending[line.person_id]}, awaiting its decision",
+            )
         elif line.last_month is not None:
             start, latest = Month.from_int(employment.start_month), _latest_last_month(employment, effective)
             if line.last_month < start:
-                errors.add(line.number, "lastMonth", ErrorCode.INVALID_MONTH,
-                           f"employed from {start}: the last month employed cannot be earlier")
+                errors.add(
+                    line.number,
+                    "lastMonth",
+                    ErrorCode.INVALID_MONTH,
+                    f"employed from {start}: the last month employed cannot be earlier",
+                )
             elif line.last_month > latest:
-                errors.add(line.number, "lastMonth", ErrorCode.INVALID_MONTH,
-                           f"a removal taking effect in {effective} has {latest} as the last month employed at the latest")
+                errors.add(
+                    line.number,
+                    "lastMonth",
+                    ErrorCode.INVALID_MONTH,
+                    f"a removal taking effect in {effective} has {latest} as the last month employed at the latest",
+                )
     return employments
 
 
@@ -334,6 +447,7 @@ def _latest_last_month(employment: models.Employment, effective: Month) -> Month
 
 # Locks, records and decisions
 
+
 async def _locked_filing(actor: Viewer, transaction_id: int, wrong_kind: ErrorCode) -> models.BusinessTransaction:
     """The filing, after its employer's row and then its own are locked; only a reviewer of its
     district decides on it (A6)."""
@@ -341,8 +455,9 @@ async def _locked_filing(actor: Viewer, transaction_id: int, wrong_kind: ErrorCo
     if found is None:
         raise BusinessError(ErrorCode.NOT_FOUND, "no business with this id", "transactionId")
     if actor.role is not Role.REVIEWER or actor.district_id != found.district_id:
-        raise BusinessError(ErrorCode.OUT_OF_SCOPE, "filings are decided by a reviewer of the employer's district",
-                            "transactionId")
+        raise BusinessError(
+            ErrorCode.OUT_OF_SCOPE, "filings are decided by a reviewer of the employer's district", "transactionId"
+        )
     if found.business_type not in FILING_TYPES:
         raise BusinessError(wrong_kind, "only an addition or removal of staff is decided here", "transactionId")
     await models.Employer.select_for_update(no_key=True).get(id=found.employer_id)
@@ -368,52 +483,98 @@ async def _recheck(transaction: models.BusinessTransaction, outcome: str) -> Non
 def _move_effective_month(transaction: models.BusinessTransaction, later: Month, reason: str, today: dt.date) -> None:
     """Kept in the details, so that the agent sees why the month changed (M3)."""
     moves = transaction.details.get("effective_month_moves", [])
-    move = {"from": str(Month.from_int(transaction.effective_month)), "to": str(later), "on": today.isoformat(),
-            "reason": reason}
+    move = {
+        "from": str(Month.from_int(transaction.effective_month)),
+        "to": str(later),
+        "on": today.isoformat(),
+        "reason": reason,
+    }
     transaction.details = {**transaction.details, "effective_month_moves": [*moves, move]}
     transaction.effective_month = later.to_int()
 
 
-async def _record_filing(business_type: BusinessType, actor: Viewer, employer: models.Employer, effective: Month,
-                         lines: list[_Line]) -> models.BusinessTransaction:
-    return await record_with_lines(business_type, actor, employer, TransactionStatus.SUBMITTED, effective,
-                                   {"line_count": len(lines), "filed_on": clock.today()},
-                                   [line.stored() for line in lines])
+async def _record_filing(
+    business_type: BusinessType, actor: Viewer, employer: models.Employer, effective: Month, lines: list[_Line]
+) -> models.BusinessTransaction:
+    return await record_with_lines(
+        business_type,
+        actor,
+        employer,
+        TransactionStatus.SUBMITTED,
+        effective,
+        {"line_count": len(lines), "filed_on": clock.today()},
+        [line.stored() for line in lines],
+    )
 
 
-async def _take_on(transaction: models.BusinessTransaction, lines: list[_Line], persons: dict[int, models.Person],
-                   effective: Month, tariff: Tariff) -> Completion:
+async def _take_on(
+    transaction: models.BusinessTransaction,
+    lines: list[_Line],
+    persons: dict[int, models.Person],
+    effective: Month,
+    tariff: Tariff,
+) -> Completion:
     """An addition takes effect: the employment, one employer-channel policy a type, and the months
     from the effective one to this one priced by P4."""
     errors = LineErrors()
     await _check_additions(transaction.employer_id, lines, effective, persons, errors, open_filings=False)
     errors.raise_any("nothing took effect")
     employer_id, start, ids = transaction.employer_id, effective.to_int(), [line.person_id for line in lines]
-    await models.Employment.bulk_create([models.Employment(
-        person_id=line.person_id, employer_id=employer_id, start_month=start, declared_wage=line.wage) for line in lines])
-    await models.Policy.bulk_create([models.Policy(
-        person_id=line.person_id, insurance_type=t, channel=Channel.EMPLOYER, employer_id=employer_id, start_month=start)
-        for line in lines for t in line.types])
+    await models.Employment.bulk_create(
+        [
+            models.Employment(
+                person_id=line.person_id, employer_id=employer_id, start_month=start, declared_wage=line.wage
+            )
+            for line in lines
+        ]
+    )
+    await models.Policy.bulk_create(
+        [
+            models.Policy(
+                person_id=line.person_id,
+                insurance_type=t,
+                channel=Channel.EMPLOYER,
+                employer_id=employer_id,
+                start_month=start,
+            )
+            for line in lines
+            for t in line.types
+        ]
+    )
     # Under the employer's lock, these are the rows just written: none was in force before (checked).
-    employments = await models.Employment.filter(employer_id=employer_id, start_month=start, person_id__in=ids,
-                                                 status=EmploymentStatus.ACTIVE).order_by("person_id")
+    employments = await models.Employment.filter(
+        employer_id=employer_id, start_month=start, person_id__in=ids, status=EmploymentStatus.ACTIVE
+    ).order_by("person_id")
     wanted = {(line.person_id, t) for line in lines for t in line.types}
-    policies = [p for p in await models.Policy.filter(
-        employer_id=employer_id, channel=Channel.EMPLOYER, start_month=start, person_id__in=ids,
-        status=PolicyStatus.ACTIVE, end_month__isnull=True).order_by("person_id", "id")
-        if (p.person_id, p.insurance_type) in wanted]
+    policies = [
+        p
+        for p in await models.Policy.filter(
+            employer_id=employer_id,
+            channel=Channel.EMPLOYER,
+            start_month=start,
+            person_id__in=ids,
+            status=PolicyStatus.ACTIVE,
+            end_month__isnull=True,
+        ).order_by("person_id", "id")
+        if (p.person_id, p.insurance_type) in wanted
+    ]
     wages = {line.person_id: line.wage for line in lines}
     months = month_range(effective, max(effective, clock.this_month()))  # materials may come after the month began
     await models.ContributionPeriod.bulk_create(
-        [employer_period(policy, month, wages[policy.person_id], tariff) for policy in policies for month in months])
-    periods = list(await models.ContributionPeriod.filter(policy_id__in=[p.id for p in policies]).order_by(
-        "person_id", "month", "id"))
+        [employer_period(policy, month, wages[policy.person_id], tariff) for policy in policies for month in months]
+    )
+    periods = list(
+        await models.ContributionPeriod.filter(policy_id__in=[p.id for p in policies]).order_by(
+            "person_id", "month", "id"
+        )
+    )
     await models.Person.filter(id__in=ids).update(category=PersonCategory.EMPLOYED, updated_at=clock.now())
     return Completion(transaction, list(employments), policies, periods)
 
 
-async def _let_go(transaction: models.BusinessTransaction, lines: list[_Line], persons: dict[int, models.Person],
-                  effective: Month) -> Completion:
+async def _let_go(
+    transaction: models.BusinessTransaction, lines: list[_Line], persons: dict[int, models.Person], effective: Month
+) -> Completion:
     """A removal takes effect: employment and this employer's policies end with the last month
     employed, and the months after it no longer fall due."""
     errors = LineErrors()
@@ -428,23 +589,39 @@ async def _let_go(transaction: models.BusinessTransaction, lines: list[_Line], p
     transaction.details = {**transaction.details, "lines": stored}
     dropped, ended_policies = 0, []
     for last, ids in by_last.items():
-        policy_ids = list(await models.Policy.filter(
-            employer_id=transaction.employer_id, channel=Channel.EMPLOYER, person_id__in=ids,
-            status=PolicyStatus.ACTIVE).values_list("id", flat=True))
+        policy_ids = list(
+            await models.Policy.filter(
+                employer_id=transaction.employer_id,
+                channel=Channel.EMPLOYER,
+                person_id__in=ids,
+                status=PolicyStatus.ACTIVE,
+            ).values_list("id", flat=True)
+        )
         ended_policies += policy_ids
         await models.Employment.filter(id__in=[employments[i].id for i in ids]).update(
-            end_month=last.to_int(), status=EmploymentStatus.ENDED)
+            end_month=last.to_int(), status=EmploymentStatus.ENDED
+        )
         await models.Policy.filter(id__in=policy_ids).update(end_month=last.to_int(), status=PolicyStatus.TERMINATED)
         dropped += await models.ContributionPeriod.filter(
-            policy_id__in=policy_ids, month__gt=last.to_int(), status=PeriodStatus.DUE).delete()
+            policy_id__in=policy_ids, month__gt=last.to_int(), status=PeriodStatus.DUE
+        ).delete()
     ids = [line.person_id for line in lines]
-    employed = set(await models.Employment.filter(
-        person_id__in=ids, status=EmploymentStatus.ACTIVE).values_list("person_id", flat=True))
-    flexible = set(await models.Policy.filter(
-        person_id__in=ids, channel=Channel.FLEXIBLE, status=PolicyStatus.ACTIVE).values_list("person_id", flat=True))
+    employed = set(
+        await models.Employment.filter(person_id__in=ids, status=EmploymentStatus.ACTIVE).values_list(
+            "person_id", flat=True
+        )
+    )
+    flexible = set(
+        await models.Policy.filter(person_id__in=ids, channel=Channel.FLEXIBLE, status=PolicyStatus.ACTIVE).values_list(
+            "person_id", flat=True
+        )
+    )
     now = clock.now()
-    for category, members in ((PersonCategory.EMPLOYED, employed), (PersonCategory.FLEXIBLE, flexible - employed),
-                              (PersonCategory.UNINSURED, set(ids) - employed - flexible)):
+    for category, members in (
+        (PersonCategory.EMPLOYED, employed),
+        (PersonCategory.FLEXIBLE, flexible - employed),
+        (PersonCategory.UNINSURED, set(ids) - employed - flexible),
+    ):
         changed = [i for i in members if persons[i].category not in (category, PersonCategory.RETIRED)]
         if changed:
             await models.Person.filter(id__in=changed).update(category=category, updated_at=now)

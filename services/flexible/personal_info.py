@@ -17,8 +17,14 @@ PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,18}[0-9]$")
 CHANGEABLE = ("phone", "address", "community_id")
 
 
-async def update_personal_info(actor: Viewer, person_id: int, *, phone: str | None = None, address: str | None = None,
-                               community_id: int | None = None) -> tuple[models.Person, models.BusinessTransaction]:
+async def update_personal_info(
+    actor: Viewer,
+    person_id: int,
+    *,
+    phone: str | None = None,
+    address: str | None = None,
+    community_id: int | None = None,
+) -> tuple[models.Person, models.BusinessTransaction]:
     """Apply the given changes (None leaves a detail as it is); the person, or their clerk, acts."""
     changes: dict[str, object] = {}
     if phone is not None:
@@ -51,7 +57,10 @@ async def update_personal_info(actor: Viewer, person_id: int, *, phone: str | No
             person.district_id = (await models.Community.get(id=person.community_id)).district_id
         await person.save(update_fields=[*changes, "district_id", "updated_at"])
         transaction = await record_transaction(
-            BusinessType.UPDATE_PERSONAL_INFO, actor, district_id=person.district_id, person_id=person.id,
+            BusinessType.UPDATE_PERSONAL_INFO,
+            actor,
+            district_id=person.district_id,
+            person_id=person.id,
             status=TransactionStatus.COMPLETED,
             details={"before": before, "after": {name: getattr(person, name) for name in CHANGEABLE}},
         )

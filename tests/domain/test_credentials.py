@@ -7,18 +7,26 @@ import time
 import pytest
 
 from domain.credentials import (
-    PASSWORD_MAX_LENGTH, InvalidUsername, PasswordTooLong, WeakPassword, check_chosen_password,
-    check_password_length, normalise_username,
+    PASSWORD_MAX_LENGTH,
+    InvalidUsername,
+    PasswordTooLong,
+    WeakPassword,
+    check_chosen_password,
+    check_password_length,
+    normalise_username,
 )
 
 
-@pytest.mark.parametrize("raw, stored", [
-    ("p12345678", "p12345678"),
-    ("Zhang.Wei-01", "zhang.wei-01"),
-    ("  abc  ", "abc"),
-    ("a_b", "a_b"),
-    ("x" * 32, "x" * 32),
-])
+@pytest.mark.parametrize(
+    "raw, stored",
+    [
+        ("p12345678", "p12345678"),
+        ("Zhang.Wei-01", "zhang.wei-01"),
+        ("  abc  ", "abc"),
+        ("a_b", "a_b"),
+        ("x" * 32, "x" * 32),
+    ],
+)
 def test_a_username_is_stored_lower_case(raw: str, stored: str) -> None:
     assert normalise_username(raw) == stored
 
@@ -29,14 +37,17 @@ def test_a_username_has_3_to_32_characters(raw: str) -> None:
         normalise_username(raw)
 
 
-@pytest.mark.parametrize("raw, position", [
-    ("张伟abc", 1),
-    ("abc def", 4),
-    ("abc\x1b[2J", 4),
-    ("ab\x00cd", 3),
-    ("abc;drop", 4),
-    ("ａｂｃ", 1),  # full-width letters look alike but are other characters
-])
+@pytest.mark.parametrize(
+    "raw, position",
+    [
+        ("张伟abc", 1),
+        ("abc def", 4),
+        ("abc\x1b[2J", 4),
+        ("ab\x00cd", 3),
+        ("abc;drop", 4),
+        ("ａｂｃ", 1),  # full-width letters look alike but are other characters
+    ],
+)
 def test_odd_characters_are_refused_without_being_repeated(raw: str, position: int) -> None:
     with pytest.raises(InvalidUsername) as refused:
         normalise_username(raw)
@@ -58,16 +69,19 @@ def test_acceptable_passwords(password: str) -> None:
     check_chosen_password(password, "p12345678")
 
 
-@pytest.mark.parametrize("password, reason", [
-    ("abc1234", "at least 8"),
-    ("abcdefgh", "letter and one digit"),
-    ("12345678", "letter and one digit"),
-    ("abc\t12345", "control"),
-    ("abc\u200b12345", "control"),
-    ("abc\ud80012345", "control"),
-    ("zhang.wei01", "cannot be the username"),
-    ("ZHANG.WEI01", "cannot be the username"),
-])
+@pytest.mark.parametrize(
+    "password, reason",
+    [
+        ("abc1234", "at least 8"),
+        ("abcdefgh", "letter and one digit"),
+        ("12345678", "letter and one digit"),
+        ("abc\t12345", "control"),
+        ("abc\u200b12345", "control"),
+        ("abc\ud80012345", "control"),
+        ("zhang.wei01", "cannot be the username"),
+        ("ZHANG.WEI01", "cannot be the username"),
+    ],
+)
 def test_weak_passwords_are_refused(password: str, reason: str) -> None:
     with pytest.raises(WeakPassword, match=reason):
         check_chosen_password(password, "zhang.wei01")

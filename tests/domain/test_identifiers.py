@@ -7,7 +7,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.identifiers import (
-    InvalidIdentifier, make_credit_code, make_resident_id, mask_resident_id, normalise_credit_code,
+    InvalidIdentifier,
+    make_credit_code,
+    make_resident_id,
+    mask_resident_id,
+    normalise_credit_code,
     parse_resident_id,
 )
 
@@ -42,10 +46,15 @@ def test_composed_id_numbers_always_check(birth, sequence):
     assert parsed.birth_date == birth and parsed.is_male == (sequence % 2 == 1)
 
 
-@given(st.dates(dt.date(1900, 1, 1), dt.date(2025, 12, 31)), st.integers(0, 999), st.integers(0, 16), st.sampled_from("0123456789"))
+@given(
+    st.dates(dt.date(1900, 1, 1), dt.date(2025, 12, 31)),
+    st.integers(0, 999),
+    st.integers(0, 16),
+    st.sampled_from("0123456789"),
+)
 def test_changing_one_digit_breaks_the_check(birth, sequence, position, digit):
     number = make_resident_id("420102", birth, sequence)
-    changed = number[:position] + digit + number[position + 1:]
+    changed = number[:position] + digit + number[position + 1 :]
     if changed != number:
         with pytest.raises(InvalidIdentifier):
             parse_resident_id(changed)
@@ -58,9 +67,11 @@ def test_masking_keeps_area_and_last_four():
 def test_a_real_shaped_credit_code_checks_and_its_organisation_code_too():
     code = make_credit_code("91420100", "MA4K0000")
     assert normalise_credit_code(code.lower()) == code
-    for bad, reason in ((code[:-1] + ("0" if code[-1] != "0" else "1"), "check character"),
-                        (code[:8] + "I" + code[9:], "cannot contain I"),
-                        (code[:10], "18 characters")):
+    for bad, reason in (
+        (code[:-1] + ("0" if code[-1] != "0" else "1"), "check character"),
+        (code[:8] + "I" + code[9:], "cannot contain I"),
+        (code[:10], "18 characters"),
+    ):
         with pytest.raises(InvalidIdentifier, match=reason):
             normalise_credit_code(bad)
 
@@ -71,6 +82,7 @@ def test_a_credit_code_whose_organisation_code_fails_is_refused():
     wrong_org_check = "0" if organisation[-1] != "0" else "1"
     first17 = good[:16] + wrong_org_check
     from domain.identifiers import credit_check_character
+
     with pytest.raises(InvalidIdentifier, match="organisation code"):
         normalise_credit_code(first17 + credit_check_character(first17))
 

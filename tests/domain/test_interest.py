@@ -40,10 +40,13 @@ def test_a_whole_year_at_another_rate():
     assert back_pay_interest(D("1000.00"), Month(2024, 6), Month(2025, 6), D("0.03")) == D("30.00")
 
 
-@pytest.mark.parametrize(("due", "paid"), [
-    (Month(2026, 3), Month(2026, 3)),  # paid in the month it was due
-    (Month(2026, 3), Month(2025, 12)),  # paid before it was due
-])
+@pytest.mark.parametrize(
+    ("due", "paid"),
+    [
+        (Month(2026, 3), Month(2026, 3)),  # paid in the month it was due
+        (Month(2026, 3), Month(2025, 12)),  # paid before it was due
+    ],
+)
 def test_no_interest_when_not_late(due, paid):
     assert back_pay_interest(D("960.00"), due, paid) == D("0.00")
 
@@ -54,8 +57,10 @@ def test_months_overdue_counts_whole_calendar_months():
     assert months_overdue(Month(2026, 3), Month(2026, 1)) == 0
 
 
-@pytest.mark.parametrize(("principal", "rate"), [(D("-1.00"), D("0.015")), (D("1.00"), D("-0.01")),
-                                                 (960.0, D("0.015")), (D("1.00"), D("NaN"))])
+@pytest.mark.parametrize(
+    ("principal", "rate"),
+    [(D("-1.00"), D("0.015")), (D("1.00"), D("-0.01")), (960.0, D("0.015")), (D("1.00"), D("NaN"))],
+)
 def test_a_negative_or_inexact_input_is_refused(principal, rate):
     with pytest.raises(InvalidInterestInput):
         simple_interest(principal, 3, rate)

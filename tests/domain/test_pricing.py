@@ -38,12 +38,16 @@ def half_up(value: Decimal) -> Decimal:
 
 # P2: flexible pension
 
-@pytest.mark.parametrize(("grade", "base", "amount"), [
-    (D("1.00"), D("8000.00"), D("1600.00")),
-    (D("0.60"), D("4800.00"), D("960.00")),
-    (D("0.70"), D("5600.00"), D("1120.00")),
-    (D("3.00"), D("24000.00"), D("4800.00")),
-])
+
+@pytest.mark.parametrize(
+    ("grade", "base", "amount"),
+    [
+        (D("1.00"), D("8000.00"), D("1600.00")),
+        (D("0.60"), D("4800.00"), D("960.00")),
+        (D("0.70"), D("5600.00"), D("1120.00")),
+        (D("3.00"), D("24000.00"), D("4800.00")),
+    ],
+)
 def test_pension_at_an_average_wage_of_8000(grade, base, amount):
     assert flexible_pension(AVERAGE, grade, RATES) == FlexiblePrice(base, D("0.20"), amount)
 
@@ -102,6 +106,7 @@ def test_pension_never_falls_as_the_average_wage_rises(low, high, grade):
 
 # P3: flexible medical
 
+
 def test_medical_at_an_average_wage_of_8000():
     # 6% of 8000.00 = 480.00, plus the 7.00 large-claim top-up.
     assert flexible_medical(AVERAGE, RATES) == FlexiblePrice(D("8000.00"), D("0.06"), D("487.00"))
@@ -121,24 +126,31 @@ def test_medical_is_exact_to_the_fen(average):
 
 # P4: employer channel
 
-@pytest.mark.parametrize(("insurance_type", "employer", "person", "rate"), [
-    (InsuranceType.PENSION, D("1600.00"), D("800.00"), D("0.24")),
-    (InsuranceType.MEDICAL, D("800.00"), D("200.00"), D("0.10")),
-    (InsuranceType.UNEMPLOYMENT, D("70.00"), D("30.00"), D("0.010")),
-    (InsuranceType.WORK_INJURY, D("50.00"), D("0.00"), D("0.005")),
-    (InsuranceType.MATERNITY, D("70.00"), D("0.00"), D("0.007")),
-])
+
+@pytest.mark.parametrize(
+    ("insurance_type", "employer", "person", "rate"),
+    [
+        (InsuranceType.PENSION, D("1600.00"), D("800.00"), D("0.24")),
+        (InsuranceType.MEDICAL, D("800.00"), D("200.00"), D("0.10")),
+        (InsuranceType.UNEMPLOYMENT, D("70.00"), D("30.00"), D("0.010")),
+        (InsuranceType.WORK_INJURY, D("50.00"), D("0.00"), D("0.005")),
+        (InsuranceType.MATERNITY, D("70.00"), D("0.00"), D("0.007")),
+    ],
+)
 def test_employer_shares_on_a_wage_of_10000(insurance_type, employer, person, rate):
     price = employer_contribution(D("10000.00"), AVERAGE, insurance_type, RATES)
     assert price == EmployerPrice(D("10000.00"), employer, person, employer + person, rate)
 
 
-@pytest.mark.parametrize(("declared", "base"), [
-    (D("3000.00"), D("4800.00")),  # below 60% of 8000
-    (D("4800.00"), D("4800.00")),
-    (D("30000.00"), D("24000.00")),  # above 300% of 8000
-    (D("6543.214"), D("6543.21")),
-])
+@pytest.mark.parametrize(
+    ("declared", "base"),
+    [
+        (D("3000.00"), D("4800.00")),  # below 60% of 8000
+        (D("4800.00"), D("4800.00")),
+        (D("30000.00"), D("24000.00")),  # above 300% of 8000
+        (D("6543.214"), D("6543.21")),
+    ],
+)
 def test_employer_base_is_the_declared_wage_held_within_60_to_300_percent(declared, base):
     assert employer_base(declared, AVERAGE, RATES) == base
 
@@ -179,9 +191,13 @@ def test_employer_price_never_falls_as_the_wage_rises(low, high, average):
 
 # Rates are parameters (effective-dated), not constants
 
+
 def test_rates_in_force_come_from_parameter_values():
-    values = {**DEFAULT_VALUES, ParameterCode.FLEX_PENSION_RATE: D("0.18"),
-              ParameterCode.FLEX_MEDICAL_TOP_UP: D("10.00")}
+    values = {
+        **DEFAULT_VALUES,
+        ParameterCode.FLEX_PENSION_RATE: D("0.18"),
+        ParameterCode.FLEX_MEDICAL_TOP_UP: D("10.00"),
+    }
     rates = rates_from_values(values)
     assert flexible_pension(AVERAGE, D("1.00"), rates).amount == D("1440.00")
     assert flexible_medical(AVERAGE, rates).amount == D("490.00")

@@ -45,17 +45,27 @@ def test_interest_is_at_the_rate_in_force_when_paid():
 wages = st.decimals(min_value=D("1000.00"), max_value=D("60000.00"), places=2)
 
 
-@given(due_wage=wages, rise=st.decimals(min_value=D("0.00"), max_value=D("20000.00"), places=2),
-       grade=st.sampled_from(pension_grades(default_rates())), due_year=st.integers(2000, 2030),
-       years_later=st.integers(0, 10), month=st.integers(1, 12), months_later=st.integers(0, 11))
-def test_a_back_pay_after_cancellation_costs_at_least_what_was_cancelled(due_wage, rise, grade, due_year, years_later,
-                                                                          month, months_later):
+@given(
+    due_wage=wages,
+    rise=st.decimals(min_value=D("0.00"), max_value=D("20000.00"), places=2),
+    grade=st.sampled_from(pension_grades(default_rates())),
+    due_year=st.integers(2000, 2030),
+    years_later=st.integers(0, 10),
+    month=st.integers(1, 12),
+    months_later=st.integers(0, 11),
+)
+def test_a_back_pay_after_cancellation_costs_at_least_what_was_cancelled(
+    due_wage, rise, grade, due_year, years_later, month, months_later
+):
     """F7, F8: at the same grade, when the wage has not fallen, back-paying a cancelled month later
     costs its principal at today's wage plus interest, never less than what was cancelled."""
     due = Month(due_year, month)
     paid = due.plus(years_later * 12 + months_later)
-    prices = tariff((due_year, str(due_wage)), (paid.year, str(due_wage + rise))) if paid.year != due_year \
+    prices = (
+        tariff((due_year, str(due_wage)), (paid.year, str(due_wage + rise)))
+        if paid.year != due_year
         else tariff((due_year, str(due_wage)))
+    )
     cancelled = prices.pension(due, grade).amount
     back_pay = prices.pension(paid, grade).amount
     assert back_pay + prices.interest(back_pay, due, paid) >= cancelled

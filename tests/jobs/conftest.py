@@ -18,7 +18,9 @@ async def arq_settings(test_settings: Settings) -> AsyncIterator[Settings]:
     test leaves there is removed after it: the queue, its keys, and the jobs still queued (a
     killed worker's attempt stays queued), whose own keys arq does not name after the queue."""
     queue_name = f"shebao:test:{uuid.uuid4().hex}"
-    yield Settings(database_url=test_settings.database_url, redis_url=os.environ["REDIS_URL"], job_queue_name=queue_name)
+    yield Settings(
+        database_url=test_settings.database_url, redis_url=os.environ["REDIS_URL"], job_queue_name=queue_name
+    )
     redis = Redis.from_url(os.environ["REDIS_URL"])
     try:
         queued = [member.decode() for member in await redis.zrange(queue_name, 0, -1)]

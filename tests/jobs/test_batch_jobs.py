@@ -8,16 +8,27 @@ import pytest
 
 import models
 from domain.enums import (
-    ArrearStatus, Channel, InsuranceType, JobKind, JobStatus, LedgerKind, PeriodStatus, PersonCategory, Role,
+    ArrearStatus,
+    Channel,
+    InsuranceType,
+    JobKind,
+    JobStatus,
+    LedgerKind,
+    PeriodStatus,
+    PersonCategory,
+    Role,
 )
 from domain.months import Month
 from jobs import batch as batch_jobs
 from jobs.cron import (
-    month_end_on_last_day, nightly_arrears_interest, nightly_statistics_refresh, roll_over_unaccepted_filings,
+    month_end_on_last_day,
+    nightly_arrears_interest,
+    nightly_statistics_refresh,
+    roll_over_unaccepted_filings,
 )
 from resolvers.inputs import encode_id
-from schema.root import schema
 from schema.context import Context
+from schema.root import schema
 from services.common import clock
 from services.employer import staffing
 from services.employer.staffing import AddLine
@@ -29,6 +40,8 @@ pytestmark = pytest.mark.usefixtures("db")
 
 async def as_admin(query: str, **variables):
     return await data(query, viewer=await factories.viewer(Role.ADMIN), **variables)
+
+
 D = Decimal
 
 RUN = """mutation ($input: RunMonthEndInput!) { runMonthEnd(input: $input) {
@@ -52,8 +65,23 @@ async def city():
     """Twelve flexible persons insured since January at grade 1.00, with passbooks of various sizes."""
     await factories.average_wage(2026, "8000.00")
     home = await factories.community(await factories.district())
-    balances = [D(b) for b in ("0.00", "486.99", "487.00", "1599.99", "1600.00", "2086.99", "2087.00", "5000.00",
-                               "1700.00", "100.00", "2500.00", "1600.01")]
+    balances = [
+        D(b)
+        for b in (
+            "0.00",
+            "486.99",
+            "487.00",
+            "1599.99",
+            "1600.00",
+            "2086.99",
+            "2087.00",
+            "5000.00",
+            "1700.00",
+            "100.00",
+            "2500.00",
+            "1600.01",
+        )
+    ]
     people = []
     for number, balance in enumerate(balances):
         person = await factories.person(home, name=f"居民{number}", category=PersonCategory.FLEXIBLE)
@@ -81,18 +109,29 @@ async def test_month_end_runs_once_for_the_whole_city(city, held_jobs):
     await assert_month_collected(city)
     job = await models.Job.get(kind="MONTH_END")
     assert job.status is JobStatus.SUCCEEDED
-    assert job.result == {"month": "2026-11", "persons": 12, "paid_periods": 12, "periods_in_arrears": 12,
-                          "collected_orders": 0, "lapsed_orders": 0}
+    assert job.result == {
+        "month": "2026-11",
+        "persons": 12,
+        "paid_periods": 12,
+        "periods_in_arrears": 12,
+        "collected_orders": 0,
+        "lapsed_orders": 0,
+    }
     again = (await as_admin(RUN, input={"month": "2026-11"}))["runMonthEnd"]
-    assert [e["code"] for e in again["errors"]] == ["JOB_ALREADY_STARTED"] and again["job"]["id"] == started["job"]["id"]
+    assert [e["code"] for e in again["errors"]] == ["JOB_ALREADY_STARTED"] and again["job"]["id"] == started["job"][
+        "id"
+    ]
     assert held_jobs.job_ids == []
 
 
-@pytest.mark.parametrize(("now", "month"), [
-    ("2026-11-10T10:00:00+08:00", "2026-11"),  # not ended
-    ("2026-11-30T23:30:00+08:00", "2026-12"),  # in the future
-    ("2026-11-30T23:30:00+08:00", "2025-10"),  # thirteen months back
-])
+@pytest.mark.parametrize(
+    ("now", "month"),
+    [
+        ("2026-11-10T10:00:00+08:00", "2026-11"),  # not ended
+        ("2026-11-30T23:30:00+08:00", "2026-12"),  # in the future
+        ("2026-11-30T23:30:00+08:00", "2025-10"),  # thirteen months back
+    ],
+)
 async def test_a_month_end_for_a_month_not_ended_or_long_past_is_refused(now, month):
     clock.freeze(now)
     refused = (await as_admin(RUN, input={"month": month}))["runMonthEnd"]
@@ -140,8 +179,9 @@ async def test_the_cron_starts_the_month_end_on_the_last_day_only(city, held_job
 async def test_the_cron_rolls_filings_not_accepted_by_the_20th_over_to_next_month_once():
     from jobs.worker import WorkerSettings  # the schedule: daily at 00:10 local time (M2)
 
-    assert [(job.hour, job.minute) for job in WorkerSettings.cron_jobs
-            if job.coroutine is roll_over_unaccepted_filings] == [(0, 10)]
+    assert [
+        (job.hour, job.minute) for job in WorkerSettings.cron_jobs if job.coroutine is roll_over_unaccepted_filings
+    ] == [(0, 10)]
     await factories.average_wage(2026, "8000.00")
     home = await factories.district()
     employer = await factories.employer(home)
@@ -156,7 +196,8 @@ async def test_the_cron_rolls_filings_not_accepted_by_the_20th_over_to_next_mont
     moved = await models.BusinessTransaction.get(id=filing.id)
     assert moved.effective_month == 202612
     assert [move["reason"] for move in moved.details["effective_month_moves"]] == [
-        "not accepted by the 20th: takes effect from 2026-12"]
+        "not accepted by the 20th: takes effect from 2026-12"
+    ]
 
 
 @pytest.fixture
@@ -169,21 +210,37 @@ async def unpaid():
     pension = await factories.flexible_pension(person, Month(2026, 9))
     medical = await factories.flexible_medical(person, Month(2026, 9))
     await factories.periods(pension, Month(2026, 9), 1, "8000.00", "0.20", "1600.00")
-    october = await factories.periods(pension, Month(2026, 10), 1, "8000.00", "0.20", "1600.00", status=PeriodStatus.ARREARS)
+    october = await factories.periods(
+        pension, Month(2026, 10), 1, "8000.00", "0.20", "1600.00", status=PeriodStatus.ARREARS
+    )
     await factories.arrears(october)
-    october_medical = await factories.periods(medical, Month(2026, 10), 1, "8000.00", "0.06", "487.00",
-                                              status=PeriodStatus.ARREARS)
+    october_medical = await factories.periods(
+        medical, Month(2026, 10), 1, "8000.00", "0.06", "487.00", status=PeriodStatus.ARREARS
+    )
     await factories.arrears(october_medical, status=ArrearStatus.ORDERED)
     await factories.periods(pension, Month(2026, 11), 1, "8000.00", "0.20", "1600.00", status=PeriodStatus.DUE)
     await factories.periods(medical, Month(2026, 11), 1, "8000.00", "0.06", "487.00", status=PeriodStatus.DUE)
     staff = await factories.person(home, name="马强", category=PersonCategory.EMPLOYED)
     employer = await factories.employer(await factories.district())
     await models.Employment.create(person=staff, employer=employer, start_month=202601, declared_wage=D("3000.00"))
-    policy = await models.Policy.create(person=staff, insurance_type=InsuranceType.PENSION, channel=Channel.EMPLOYER,
-                                        employer=employer, start_month=202601)
-    await models.ContributionPeriod.create(policy=policy, person=staff, month=202611, insurance_type=InsuranceType.PENSION,
-                                           channel=Channel.EMPLOYER, base=D("4800.00"), rate=D("0.24"),
-                                           amount=D("1152.00"), employer_amount=D("768.00"))
+    policy = await models.Policy.create(
+        person=staff,
+        insurance_type=InsuranceType.PENSION,
+        channel=Channel.EMPLOYER,
+        employer=employer,
+        start_month=202601,
+    )
+    await models.ContributionPeriod.create(
+        policy=policy,
+        person=staff,
+        month=202611,
+        insurance_type=InsuranceType.PENSION,
+        channel=Channel.EMPLOYER,
+        base=D("4800.00"),
+        rate=D("0.24"),
+        amount=D("1152.00"),
+        employer_amount=D("768.00"),
+    )
     return person, staff
 
 
@@ -194,7 +251,11 @@ async def period(person, month: int, insurance_type=InsuranceType.PENSION):
 async def test_a_corrected_average_wage_reprices_what_is_not_yet_paid(unpaid, held_jobs):
     person, staff = unpaid
     done = (await as_admin(PUBLISH, input={"year": 2026, "averageWage": "8200.00"}))["publishAverageWage"]
-    assert done["errors"] == [] and done["parameter"] == {"code": "AVERAGE_MONTHLY_WAGE", "effectiveFrom": "2026-01", "value": "8200"}
+    assert done["errors"] == [] and done["parameter"] == {
+        "code": "AVERAGE_MONTHLY_WAGE",
+        "effectiveFrom": "2026-01",
+        "value": "8200",
+    }
     assert done["job"]["params"] == {"year": 2026, "average_wage": "8200.00", "first_month": 202601, "last_month": None}
     pending = "{ parameters(code: AVERAGE_MONTHLY_WAGE) { edges { node { pendingJob { id } } } } }"
     assert (await as_admin(pending))["parameters"]["edges"][0]["node"]["pendingJob"] == {"id": done["job"]["id"]}
@@ -202,7 +263,9 @@ async def test_a_corrected_average_wage_reprices_what_is_not_yet_paid(unpaid, he
     assert (await as_admin(pending))["parameters"]["edges"][0]["node"]["pendingJob"] is None
     assert (await period(person, 202609)).amount == D("1600.00")  # paid: stays
     assert (await period(person, 202610)).amount == D("1640.00")  # 20% of 1.00 x 8200.00
-    assert (await models.Arrear.get(person_id=person.id, insurance_type=InsuranceType.PENSION)).principal == D("1640.00")
+    assert (await models.Arrear.get(person_id=person.id, insurance_type=InsuranceType.PENSION)).principal == D(
+        "1640.00"
+    )
     assert (await period(person, 202610, InsuranceType.MEDICAL)).amount == D("487.00")  # in a payment order: stays
     assert (await period(person, 202611)).amount == D("1640.00")
     assert (await period(person, 202611, InsuranceType.MEDICAL)).amount == D("499.00")  # 6% of 8200.00 + 7.00
@@ -213,14 +276,17 @@ async def test_a_corrected_average_wage_reprices_what_is_not_yet_paid(unpaid, he
     assert job.result == {"first_month": "2026-01", "last_month": None, "periods_priced_again": 5}
 
 
-@pytest.mark.parametrize(("year", "amount", "field", "code"), [
-    (2026, "0.00", "averageWage", "INVALID_AMOUNT"),
-    (2026, "-8000.00", "averageWage", "INVALID_AMOUNT"),
-    (2026, "8000.00", "averageWage", "INVALID_AMOUNT"),  # already the published value
-    (2026, "1000000.01", "averageWage", "INVALID_AMOUNT"),
-    (2031, "9000.00", "year", "INVALID_INPUT"),
-    (1900, "9000.00", "year", "INVALID_INPUT"),
-])
+@pytest.mark.parametrize(
+    ("year", "amount", "field", "code"),
+    [
+        (2026, "0.00", "averageWage", "INVALID_AMOUNT"),
+        (2026, "-8000.00", "averageWage", "INVALID_AMOUNT"),
+        (2026, "8000.00", "averageWage", "INVALID_AMOUNT"),  # already the published value
+        (2026, "1000000.01", "averageWage", "INVALID_AMOUNT"),
+        (2031, "9000.00", "year", "INVALID_INPUT"),
+        (1900, "9000.00", "year", "INVALID_INPUT"),
+    ],
+)
 async def test_bad_wages_are_refused_and_nothing_is_repriced(unpaid, year, amount, field, code):
     refused = (await as_admin(PUBLISH, input={"year": year, "averageWage": amount}))["publishAverageWage"]
     assert [(e["field"], e["code"]) for e in refused["errors"]] == [(field, code)]
@@ -244,8 +310,11 @@ async def test_job_updates_follow_a_job_until_it_ends(city, held_jobs):
     clock.freeze("2026-11-30T23:30:00+08:00")
     job_id = (await as_admin(RUN, input={"month": "2026-11"}))["runMonthEnd"]["job"]["id"]
     admin = await factories.viewer(Role.ADMIN)
-    updates = await schema.subscribe("subscription ($id: ID!) { jobUpdates(id: $id) { status progress } }",
-                                     variable_values={"id": job_id}, context_value=Context(viewer=admin))
+    updates = await schema.subscribe(
+        "subscription ($id: ID!) { jobUpdates(id: $id) { status progress } }",
+        variable_values={"id": job_id},
+        context_value=Context(viewer=admin),
+    )
     first = await anext(updates)
     assert first.data == {"jobUpdates": {"status": "QUEUED", "progress": 0.0}}
     await held_jobs.run_all()
@@ -254,8 +323,11 @@ async def test_job_updates_follow_a_job_until_it_ends(city, held_jobs):
     with pytest.raises(StopAsyncIteration):
         await anext(updates)
     clerk = await factories.viewer(Role.CLERK, community=await factories.community(await factories.district()))
-    refused = await schema.subscribe("subscription ($id: ID!) { jobUpdates(id: $id) { status } }",
-                                     variable_values={"id": job_id}, context_value=Context(viewer=clerk))
+    refused = await schema.subscribe(
+        "subscription ($id: ID!) { jobUpdates(id: $id) { status } }",
+        variable_values={"id": job_id},
+        context_value=Context(viewer=clerk),
+    )
     result = refused if not hasattr(refused, "__aiter__") else await anext(refused)
     assert [e.extensions["code"] for e in result.errors] == ["FORBIDDEN"]
     assert encode_id("Job", (await models.Job.get()).id) == job_id

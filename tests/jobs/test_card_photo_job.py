@@ -74,10 +74,17 @@ async def test_a_photo_without_a_face_is_rejected_with_a_reason_a_person_underst
 
 async def test_the_photo_is_checked_to_the_standard_in_force(applicant, held_jobs):
     """An administrator publishes another standard (P7) in the parameter table: the job follows it."""
-    one_inch = {**CARD_PHOTO_STANDARD, "width": 295, "height": 413, "face_width_px": 170, "max_bytes": 30 * 1024,
-                "min_bytes": 10 * 1024}
-    await models.Parameter.create(code=ParameterCode.CARD_PHOTO_STANDARD, effective_from=clock.this_month().to_int(),
-                                  value_json=one_inch)
+    one_inch = {
+        **CARD_PHOTO_STANDARD,
+        "width": 295,
+        "height": 413,
+        "face_width_px": 170,
+        "max_bytes": 30 * 1024,
+        "min_bytes": 10 * 1024,
+    }
+    await models.Parameter.create(
+        code=ParameterCode.CARD_PHOTO_STANDARD, effective_from=clock.this_month().to_int(), value_json=one_inch
+    )
     application = await enroll(applicant, factories.face_photo())
     await held_jobs.run_all()
     checked = await models.MedicalCardApplication.get(id=application.id)
@@ -107,8 +114,13 @@ async def test_an_arq_worker_checks_the_photo(applicant, arq_settings):
     try:
         application = await enroll(applicant, factories.face_photo())
         environment = {**os.environ, "DATABASE_URL": settings.database_url, "JOB_QUEUE_NAME": queue_name}
-        worker = subprocess.Popen([sys.executable, "main.py", "worker"], cwd=ROOT, env=environment,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        worker = subprocess.Popen(
+            [sys.executable, "main.py", "worker"],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(300):
             checked = await models.MedicalCardApplication.get(id=application.id)
             if checked.status is not CardApplicationStatus.PHOTO_PENDING:

@@ -49,10 +49,20 @@ async def test_a_job_reports_progress_and_its_result(in_process, job_function):
     await in_process.drain()
 
     assert seen == [0.25, 0.5, 0.75, 1.0]
-    read = (await data("query($id: ID!) { job(id: $id) { kind status progress result error attempts } }",
-                       id=encode_id("Job", job.id)))["job"]
-    assert read == {"kind": "RECALCULATE_ARREARS", "status": "SUCCEEDED", "progress": 1.0,
-                    "result": {"counted": 4, "asked": 4}, "error": None, "attempts": 1}
+    read = (
+        await data(
+            "query($id: ID!) { job(id: $id) { kind status progress result error attempts } }",
+            id=encode_id("Job", job.id),
+        )
+    )["job"]
+    assert read == {
+        "kind": "RECALCULATE_ARREARS",
+        "status": "SUCCEEDED",
+        "progress": 1.0,
+        "result": {"counted": 4, "asked": 4},
+        "error": None,
+        "attempts": 1,
+    }
 
 
 async def test_a_transient_failure_is_retried_then_succeeds(in_process, job_function, monkeypatch):
@@ -102,8 +112,13 @@ async def test_a_real_arq_worker_runs_queued_jobs_against_the_database(arq_setti
     settings = arq_settings
     queue_name = settings.job_queue_name
     environment = {**os.environ, "DATABASE_URL": settings.database_url, "JOB_QUEUE_NAME": queue_name}
-    worker = subprocess.Popen([sys.executable, "main.py", "worker"], cwd=ROOT, env=environment,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    worker = subprocess.Popen(
+        [sys.executable, "main.py", "worker"],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     queue = ArqQueue(settings)
     use_queue(queue)
     try:
@@ -117,7 +132,8 @@ async def test_a_real_arq_worker_runs_queued_jobs_against_the_database(arq_setti
             await asyncio.sleep(0.1)
         finished = await models.Job.filter(id__in=[j.id for j in jobs])
         assert sorted(job.error for job in finished) == [
-            f"medical-card application {n} does not exist" for n in (1001, 1002, 1003)]
+            f"medical-card application {n} does not exist" for n in (1001, 1002, 1003)
+        ]
         assert worker.poll() is None, "the worker stopped"
     finally:
         use_queue(None)

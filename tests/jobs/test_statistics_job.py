@@ -11,9 +11,9 @@ from domain.enums import InsuranceType, JobKind, JobStatus, Role
 from domain.months import Month
 from jobs.queue import create_job
 from jobs.registry import run_job
+from services import statistics
 from services.collection import batch
 from services.common import clock
-from services import statistics
 from services.statistics import Dimension
 from tests import factories
 
@@ -68,8 +68,9 @@ async def test_the_first_run_fills_the_window_and_later_runs_this_month_and_last
     second = await computed_at()
     again = {m for m in second if second[m] != first[m]}
     assert again == {202610, 202611}
-    assert (await statistics.enrollment_stats([Dimension.MONTH], from_month=Month(2026, 9), to_month=NOVEMBER)).as_of \
-        == first[202609]
+    assert (
+        await statistics.enrollment_stats([Dimension.MONTH], from_month=Month(2026, 9), to_month=NOVEMBER)
+    ).as_of == first[202609]
 
 
 async def test_a_new_month_is_added_and_a_missing_month_filled(city, held_jobs):
@@ -85,7 +86,8 @@ async def test_a_new_month_is_added_and_a_missing_month_filled(city, held_jobs):
     refreshed = {m for m, at in (await computed_at()).items() if at == clock.now()}
     assert refreshed == {202501, 202611, 202612}
     assert (await models.Job.filter(kind=JobKind.REFRESH_STATISTICS).order_by("-created_at").first()).result[
-        "window"] == ["2024-01", "2026-12"]
+        "window"
+    ] == ["2024-01", "2026-12"]
 
 
 async def test_a_refresh_killed_half_way_goes_on_from_the_last_month_committed(city, held_jobs, monkeypatch):
@@ -136,7 +138,6 @@ async def test_a_month_is_replaced_whole_or_not_at_all(city, monkeypatch):
     assert await models.EnrollmentRollup.filter(month=202611).values_list("grouping_set", "persons") == before
     assert (await models.RollupMonth.get(month=202611)).computed_at == clock.parse_moment("2026-11-10T02:00:00+08:00")
     assert (await statistics.enrollment_stats([])).as_of < clock.now()
-
 
 
 async def test_the_whole_window_is_counted_again_when_asked(city, held_jobs):

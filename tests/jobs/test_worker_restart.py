@@ -22,8 +22,10 @@ from tests.jobs.test_batch_jobs import expected_after
 
 pytestmark = [
     pytest.mark.usefixtures("db"),
-    pytest.mark.skipif(not (os.environ.get("REDIS_URL") and os.environ.get("DATABASE_URL", "").startswith("postgres")),
-                       reason="needs PostgreSQL and Redis"),
+    pytest.mark.skipif(
+        not (os.environ.get("REDIS_URL") and os.environ.get("DATABASE_URL", "").startswith("postgres")),
+        reason="needs PostgreSQL and Redis",
+    ),
 ]
 ROOT = Path(__file__).resolve().parents[2]
 PERSONS = 300
@@ -52,15 +54,24 @@ async def test_a_killed_worker_leaves_a_month_end_the_next_one_finishes_exactly(
 
     settings = arq_settings
     queue_name = settings.job_queue_name
-    environment = {**os.environ, "DATABASE_URL": settings.database_url, "JOB_QUEUE_NAME": queue_name,
-                   "JOB_STALE_SECONDS": "1"}
+    environment = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "JOB_QUEUE_NAME": queue_name,
+        "JOB_STALE_SECONDS": "1",
+    }
     queue = ArqQueue(settings)
     use_queue(queue)
     workers = []
 
     def start_worker() -> subprocess.Popen:
-        worker = subprocess.Popen([sys.executable, "main.py", "worker"], cwd=ROOT, env=environment,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        worker = subprocess.Popen(
+            [sys.executable, "main.py", "worker"],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         workers.append(worker)
         return worker
 

@@ -36,8 +36,15 @@ async def test_one_ledger_entry_per_period_and_kind():
     owner, policy = await _flexible()
     [period] = await factories.periods(policy, Month(2026, 1), 1, "8000.00", "0.20", "1600.00")
     book = await factories.passbook(owner, [("PSBC-9", "5000.00")])
-    debit = dict(passbook=book, kind=LedgerKind.CONTRIBUTION_DEBIT, amount=Decimal("1600.00"),
-                 balance_after=Decimal("3400.00"), month=202601, period=period, booked_at=clock.now())
+    debit = dict(
+        passbook=book,
+        kind=LedgerKind.CONTRIBUTION_DEBIT,
+        amount=Decimal("1600.00"),
+        balance_after=Decimal("3400.00"),
+        month=202601,
+        period=period,
+        booked_at=clock.now(),
+    )
     await models.LedgerEntry.create(**debit)
     with pytest.raises(IntegrityError):
         await models.LedgerEntry.create(**debit)
@@ -73,9 +80,15 @@ async def test_the_database_refuses_what_must_never_happen(sql, what):
 async def test_an_invalid_id_number_is_never_stored():
     home = await factories.community(await factories.district())
     with pytest.raises(ValidationError):
-        await models.Person.create(id_number="420102198005170011", name="错号", gender="MALE",
-                                   birth_date="1980-05-17", category="FLEXIBLE", district_id=home.district_id,
-                                   community=home)
+        await models.Person.create(
+            id_number="420102198005170011",
+            name="错号",
+            gender="MALE",
+            birth_date="1980-05-17",
+            category="FLEXIBLE",
+            district_id=home.district_id,
+            community=home,
+        )
     assert await models.Person.all().count() == 0
 
 

@@ -5,10 +5,17 @@ import pytest
 from resolvers.viewer import bearer_token, client_address
 
 
-@pytest.mark.parametrize(("header", "token"), [
-    ("Bearer abc123", "abc123"), ("bearer abc123", "abc123"), ("Bearer ", None), ("Basic abc", None),
-    (None, None), ("Bearer " + "x" * 257, None),
-])
+@pytest.mark.parametrize(
+    ("header", "token"),
+    [
+        ("Bearer abc123", "abc123"),
+        ("bearer abc123", "abc123"),
+        ("Bearer ", None),
+        ("Basic abc", None),
+        (None, None),
+        ("Bearer " + "x" * 257, None),
+    ],
+)
 def test_only_a_bearer_token_of_sane_length_is_taken(header, token):
     assert bearer_token(header) == token
 

@@ -47,7 +47,10 @@ async def hall():
     office = await appointments.create_office(jiangan.id, "江岸区社保服务大厅", "江岸区沿江大道 1 号")
     person = await factories.person(home, name="张伟")
     return {
-        "district": jiangan, "home": home, "office": office, "person": person,
+        "district": jiangan,
+        "home": home,
+        "office": office,
+        "person": person,
         "me": await factories.viewer(Role.PERSON, person=person),
         "tomorrow": await open_morning(office, TOMORROW),
     }
@@ -67,7 +70,9 @@ def codes(payload) -> list[tuple[str | None, str]]:
 
 
 async def book(viewer, slot, **fields):
-    return (await data(BOOK, viewer=viewer, input={"slotId": gid("AppointmentSlot", slot), **fields}))["bookAppointment"]
+    return (await data(BOOK, viewer=viewer, input={"slotId": gid("AppointmentSlot", slot), **fields}))[
+        "bookAppointment"
+    ]
 
 
 async def cancel(viewer, appointment_id: str):
@@ -94,16 +99,27 @@ async def test_slots_show_their_free_places_and_hide_full_ones_unless_asked(hall
     assert free["totalCount"] == 3 + 5
     nodes = [edge["node"] for edge in free["edges"]]
     assert [node["startsAt"] for node in nodes[:4]] == [
-        "2026-11-10T10:30:00+08:00", "2026-11-10T11:00:00+08:00", "2026-11-10T11:30:00+08:00",
-        "2026-11-11T09:30:00+08:00"]
+        "2026-11-10T10:30:00+08:00",
+        "2026-11-10T11:00:00+08:00",
+        "2026-11-10T11:30:00+08:00",
+        "2026-11-11T09:30:00+08:00",
+    ]
     assert nodes[3] | {"id": None} == {
-        "id": None, "businessCategory": "REGISTRATION", "startsAt": "2026-11-11T09:30:00+08:00",
-        "endsAt": "2026-11-11T10:00:00+08:00", "capacity": 2, "booked": 1, "free": 1,
-        "office": {"name": "江岸区社保服务大厅", "address": "江岸区沿江大道 1 号", "district": {"name": "江岸区"}}}
+        "id": None,
+        "businessCategory": "REGISTRATION",
+        "startsAt": "2026-11-11T09:30:00+08:00",
+        "endsAt": "2026-11-11T10:00:00+08:00",
+        "capacity": 2,
+        "booked": 1,
+        "free": 1,
+        "office": {"name": "江岸区社保服务大厅", "address": "江岸区沿江大道 1 号", "district": {"name": "江岸区"}},
+    }
     assert gid("AppointmentSlot", first) not in [node["id"] for node in nodes]
     with_full = await listed(hall["me"], **{"from": "2026-11-11", "to": "2026-11-11", "full": True})
     assert [(e["node"]["id"], e["node"]["free"]) for e in with_full["edges"]][:2] == [
-        (gid("AppointmentSlot", first), 0), (gid("AppointmentSlot", second), 1)]
+        (gid("AppointmentSlot", first), 0),
+        (gid("AppointmentSlot", second), 1),
+    ]
     assert with_full["totalCount"] == 6
 
 
@@ -123,10 +139,13 @@ async def test_slots_are_filtered_by_office_district_and_business_and_paged(hall
     assert len(back_pay["edges"]) == 4
 
 
-@pytest.mark.parametrize(("days", "message"), [
-    ({"from": "2026-11-11", "to": "2026-12-20"}, "at most 31 days at once, not 40"),
-    ({"from": "2026-11-11", "to": "2026-11-10"}, "the last day comes before the first"),
-])
+@pytest.mark.parametrize(
+    ("days", "message"),
+    [
+        ({"from": "2026-11-11", "to": "2026-12-20"}, "at most 31 days at once, not 40"),
+        ({"from": "2026-11-11", "to": "2026-11-10"}, "the last day comes before the first"),
+    ],
+)
 async def test_a_long_or_backwards_range_is_refused_as_a_bad_argument(hall, days, message):
     refused = await run(SLOTS, viewer=hall["me"], **days)
     assert error_codes(refused) == ["BAD_USER_INPUT"] and refused["data"] is None
@@ -135,8 +154,9 @@ async def test_a_long_or_backwards_range_is_refused_as_a_bad_argument(hall, days
 
 
 async def test_an_office_id_of_another_kind_is_a_bad_argument(hall):
-    refused = await run(SLOTS, viewer=hall["me"], office=gid("Person", hall["person"]),
-                        **{"from": "2026-11-11", "to": "2026-11-11"})
+    refused = await run(
+        SLOTS, viewer=hall["me"], office=gid("Person", hall["person"]), **{"from": "2026-11-11", "to": "2026-11-11"}
+    )
     assert error_codes(refused) == ["BAD_USER_INPUT"]
 
 
@@ -149,21 +169,39 @@ async def test_a_person_books_cancels_and_the_place_comes_back(hall):
     assert booked["errors"] == []
     appointment = booked["appointment"]
     assert appointment | {"id": None} == {
-        "id": None, "status": "BOOKED", "bookedAt": "2026-11-10T10:00:00+08:00", "cancelledAt": None,
-        "checkedInAt": None, "person": {"name": "张伟"}, "employer": None,
-        "transaction": {"businessType": "BOOK_APPOINTMENT"}}
+        "id": None,
+        "status": "BOOKED",
+        "bookedAt": "2026-11-10T10:00:00+08:00",
+        "cancelledAt": None,
+        "checkedInAt": None,
+        "person": {"name": "张伟"},
+        "employer": None,
+        "transaction": {"businessType": "BOOK_APPOINTMENT"},
+    }
     assert booked["slot"] == {"id": gid("AppointmentSlot", slot), "booked": 1, "free": 1}
-    assert booked["transaction"] == {"businessType": "BOOK_APPOINTMENT", "status": "COMPLETED", "channel": "ONLINE",
-                                     "person": {"name": "张伟"}, "employer": None}
-    mine = (await data("""query ($id: ID!) { person(id: $id) { appointments { totalCount edges { node { id status } } } } }""",
-                       viewer=hall["me"], id=gid("Person", hall["person"])))["person"]["appointments"]
+    assert booked["transaction"] == {
+        "businessType": "BOOK_APPOINTMENT",
+        "status": "COMPLETED",
+        "channel": "ONLINE",
+        "person": {"name": "张伟"},
+        "employer": None,
+    }
+    mine = (
+        await data(
+            """query ($id: ID!) { person(id: $id) { appointments { totalCount edges { node { id status } } } } }""",
+            viewer=hall["me"],
+            id=gid("Person", hall["person"]),
+        )
+    )["person"]["appointments"]
     assert mine == {"totalCount": 1, "edges": [{"node": {"id": appointment["id"], "status": "BOOKED"}}]}
 
     cancelled = await cancel(hall["me"], appointment["id"])
-    assert cancelled == {"appointment": {"id": appointment["id"], "status": "CANCELLED",
-                                         "cancelledAt": "2026-11-10T10:00:00+08:00"},
-                         "slot": {"id": gid("AppointmentSlot", slot), "free": 2},
-                         "transaction": {"businessType": "CANCEL_APPOINTMENT", "status": "COMPLETED"}, "errors": []}
+    assert cancelled == {
+        "appointment": {"id": appointment["id"], "status": "CANCELLED", "cancelledAt": "2026-11-10T10:00:00+08:00"},
+        "slot": {"id": gid("AppointmentSlot", slot), "free": 2},
+        "transaction": {"businessType": "CANCEL_APPOINTMENT", "status": "COMPLETED"},
+        "errors": [],
+    }
     again = await cancel(hall["me"], appointment["id"])
     assert codes(again) == [("appointmentId", "APPOINTMENT_NOT_BOOKED")] and again["appointment"] is None
     assert (await models.AppointmentSlot.get(id=slot.id)).booked == 0
@@ -199,8 +237,11 @@ async def test_booking_refusals_carry_their_codes_and_change_nothing(hall):
         (later, {}, ("slotId", "ALREADY_BOOKED")),
         (later, {"personId": gid("Person", stranger)}, ("personId", "OUT_OF_SCOPE")),
         (later, {"employerId": gid("Employer", employer)}, ("employerId", "OUT_OF_SCOPE")),
-        (later, {"personId": gid("Person", hall["person"]), "employerId": gid("Employer", employer)},
-         ("personId", "INVALID_INPUT")),
+        (
+            later,
+            {"personId": gid("Person", hall["person"]), "employerId": gid("Employer", employer)},
+            ("personId", "INVALID_INPUT"),
+        ),
         (later, {"personId": gid("Employer", employer)}, ("personId", "INVALID_INPUT")),
     ):
         assert codes(await book(hall["me"], slot, **fields)) == [expected], expected
@@ -229,9 +270,12 @@ async def test_the_district_reviewer_checks_in_on_the_day(hall):
     clock.freeze("2026-11-11T08:50:00+08:00")
     assert codes(await check_in(elsewhere, appointment)) == [("appointmentId", "OUT_OF_SCOPE")]
     arrived = await check_in(reviewer, appointment)
-    assert arrived == {"appointment": {"id": appointment, "status": "CHECKED_IN", "checkedInAt": "2026-11-11T08:50:00+08:00"},
-                       "slot": {"id": gid("AppointmentSlot", slot), "free": 1},
-                       "transaction": {"businessType": "CHECK_IN_APPOINTMENT", "channel": "COUNTER"}, "errors": []}
+    assert arrived == {
+        "appointment": {"id": appointment, "status": "CHECKED_IN", "checkedInAt": "2026-11-11T08:50:00+08:00"},
+        "slot": {"id": gid("AppointmentSlot", slot), "free": 1},
+        "transaction": {"businessType": "CHECK_IN_APPOINTMENT", "channel": "COUNTER"},
+        "errors": [],
+    }
     assert codes(await check_in(reviewer, appointment)) == [("appointmentId", "APPOINTMENT_NOT_BOOKED")]
     assert codes(await cancel(hall["me"], appointment)) == [("appointmentId", "APPOINTMENT_NOT_BOOKED")]
     forbidden = await run(CHECK_IN, viewer=hall["me"], input={"appointmentId": appointment})
@@ -244,8 +288,13 @@ async def test_an_agent_books_for_its_employer_and_a_clerk_for_a_person_of_the_c
     for_employer = await book(agent, hall["tomorrow"][0])
     assert for_employer["appointment"]["employer"] == {"name": employer.name}
     assert for_employer["transaction"]["employer"] == {"name": employer.name}
-    theirs = (await data("""query ($id: ID!) { employer(id: $id) { appointments(status: BOOKED) { totalCount } } }""",
-                         viewer=agent, id=gid("Employer", employer)))["employer"]["appointments"]
+    theirs = (
+        await data(
+            """query ($id: ID!) { employer(id: $id) { appointments(status: BOOKED) { totalCount } } }""",
+            viewer=agent,
+            id=gid("Employer", employer),
+        )
+    )["employer"]["appointments"]
     assert theirs == {"totalCount": 1}
     clerk = await factories.viewer(Role.CLERK, community=hall["home"])
     at_counter = await book(clerk, hall["tomorrow"][0], personId=gid("Person", hall["person"]))
@@ -260,7 +309,10 @@ async def test_an_agent_books_for_its_employer_and_a_clerk_for_a_person_of_the_c
 
 async def test_an_appointment_is_read_only_by_those_it_concerns(hall):
     appointment = (await book(hall["me"], hall["tomorrow"][0]))["appointment"]["id"]
-    seen = {"status": "BOOKED", "slot": {"startsAt": "2026-11-11T09:00:00+08:00", "office": {"name": "江岸区社保服务大厅"}}}
+    seen = {
+        "status": "BOOKED",
+        "slot": {"startsAt": "2026-11-11T09:00:00+08:00", "office": {"name": "江岸区社保服务大厅"}},
+    }
     neighbour = await factories.viewer(Role.PERSON, person=await factories.person(hall["home"], name="王磊"))
     jianghan = await factories.district("420103", "江汉区")
     readers = {
@@ -271,7 +323,8 @@ async def test_an_appointment_is_read_only_by_those_it_concerns(hall):
     outsiders = {
         "another person": neighbour,
         "another community's clerk": await factories.viewer(
-            Role.CLERK, community=await factories.community(hall["district"], "大智社区")),
+            Role.CLERK, community=await factories.community(hall["district"], "大智社区")
+        ),
         "another district's reviewer": await factories.viewer(Role.REVIEWER, district=jianghan),
         "an agent": await factories.viewer(Role.EMPLOYER_AGENT, employer=await factories.employer(hall["district"])),
         "an analyst": await factories.viewer(Role.ANALYST),
@@ -280,6 +333,11 @@ async def test_an_appointment_is_read_only_by_those_it_concerns(hall):
         assert (await data(NODE, viewer=viewer, id=appointment))["node"] == seen, who
     for who, viewer in outsiders.items():
         assert (await data(NODE, viewer=viewer, id=appointment))["node"] is None, who
-    others = (await data("""query ($id: ID!) { person(id: $id) { appointments { totalCount } } }""",
-                         viewer=neighbour, id=gid("Person", hall["person"])))["person"]
+    others = (
+        await data(
+            """query ($id: ID!) { person(id: $id) { appointments { totalCount } } }""",
+            viewer=neighbour,
+            id=gid("Person", hall["person"]),
+        )
+    )["person"]
     assert others is None

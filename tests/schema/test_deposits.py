@@ -33,8 +33,12 @@ def deposit(bank, amount="1234.56", reference="PSBC-20261110-0001"):
 async def test_a_deposit_raises_the_balance_to_the_fen(bank):
     result = (await data(DEPOSIT, viewer=bank["viewer"], input=deposit(bank)))["recordDeposit"]
     assert result["errors"] == [] and result["alreadyRecorded"] is False
-    assert result["entry"] == {"kind": "DEPOSIT", "amount": "1234.56", "balanceAfter": "1334.56",
-                               "bankReference": "PSBC-20261110-0001"}
+    assert result["entry"] == {
+        "kind": "DEPOSIT",
+        "amount": "1234.56",
+        "balanceAfter": "1334.56",
+        "bankReference": "PSBC-20261110-0001",
+    }
     assert result["passbook"] == {"balance": "1334.56"}
     assert result["transaction"] == {"businessType": "RECORD_DEPOSIT", "channel": "COUNTER"}
 
@@ -51,8 +55,10 @@ async def test_the_same_deposit_reported_twice_is_counted_once(bank):
 
 @pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="a race needs PostgreSQL")
 async def test_concurrent_reports_of_one_deposit_book_it_once(bank):
-    reports = [run(DEPOSIT, viewer=bank["viewer"], input=deposit(bank, amount="50.00", reference="PSBC-RACE"))
-               for _ in range(8)]
+    reports = [
+        run(DEPOSIT, viewer=bank["viewer"], input=deposit(bank, amount="50.00", reference="PSBC-RACE"))
+        for _ in range(8)
+    ]
     results = [body["data"]["recordDeposit"] for body in await asyncio.gather(*reports)]
     assert sorted(r["alreadyRecorded"] for r in results) == [False] + [True] * 7
     book = await models.Passbook.get(id=bank["book"].id)
@@ -60,10 +66,14 @@ async def test_concurrent_reports_of_one_deposit_book_it_once(bank):
     assert await models.BusinessTransaction.filter(business_type=BusinessType.RECORD_DEPOSIT).count() == 1
 
 
-@pytest.mark.parametrize(("amount", "field", "code"), [
-    ("-1.00", "amount", "INVALID_AMOUNT"), ("0.00", "amount", "INVALID_AMOUNT"),
-    ("1000000.01", "amount", "INVALID_AMOUNT"),
-])
+@pytest.mark.parametrize(
+    ("amount", "field", "code"),
+    [
+        ("-1.00", "amount", "INVALID_AMOUNT"),
+        ("0.00", "amount", "INVALID_AMOUNT"),
+        ("1000000.01", "amount", "INVALID_AMOUNT"),
+    ],
+)
 async def test_impossible_amounts_are_refused_and_nothing_moves(bank, amount, field, code):
     result = (await data(DEPOSIT, viewer=bank["viewer"], input=deposit(bank, amount=amount)))["recordDeposit"]
     assert [(e["field"], e["code"]) for e in result["errors"]] == [(field, code)]

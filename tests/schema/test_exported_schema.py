@@ -37,4 +37,6 @@ def test_every_type_field_and_argument_has_a_description():
 def test_enums_are_the_domain_vocabularies():
     business_type = schema._schema.type_map["BusinessType"]
     assert isinstance(business_type, GraphQLEnumType)
-    assert {"ENROLL_FLEXIBLE", "PAY_ARREARS", "CANCEL_ARREARS", "ADD_EMPLOYEES", "BOOK_APPOINTMENT"} <= set(business_type.values)
+    assert {"ENROLL_FLEXIBLE", "PAY_ARREARS", "CANCEL_ARREARS", "ADD_EMPLOYEES", "BOOK_APPOINTMENT"} <= set(
+        business_type.values
+    )

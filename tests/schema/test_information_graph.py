@@ -45,18 +45,33 @@ async def test_a_person_reads_their_contribution_years_and_retirement(payer):
     # when 20 years are needed.
     assert record["retirement"] == {"birthDate": "1980-05-17", "age": {"years": 63, "months": 0}, "month": "2043-05"}
     pension = record["types"][0]
-    assert pension == {"insuranceType": "PENSION", "months": 130, "years": {"years": 10, "months": 10},
-                       "minimumMonths": 240, "monthsNeeded": 110}
+    assert pension == {
+        "insuranceType": "PENSION",
+        "months": 130,
+        "years": {"years": 10, "months": 10},
+        "minimumMonths": 240,
+        "monthsNeeded": 110,
+    }
     assert {t["insuranceType"]: t["months"] for t in record["types"][1:]} == {
-        "MEDICAL": 0, "UNEMPLOYMENT": 0, "WORK_INJURY": 0, "MATERNITY": 0}
+        "MEDICAL": 0,
+        "UNEMPLOYMENT": 0,
+        "WORK_INJURY": 0,
+        "MATERNITY": 0,
+    }
 
 
 async def test_the_estimate_answers_may_i_stop_paying_in_numbers(payer):
     person, _ = payer
     me = await factories.viewer(Role.PERSON, person=person)
     estimate = (await data(ESTIMATE, viewer=me))["pensionEstimate"]
-    assert estimate["inputs"] == {"paidMonths": 130, "meanIndex": "1", "accountBalance": "83200.00",
-                                  "averageWage": "8000.00", "pensionGrade": "1", "annualWageGrowth": "0"}
+    assert estimate["inputs"] == {
+        "paidMonths": 130,
+        "meanIndex": "1",
+        "accountBalance": "83200.00",
+        "averageWage": "8000.00",
+        "pensionGrade": "1",
+        "annualWageGrowth": "0",
+    }
     assert estimate["stopNow"]["eligible"] is False and estimate["stopNow"]["monthsShort"] == 110
     assert estimate["stopNow"]["total"] is None
     assert estimate["keepPaying"]["eligible"] is True and estimate["keepPaying"]["total"] is not None
@@ -90,11 +105,16 @@ async def test_an_analyst_reads_counts_with_small_groups_suppressed():
         {"insuranceType": "MEDICAL", "channel": None, "count": None, "suppressed": True},  # 4: never shown as 0
         {"insuranceType": "PENSION", "channel": None, "count": 6, "suppressed": False},
     ]
-    century = await run("""{ businessVolumeStats(groupBy: [MONTH], fromMonth: "1950-01", toMonth: "2049-12") { groups { count } } }""",
-                        viewer=analyst)
+    century = await run(
+        """{ businessVolumeStats(groupBy: [MONTH], fromMonth: "1950-01", toMonth: "2049-12") { groups { count } } }""",
+        viewer=analyst,
+    )
     assert error_codes(century) == ["INVALID_MONTH"]
-    adoption = (await data("{ onlineAdoptionStats { districts { districtCode persons { total online share } } } }",
-                           viewer=analyst))["onlineAdoptionStats"]
+    adoption = (
+        await data(
+            "{ onlineAdoptionStats { districts { districtCode persons { total online share } } } }", viewer=analyst
+        )
+    )["onlineAdoptionStats"]
     # Six persons, none online: 0 is under 5, so it is suppressed, and so is the share.
     assert adoption["districts"] == [{"districtCode": "420102", "persons": {"total": 6, "online": None, "share": None}}]
     person = await models.Person.first()

@@ -7,13 +7,19 @@ import asyncio
 
 import pytest
 from graphql import (
-    ExecutionResult, GraphQLEnumType, GraphQLInputObjectType, GraphQLList, GraphQLNonNull, GraphQLScalarType, get_named_type,
+    ExecutionResult,
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLScalarType,
+    get_named_type,
 )
 
 from domain.enums import Role
+from resolvers.inputs import encode_id
 from schema.context import Context
 from schema.permissions import DeclaredPermission
-from resolvers.inputs import encode_id
 from schema.root import schema
 from tests import factories
 
@@ -36,8 +42,10 @@ EXPECTED: dict[str, frozenset[Role] | None] = {
     "Query.auditEvents": frozenset({Role.REVIEWER, Role.ADMIN}),
     "Query.interruptionQuote": frozenset({Role.PERSON, Role.CLERK, Role.REVIEWER, Role.ADMIN}),
     "Query.pensionEstimate": frozenset({Role.PERSON, Role.CLERK, Role.REVIEWER, Role.ADMIN}),
-    **{f"Query.{name}": frozenset({Role.ANALYST, Role.ADMIN}) for name in (
-        "enrollmentStats", "businessVolumeStats", "onlineAdoptionStats")},
+    **{
+        f"Query.{name}": frozenset({Role.ANALYST, Role.ADMIN})
+        for name in ("enrollmentStats", "businessVolumeStats", "onlineAdoptionStats")
+    },
     "Query.appointmentSlots": STAFF_READING_PERSONS,
     "Mutation.registerPerson": frozenset({Role.CLERK, Role.REVIEWER, Role.ADMIN}),
     "Mutation.registerEmployer": frozenset({Role.REVIEWER, Role.ADMIN}),
@@ -48,25 +56,51 @@ EXPECTED: dict[str, frozenset[Role] | None] = {
     "Mutation.changePassword": EVERY,
     "Mutation.revokeCertificate": frozenset({Role.PERSON, Role.EMPLOYER_AGENT}),
     "Mutation.recordDeposit": frozenset({Role.BANK}),
-    **{f"Mutation.{name}": frozenset({Role.PERSON, Role.CLERK}) for name in (
-        "enrollFlexible", "suspendFlexible", "changePensionGrade", "updatePersonalInfo", "payArrears",
-        "cancelArrears", "payInterruption", "applyMedicalCard")},
-    **{f"Mutation.{name}": frozenset({Role.ADMIN}) for name in ("runMonthEnd", "recalculateArrears", "publishAverageWage")},
+    **{
+        f"Mutation.{name}": frozenset({Role.PERSON, Role.CLERK})
+        for name in (
+            "enrollFlexible",
+            "suspendFlexible",
+            "changePensionGrade",
+            "updatePersonalInfo",
+            "payArrears",
+            "cancelArrears",
+            "payInterruption",
+            "applyMedicalCard",
+        )
+    },
+    **{
+        f"Mutation.{name}": frozenset({Role.ADMIN})
+        for name in ("runMonthEnd", "recalculateArrears", "publishAverageWage")
+    },
     # Q1: any person may book a visit, not only the flexibly insured (A5 does not apply).
-    **{f"Mutation.{name}": frozenset({Role.PERSON, Role.EMPLOYER_AGENT, Role.CLERK})
-       for name in ("bookAppointment", "cancelAppointment")},
+    **{
+        f"Mutation.{name}": frozenset({Role.PERSON, Role.EMPLOYER_AGENT, Role.CLERK})
+        for name in ("bookAppointment", "cancelAppointment")
+    },
     "Mutation.checkInAppointment": frozenset({Role.REVIEWER}),
     # E2-E4: the employer's agent online, a reviewer of its district at the counter; only reviewers decide.
-    **{f"Mutation.{name}": frozenset({Role.EMPLOYER_AGENT, Role.REVIEWER})
-       for name in ("addEmployees", "removeEmployees", "declareContributionBase", "employerBackPay")},
+    **{
+        f"Mutation.{name}": frozenset({Role.EMPLOYER_AGENT, Role.REVIEWER})
+        for name in ("addEmployees", "removeEmployees", "declareContributionBase", "employerBackPay")
+    },
     **{f"Mutation.{name}": frozenset({Role.REVIEWER}) for name in ("reviewTransaction", "confirmMaterials")},
     "Subscription.jobUpdates": frozenset({Role.ADMIN}),
     "Subscription.transactionUpdates": STAFF_READING_PERSONS,
 }
 
 SAMPLE_SCALARS = {
-    "ID": encode_id("Person", 1), "String": "x", "Int": 1, "Float": 1.0, "Boolean": False, "Month": "2026-01",
-    "Decimal": "1.00", "ExactDecimal": "1", "Date": "2000-01-01", "DateTime": "2026-01-01T00:00:00+08:00", "JSON": {},
+    "ID": encode_id("Person", 1),
+    "String": "x",
+    "Int": 1,
+    "Float": 1.0,
+    "Boolean": False,
+    "Month": "2026-01",
+    "Decimal": "1.00",
+    "ExactDecimal": "1",
+    "Date": "2000-01-01",
+    "DateTime": "2026-01-01T00:00:00+08:00",
+    "JSON": {},
     "Upload": b"not a photo",
 }
 
@@ -74,7 +108,7 @@ SAMPLE_SCALARS = {
 def root_fields() -> list[tuple[str, str, object]]:
     found = []
     for root in (schema._schema.query_type, schema._schema.mutation_type, schema._schema.subscription_type):
-        for name, field in (root.fields.items() if root else ()):
+        for name, field in root.fields.items() if root else ():
             found.append((root.name, name, field))
     return found
 
@@ -104,8 +138,11 @@ def sample(graphql_type):
     if isinstance(graphql_type, GraphQLEnumType):
         return next(iter(graphql_type.values))
     if isinstance(graphql_type, GraphQLInputObjectType):
-        return {name: sample(field.type) for name, field in graphql_type.fields.items()
-                if isinstance(field.type, GraphQLNonNull)}
+        return {
+            name: sample(field.type)
+            for name, field in graphql_type.fields.items()
+            if isinstance(field.type, GraphQLNonNull)
+        }
     assert isinstance(graphql_type, GraphQLScalarType)
     return SAMPLE_SCALARS[graphql_type.name]
 
@@ -116,7 +153,10 @@ def operation_for(type_name: str, field_name: str, field) -> tuple[str, dict]:
     arguments = ", ".join(f"{name}: ${name}" for name in required)
     kind = {"Query": "query", "Mutation": "mutation", "Subscription": "subscription"}[type_name]
     selection = "" if isinstance(get_named_type(field.type), GraphQLScalarType) else " { __typename }"
-    text = f"{kind}{f'({declarations})' if declarations else ''} {{ {field_name}{f'({arguments})' if arguments else ''}{selection} }}"
+    text = (
+        f"{kind}{f'({declarations})' if declarations else ''} "
+        f"{{ {field_name}{f'({arguments})' if arguments else ''}{selection} }}"
+    )
     return text, {name: sample(argument.type) for name, argument in required.items()}
 
 
@@ -145,15 +185,20 @@ async def viewers(db):
     person = await factories.person(home)
     employer = await factories.employer(await factories.district())
     return {
-        role: await factories.viewer(role, person=person if role is Role.PERSON else None,
-                                     employer=employer if role is Role.EMPLOYER_AGENT else None,
-                                     community=home if role is Role.CLERK else None,
-                                     district=await factories.district() if role is Role.REVIEWER else None)
+        role: await factories.viewer(
+            role,
+            person=person if role is Role.PERSON else None,
+            employer=employer if role is Role.EMPLOYER_AGENT else None,
+            community=home if role is Role.CLERK else None,
+            district=await factories.district() if role is Role.REVIEWER else None,
+        )
         for role in Role
     }
 
 
-@pytest.mark.parametrize(("type_name", "field_name", "field"), root_fields(), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("type_name", "field_name", "field"), root_fields(), ids=lambda v: v if isinstance(v, str) else ""
+)
 async def test_each_role_is_let_in_or_refused_as_declared(viewers, type_name, field_name, field):
     text, variables = operation_for(type_name, field_name, field)
     allowed = EXPECTED[f"{type_name}.{field_name}"]

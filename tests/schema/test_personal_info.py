@@ -29,11 +29,20 @@ async def people():
 async def test_a_flexible_person_changes_phone_address_and_community(people):
     me = await factories.viewer(Role.PERSON, person=people["flexible"])
     wuchang = await factories.community(await factories.district("420106", "武昌区"), "中南社区")
-    change = {"phone": "027-8888 6666", "address": "武昌区中南路 8 号", "communityId": encode_id("Community", wuchang.id)}
+    change = {
+        "phone": "027-8888 6666",
+        "address": "武昌区中南路 8 号",
+        "communityId": encode_id("Community", wuchang.id),
+    }
     result = (await data(UPDATE, viewer=me, input=change))["updatePersonalInfo"]
     assert result["errors"] == []
-    assert result["person"] == {"name": "周敏", "phone": "027-8888 6666", "address": "武昌区中南路 8 号",
-                                "community": {"name": "中南社区"}, "district": {"code": "420106"}}
+    assert result["person"] == {
+        "name": "周敏",
+        "phone": "027-8888 6666",
+        "address": "武昌区中南路 8 号",
+        "community": {"name": "中南社区"},
+        "district": {"code": "420106"},
+    }
     assert result["transaction"] == {"businessType": "UPDATE_PERSONAL_INFO", "channel": "ONLINE"}
     business = await models.BusinessTransaction.get()
     assert business.details["before"]["community_id"] == people["home"].id
@@ -58,24 +67,36 @@ async def test_a_person_insured_through_an_employer_may_only_read(people):
 
 async def test_a_retired_person_may_only_read(people):
     retired = await factories.person(people["home"], name="老张", category=PersonCategory.RETIRED)
-    refused = (await data(UPDATE, viewer=await factories.viewer(Role.PERSON, person=retired),
-                          input={"phone": "13900000000"}))["updatePersonalInfo"]
+    refused = (
+        await data(UPDATE, viewer=await factories.viewer(Role.PERSON, person=retired), input={"phone": "13900000000"})
+    )["updatePersonalInfo"]
     assert [(e["field"], e["code"]) for e in refused["errors"]] == [("personId", "PERSON_RETIRED")]
 
 
 async def test_a_clerk_acts_for_persons_of_their_community_only(people):
     clerk = await factories.viewer(Role.CLERK, community=people["home"])
-    done = (await data(UPDATE, viewer=clerk, input={"personId": encode_id("Person", people["flexible"].id),
-                                                     "phone": "13912345678"}))["updatePersonalInfo"]
+    done = (
+        await data(
+            UPDATE, viewer=clerk, input={"personId": encode_id("Person", people["flexible"].id), "phone": "13912345678"}
+        )
+    )["updatePersonalInfo"]
     assert done["person"]["phone"] == "13912345678" and done["transaction"]["channel"] == "COUNTER"
     stranger = await factories.person(people["other"], name="郑")
-    refused = (await data(UPDATE, viewer=clerk, input={"personId": encode_id("Person", stranger.id),
-                                                        "phone": "13912345678"}))["updatePersonalInfo"]
+    refused = (
+        await data(UPDATE, viewer=clerk, input={"personId": encode_id("Person", stranger.id), "phone": "13912345678"})
+    )["updatePersonalInfo"]
     assert [(e["field"], e["code"]) for e in refused["errors"]] == [("personId", "OUT_OF_SCOPE")]
 
 
-@pytest.mark.parametrize(("change", "field"), [({"phone": "call me"}, "phone"), ({"address": "路\x00"}, "address"),
-                                               ({}, None), ({"communityId": encode_id("Community", 999999)}, "communityId")])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"phone": "call me"}, "phone"),
+        ({"address": "路\x00"}, "address"),
+        ({}, None),
+        ({"communityId": encode_id("Community", 999999)}, "communityId"),
+    ],
+)
 async def test_bad_changes_are_refused_and_nothing_changes(people, change, field):
     me = await factories.viewer(Role.PERSON, person=people["flexible"])
     result = (await data(UPDATE, viewer=me, input=change))["updatePersonalInfo"]

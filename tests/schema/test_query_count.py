@@ -11,15 +11,37 @@ from typing import Any
 
 import pytest
 from graphql import (
-    GraphQLError, GraphQLField, GraphQLInterfaceType, GraphQLNamedType, GraphQLObjectType, GraphQLSchema,
-    GraphQLUnionType, build_client_schema, get_named_type, get_nullable_type, introspection_from_schema, is_leaf_type,
-    is_list_type, is_required_argument, parse, validate,
+    GraphQLError,
+    GraphQLField,
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    build_client_schema,
+    get_named_type,
+    get_nullable_type,
+    introspection_from_schema,
+    is_leaf_type,
+    is_list_type,
+    is_required_argument,
+    parse,
+    validate,
 )
 
 import models
 from domain.enums import (
-    ArrearStatus, BusinessCategory, BusinessType, Channel, InsuranceType, LedgerKind, PaidVia, PaymentOrderKind,
-    PeriodStatus, Role, TransactionStatus,
+    ArrearStatus,
+    BusinessCategory,
+    BusinessType,
+    Channel,
+    InsuranceType,
+    LedgerKind,
+    PaidVia,
+    PaymentOrderKind,
+    PeriodStatus,
+    Role,
+    TransactionStatus,
 )
 from domain.months import Month
 from schema import root
@@ -46,22 +68,39 @@ PAGE = """query($first: Int!) {
 
 
 async def _city(persons: int) -> None:
-    homes = [await factories.community(await factories.district(code, name))
-             for code, name in (("420102", "江岸区"), ("420106", "武昌区"))]
+    homes = [
+        await factories.community(await factories.district(code, name))
+        for code, name in (("420102", "江岸区"), ("420106", "武昌区"))
+    ]
     people = [await factories.person(homes[i % 2], name=f"测试{i}") for i in range(persons)]
-    await models.Policy.bulk_create([
-        models.Policy(person_id=p.id, insurance_type=kind, channel=Channel.FLEXIBLE, start_month=202501,
-                      grade=1 if kind == InsuranceType.PENSION else None)
-        for p in people for kind in (InsuranceType.PENSION, InsuranceType.MEDICAL)
-    ])
+    await models.Policy.bulk_create(
+        [
+            models.Policy(
+                person_id=p.id,
+                insurance_type=kind,
+                channel=Channel.FLEXIBLE,
+                start_month=202501,
+                grade=1 if kind == InsuranceType.PENSION else None,
+            )
+            for p in people
+            for kind in (InsuranceType.PENSION, InsuranceType.MEDICAL)
+        ]
+    )
     periods = [
         models.ContributionPeriod(
-            policy_id=policy.id, person_id=policy.person_id, month=Month(2025, 1).plus(i).to_int(),
-            insurance_type=policy.insurance_type, channel=Channel.FLEXIBLE, base="8000.00", rate="0.20",
-            amount="1600.00", status=PeriodStatus.ARREARS if i == 13 else PeriodStatus.PAID,
+            policy_id=policy.id,
+            person_id=policy.person_id,
+            month=Month(2025, 1).plus(i).to_int(),
+            insurance_type=policy.insurance_type,
+            channel=Channel.FLEXIBLE,
+            base="8000.00",
+            rate="0.20",
+            amount="1600.00",
+            status=PeriodStatus.ARREARS if i == 13 else PeriodStatus.PAID,
             paid_via=None if i == 13 else "PASSBOOK_DEBIT",
         )
-        for policy in await models.Policy.all() for i in range(14)
+        for policy in await models.Policy.all()
+        for i in range(14)
     ]
     await models.ContributionPeriod.bulk_create(periods, batch_size=1000)
     unpaid = await models.ContributionPeriod.filter(status=PeriodStatus.ARREARS)
@@ -124,7 +163,8 @@ def _is_connection(named: GraphQLNamedType) -> bool:
 
 def _is_entity(named: GraphQLNamedType) -> bool:
     return isinstance(named, (GraphQLObjectType, GraphQLInterfaceType)) and (
-        named.name == "Node" or any(interface.name == "Node" for interface in named.interfaces))
+        named.name == "Node" or any(interface.name == "Node" for interface in named.interfaces)
+    )
 
 
 def _node_of(connection: GraphQLObjectType) -> GraphQLNamedType:
@@ -142,8 +182,9 @@ def _arguments(owner: str, name: str, field: GraphQLField) -> str | None:
         return None
     given = dict(ARGUMENTS.get((owner, name), {}))
     missing = [argument for argument in _required(field) if argument not in given]
-    assert not missing, (f"{owner}.{name} requires {missing}: give values in ARGUMENTS, or skip it in SKIPPED "
-                         "with the reason")
+    assert not missing, (
+        f"{owner}.{name} requires {missing}: give values in ARGUMENTS, or skip it in SKIPPED with the reason"
+    )
     if _is_connection(get_named_type(field.type)) and "first" in field.args:
         given.setdefault("first", str(NESTED_PAGE))
     return "(" + ", ".join(f"{argument}: {value}" for argument, value in given.items()) + ")" if given else ""
@@ -182,8 +223,9 @@ def _selections(entity: GraphQLObjectType) -> list[str]:
         elif _is_connection(target):
             edge = get_named_type(target.fields["edges"].type)
             node = f"node {{ {' '.join(_leaves(_node_of(target)))} }}"
-            selections.append(f"{name}{arguments} {{ {' '.join(_leaves(target))} "
-                              f"edges {{ {' '.join([*_leaves(edge), node])} }} }}")
+            selections.append(
+                f"{name}{arguments} {{ {' '.join(_leaves(target))} edges {{ {' '.join([*_leaves(edge), node])} }} }}"
+            )
         else:  # an object, or a list of them: with lists inside it when it has no identity of its own
             inner = _leaves(target, lists=not _is_entity(target)) or ["__typename"]
             selections.append(f"{name}{arguments} {{ {' '.join(inner)} }}")
@@ -253,64 +295,157 @@ async def _full_city(persons: int) -> None:
     generated queries ask holds something: flexible and employer policies with paid and unpaid
     months, arrears, a passbook, a payment order, a card application, transactions, appointments."""
     admin = await factories.viewer(Role.ADMIN)
-    homes = [await factories.community(await factories.district(code, name))
-             for code, name in (("420102", "江岸区"), ("420106", "武昌区"))]
+    homes = [
+        await factories.community(await factories.district(code, name))
+        for code, name in (("420102", "江岸区"), ("420106", "武昌区"))
+    ]
     slots = []
     for home in homes:
         office = await models.Office.create(district_id=home.district_id, name="办事大厅", address="解放大道1号")
-        slots.append(await models.AppointmentSlot.create(
-            office=office, business_category=BusinessCategory.REGISTRATION, starts_at=clock.now() + dt.timedelta(days=1),
-            ends_at=clock.now() + dt.timedelta(days=1, hours=1), capacity=1000, booked=persons))
+        slots.append(
+            await models.AppointmentSlot.create(
+                office=office,
+                business_category=BusinessCategory.REGISTRATION,
+                starts_at=clock.now() + dt.timedelta(days=1),
+                ends_at=clock.now() + dt.timedelta(days=1, hours=1),
+                capacity=1000,
+                booked=persons,
+            )
+        )
     people = [await factories.person(homes[i % 2], name=f"测试{i}") for i in range(persons)]
     employers = [await factories.employer(await homes[i % 2].district, name=f"测试单位{i}") for i in range(persons)]
-    await models.Employment.bulk_create([
-        models.Employment(person_id=p.id, employer_id=e.id, start_month=202501, declared_wage="8000.00")
-        for p, e in zip(people, employers)])
-    await models.Policy.bulk_create([
-        models.Policy(person_id=p.id, insurance_type=kind, channel=channel, start_month=202501,
-                      employer_id=e.id if channel == Channel.EMPLOYER else None,
-                      grade=1 if (kind, channel) == (InsuranceType.PENSION, Channel.FLEXIBLE) else None)
-        for p, e in zip(people, employers)
-        for kind, channel in ((InsuranceType.PENSION, Channel.FLEXIBLE), (InsuranceType.MEDICAL, Channel.FLEXIBLE),
-                              (InsuranceType.PENSION, Channel.EMPLOYER))])
-    await models.ContributionPeriod.bulk_create([
-        models.ContributionPeriod(
-            policy_id=policy.id, person_id=policy.person_id, month=202501 + i, insurance_type=policy.insurance_type,
-            channel=policy.channel, base="8000.00", rate="0.24", amount="1920.00",
-            employer_amount="1280.00" if policy.channel == Channel.EMPLOYER else "0.00",
-            status=PeriodStatus.ARREARS if i == 3 else PeriodStatus.PAID, paid_at=None if i == 3 else clock.now(),
-            paid_via=None if i == 3 else PaidVia.EMPLOYER if policy.channel == Channel.EMPLOYER else PaidVia.PASSBOOK_DEBIT)
-        for policy in await models.Policy.all() for i in range(4)], batch_size=1000)
+    await models.Employment.bulk_create(
+        [
+            models.Employment(person_id=p.id, employer_id=e.id, start_month=202501, declared_wage="8000.00")
+            for p, e in zip(people, employers)
+        ]
+    )
+    await models.Policy.bulk_create(
+        [
+            models.Policy(
+                person_id=p.id,
+                insurance_type=kind,
+                channel=channel,
+                start_month=202501,
+                employer_id=e.id if channel == Channel.EMPLOYER else None,
+                grade=1 if (kind, channel) == (InsuranceType.PENSION, Channel.FLEXIBLE) else None,
+            )
+            for p, e in zip(people, employers)
+            for kind, channel in (
+                (InsuranceType.PENSION, Channel.FLEXIBLE),
+                (InsuranceType.MEDICAL, Channel.FLEXIBLE),
+                (InsuranceType.PENSION, Channel.EMPLOYER),
+            )
+        ]
+    )
+    await models.ContributionPeriod.bulk_create(
+        [
+            models.ContributionPeriod(
+                policy_id=policy.id,
+                person_id=policy.person_id,
+                month=202501 + i,
+                insurance_type=policy.insurance_type,
+                channel=policy.channel,
+                base="8000.00",
+                rate="0.24",
+                amount="1920.00",
+                employer_amount="1280.00" if policy.channel == Channel.EMPLOYER else "0.00",
+                status=PeriodStatus.ARREARS if i == 3 else PeriodStatus.PAID,
+                paid_at=None if i == 3 else clock.now(),
+                paid_via=None
+                if i == 3
+                else PaidVia.EMPLOYER
+                if policy.channel == Channel.EMPLOYER
+                else PaidVia.PASSBOOK_DEBIT,
+            )
+            for policy in await models.Policy.all()
+            for i in range(4)
+        ],
+        batch_size=1000,
+    )
     await factories.arrears(await models.ContributionPeriod.filter(status=PeriodStatus.ARREARS), ArrearStatus.OPEN)
-    await models.Passbook.bulk_create([
-        models.Passbook(person_id=p.id, account_number=f"6221{p.id:012d}", balance="100.00") for p in people])
-    await models.LedgerEntry.bulk_create([
-        models.LedgerEntry(passbook_id=book.id, kind=LedgerKind.DEPOSIT, amount="100.00", balance_after="100.00",
-                           month=202611, bank_reference=f"deposit-{book.id}", booked_at=clock.now())
-        for book in await models.Passbook.all()])
-    await models.PaymentOrder.bulk_create([
-        models.PaymentOrder(person_id=p.id, kind=PaymentOrderKind.ARREARS, principal="1920.00", interest="0.00",
-                            total="1920.00", collection_month=202611) for p in people])
+    await models.Passbook.bulk_create(
+        [models.Passbook(person_id=p.id, account_number=f"6221{p.id:012d}", balance="100.00") for p in people]
+    )
+    await models.LedgerEntry.bulk_create(
+        [
+            models.LedgerEntry(
+                passbook_id=book.id,
+                kind=LedgerKind.DEPOSIT,
+                amount="100.00",
+                balance_after="100.00",
+                month=202611,
+                bank_reference=f"deposit-{book.id}",
+                booked_at=clock.now(),
+            )
+            for book in await models.Passbook.all()
+        ]
+    )
+    await models.PaymentOrder.bulk_create(
+        [
+            models.PaymentOrder(
+                person_id=p.id,
+                kind=PaymentOrderKind.ARREARS,
+                principal="1920.00",
+                interest="0.00",
+                total="1920.00",
+                collection_month=202611,
+            )
+            for p in people
+        ]
+    )
     arrear_of = {a.person_id: a for a in await models.Arrear.filter(period__channel=Channel.FLEXIBLE)}
-    await models.PaymentOrderLine.bulk_create([
-        models.PaymentOrderLine(order_id=o.id, arrear_id=arrear_of[o.person_id].id, month=arrear_of[o.person_id].month,
-                                insurance_type=arrear_of[o.person_id].insurance_type, base="8000.00",
-                                principal="1920.00", interest="0.00")
-        for o in await models.PaymentOrder.all()])
-    await models.MedicalCardApplication.bulk_create([
-        models.MedicalCardApplication(person_id=p.id, visit_deadline=dt.date(2026, 12, 10)) for p in people])
-    moves = {"line_count": 1, "materials_confirmed_at": clock.now().isoformat(), "effective_month_moves": [
-        {"from": "2026-11", "to": "2026-12", "on": "2026-11-21", "reason": "accepted after the 20th"}]}
-    await models.BusinessTransaction.bulk_create([  # each person's staff filing: about a person and an employer
-        models.BusinessTransaction(business_type=BusinessType.ADD_EMPLOYEES, status=TransactionStatus.COMPLETED,
-                                   person_id=p.id, employer_id=e.id, district_id=e.district_id,
-                                   submitted_at=clock.now(), effective_month=202612, details=moves)
-        for p, e in zip(people, employers)])
-    await models.Appointment.bulk_create([
-        *(models.Appointment(slot_id=slots[i % 2].id, account_id=admin.account_id, person_id=p.id)
-          for i, p in enumerate(people)),
-        *(models.Appointment(slot_id=slots[i % 2].id, account_id=admin.account_id, employer_id=e.id)
-          for i, e in enumerate(employers))])
+    await models.PaymentOrderLine.bulk_create(
+        [
+            models.PaymentOrderLine(
+                order_id=o.id,
+                arrear_id=arrear_of[o.person_id].id,
+                month=arrear_of[o.person_id].month,
+                insurance_type=arrear_of[o.person_id].insurance_type,
+                base="8000.00",
+                principal="1920.00",
+                interest="0.00",
+            )
+            for o in await models.PaymentOrder.all()
+        ]
+    )
+    await models.MedicalCardApplication.bulk_create(
+        [models.MedicalCardApplication(person_id=p.id, visit_deadline=dt.date(2026, 12, 10)) for p in people]
+    )
+    moves = {
+        "line_count": 1,
+        "materials_confirmed_at": clock.now().isoformat(),
+        "effective_month_moves": [
+            {"from": "2026-11", "to": "2026-12", "on": "2026-11-21", "reason": "accepted after the 20th"}
+        ],
+    }
+    await models.BusinessTransaction.bulk_create(
+        [  # each person's staff filing: about a person and an employer
+            models.BusinessTransaction(
+                business_type=BusinessType.ADD_EMPLOYEES,
+                status=TransactionStatus.COMPLETED,
+                person_id=p.id,
+                employer_id=e.id,
+                district_id=e.district_id,
+                submitted_at=clock.now(),
+                effective_month=202612,
+                details=moves,
+            )
+            for p, e in zip(people, employers)
+        ]
+    )
+    await models.Appointment.bulk_create(
+        [
+            *(
+                models.Appointment(slot_id=slots[i % 2].id, account_id=admin.account_id, person_id=p.id)
+                for i, p in enumerate(people)
+            ),
+            *(
+                models.Appointment(slot_id=slots[i % 2].id, account_id=admin.account_id, employer_id=e.id)
+                for i, e in enumerate(employers)
+            ),
+        ]
+    )
 
 
 def _values(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
@@ -374,8 +509,12 @@ async def test_every_field_of_a_page_of_50_costs_the_same_queries_as_a_page_of_5
             unfilled = _unfilled(text, result)
             assert not unfilled, f"{entity}: nothing in {unfilled}: the city should fill every list and object"
         counts[first] = len(count_queries.statements)
-        shapes[first] = Counter(re.sub(r"\(\?(,\?)*\)|\(\$\d+(,\$\d+)*\)", "(...)", statement.split(": [", 1)[0])
-                                for statement in count_queries.statements)
+        shapes[first] = Counter(
+            re.sub(r"\(\?(,\?)*\)|\(\$\d+(,\$\d+)*\)", "(...)", statement.split(": [", 1)[0])
+            for statement in count_queries.statements
+        )
     repeated = [f"{count} x {shape}" for shape, count in (shapes[LARGE] - shapes[SMALL]).items()]
-    assert counts[SMALL] == counts[LARGE], (f"{entity}: {counts[SMALL]} SQL statements for a page of {SMALL}, "
-                                            f"{counts[LARGE]} for {LARGE}; more of:", repeated)
+    assert counts[SMALL] == counts[LARGE], (
+        f"{entity}: {counts[SMALL]} SQL statements for a page of {SMALL}, {counts[LARGE]} for {LARGE}; more of:",
+        repeated,
+    )

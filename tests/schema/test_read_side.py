@@ -54,8 +54,16 @@ async def test_a_person_reads_months_amounts_arrears_and_passbook():
     assert person["policies"]["edges"][0]["node"]["grade"] == "0.6"
     assert person["periods"]["totalCount"] == 20
     first = person["periods"]["edges"][0]["node"]
-    assert first == {"month": "2026-01", "insuranceType": "MEDICAL", "base": "8000.00", "rate": "0.06",
-                     "amount": "487.00", "personAmount": "487.00", "status": "PAID", "paidVia": "PASSBOOK_DEBIT"}
+    assert first == {
+        "month": "2026-01",
+        "insuranceType": "MEDICAL",
+        "base": "8000.00",
+        "rate": "0.06",
+        "amount": "487.00",
+        "personAmount": "487.00",
+        "status": "PAID",
+        "paidVia": "PASSBOOK_DEBIT",
+    }
     assert [e["node"]["month"] for e in person["arrears"]["edges"]] == ["2026-09", "2026-10"]
     assert {e["node"]["principal"] for e in person["arrears"]["edges"]} == {"960.00"}
     assert person["passbook"]["balance"] == "6234.56"
@@ -64,7 +72,9 @@ async def test_a_person_reads_months_amounts_arrears_and_passbook():
 
 async def test_periods_filter_by_month_range_and_type():
     owner = await _flexible_person_with_history()
-    person = (await data(PERSON_QUERY, idNumber=owner.id_number, **{"from": "2026-08", "to": "2026-09", "type": "PENSION"}))["person"]
+    person = (
+        await data(PERSON_QUERY, idNumber=owner.id_number, **{"from": "2026-08", "to": "2026-09", "type": "PENSION"})
+    )["person"]
     months = [(e["node"]["month"], e["node"]["status"]) for e in person["periods"]["edges"]]
     assert months == [("2026-08", "PAID"), ("2026-09", "ARREARS")]
 
@@ -91,8 +101,9 @@ async def test_persons_filters_and_keyset_pages():
     for owner in flexible[:3]:
         await factories.flexible_pension(owner, Month(2025, 1))
     policy = await factories.flexible_pension(flexible[4], Month(2025, 1))
-    await factories.arrears(await factories.periods(policy, Month(2025, 1), 1, "8000.00", "0.20", "1600.00",
-                                                    PeriodStatus.ARREARS))
+    await factories.arrears(
+        await factories.periods(policy, Month(2025, 1), 1, "8000.00", "0.20", "1600.00", PeriodStatus.ARREARS)
+    )
     query = """query($filter: PersonFilter, $first: Int, $after: String) {
       persons(filter: $filter, first: $first, after: $after) {
         totalCount pageInfo { hasNextPage endCursor } edges { node { name } } } }"""
@@ -120,8 +131,13 @@ async def test_node_and_nodes_resolve_every_kind_and_refuse_foreign_ids():
     policy = await owner.policies.all().first()
     period = await policy.periods.all().first()
     arrear = await owner.arrears.all().first()
-    ids = [encode_id("Person", owner.id), encode_id("Policy", policy.id), encode_id("ContributionPeriod", period.id),
-           encode_id("Arrear", arrear.id), encode_id("Person", 999999)]
+    ids = [
+        encode_id("Person", owner.id),
+        encode_id("Policy", policy.id),
+        encode_id("ContributionPeriod", period.id),
+        encode_id("Arrear", arrear.id),
+        encode_id("Person", 999999),
+    ]
     query = "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }"
     found = (await data(query, ids=ids))["nodes"]
     assert [n and n["__typename"] for n in found] == ["Person", "Policy", "ContributionPeriod", "Arrear", None]
@@ -139,7 +155,7 @@ async def test_node_and_nodes_resolve_every_kind_and_refuse_foreign_ids():
         ("query($n: String!) { person(idNumber: $n) { id } }", {"n": "42010219800230001X"}, "does not exist"),
         ("{ persons(first: 1000) { totalCount } }", {}, "between 0 and 100"),
         ("{ persons(first: 2, last: 2) { totalCount } }", {}, "not both"),
-        ("{ persons(after: \"bm9wZQ\") { totalCount } }", {}, "not a cursor of this list"),
+        ('{ persons(after: "bm9wZQ") { totalCount } }', {}, "not a cursor of this list"),
         ("{ person { id } }", {}, "either id or idNumber"),
     ],
 )
@@ -158,18 +174,22 @@ async def test_an_impossible_month_is_refused_before_execution():
 
 
 async def test_parameters_in_force_at_a_month():
-    from models import Parameter
-    from domain.enums import ParameterCode
     from decimal import Decimal
+
+    from domain.enums import ParameterCode
+    from models import Parameter
+
     await Parameter.create(code=ParameterCode.AVERAGE_MONTHLY_WAGE, effective_from=202501, value=Decimal("7800.00"))
     await Parameter.create(code=ParameterCode.AVERAGE_MONTHLY_WAGE, effective_from=202601, value=Decimal("8000.00"))
     query = """query($m: Month) { parameters(code: AVERAGE_MONTHLY_WAGE, inForceAt: $m) {
       edges { node { effectiveFrom value } } } }"""
     assert [e["node"] for e in (await data(query, m="2025-12"))["parameters"]["edges"]] == [
-        {"effectiveFrom": "2025-01", "value": "7800"}]
+        {"effectiveFrom": "2025-01", "value": "7800"}
+    ]
     assert [e["node"] for e in (await data(query, m="2026-03"))["parameters"]["edges"]] == [
-        {"effectiveFrom": "2026-01", "value": "8000"}]
-    rate = await data('{ parameters(code: BACK_PAY_INTEREST_RATE) { edges { node { value } } } }')
+        {"effectiveFrom": "2026-01", "value": "8000"}
+    ]
+    rate = await data("{ parameters(code: BACK_PAY_INTEREST_RATE) { edges { node { value } } } }")
     assert rate["parameters"]["edges"][0]["node"]["value"] == "0.015"
 
 

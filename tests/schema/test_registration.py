@@ -29,26 +29,43 @@ async def office():
 
 
 def person_input(office, number="420102199003071234", **changes):
-    return {"idNumber": number, "name": "刘洋", "communityId": encode_id("Community", office["community"].id),
-            "phone": "13800000000", **changes}
+    return {
+        "idNumber": number,
+        "name": "刘洋",
+        "communityId": encode_id("Community", office["community"].id),
+        "phone": "13800000000",
+        **changes,
+    }
 
 
 async def test_a_clerk_registers_a_person_of_their_community(office):
     import datetime as dt
+
     number = make_resident_id("420102", dt.date(1990, 3, 7), 123).lower()
     result = (await data(REGISTER, viewer=office["clerk"], input=person_input(office, number)))["registerPerson"]
     assert result["errors"] == []
-    assert result["person"] == {"name": "刘洋", "idNumber": number.upper(), "gender": "MALE", "birthDate": "1990-03-07",
-                                "category": "UNINSURED", "community": {"name": "百步亭社区"}}
+    assert result["person"] == {
+        "name": "刘洋",
+        "idNumber": number.upper(),
+        "gender": "MALE",
+        "birthDate": "1990-03-07",
+        "category": "UNINSURED",
+        "community": {"name": "百步亭社区"},
+    }
     assert result["transaction"] == {"businessType": "REGISTER_PERSON", "status": "COMPLETED", "channel": "COUNTER"}
     event = await models.AuditEvent.get(operation="registerPerson")
     assert event.outcome == AuditOutcome.ALLOWED and event.account_id == office["clerk"].account_id
     assert event.input["input"]["id_number"] == number[:6] + "********" + number[14:]  # masked (API.md 8)
 
 
-@pytest.mark.parametrize(("number", "code"), [("420102199003071239", "INVALID_ID_NUMBER"),
-                                              ("42010219900230123X", "INVALID_ID_NUMBER"),
-                                              ("420102203001012035", "INVALID_ID_NUMBER")])  # born in 2030
+@pytest.mark.parametrize(
+    ("number", "code"),
+    [
+        ("420102199003071239", "INVALID_ID_NUMBER"),
+        ("42010219900230123X", "INVALID_ID_NUMBER"),
+        ("420102203001012035", "INVALID_ID_NUMBER"),
+    ],
+)  # born in 2030
 async def test_an_invalid_id_number_is_refused_and_nothing_is_stored(office, number, code):
     result = (await data(REGISTER, viewer=office["clerk"], input=person_input(office, number)))["registerPerson"]
     assert result["person"] is None and [(e["field"], e["code"]) for e in result["errors"]] == [("idNumber", code)]
@@ -58,6 +75,7 @@ async def test_an_invalid_id_number_is_refused_and_nothing_is_stored(office, num
 
 async def test_twice_the_same_person_is_already_registered(office):
     import datetime as dt
+
     number = make_resident_id("420102", dt.date(1990, 3, 7), 125)
     await data(REGISTER, viewer=office["clerk"], input=person_input(office, number))
     again = (await data(REGISTER, viewer=office["clerk"], input=person_input(office, number)))["registerPerson"]
@@ -67,6 +85,7 @@ async def test_twice_the_same_person_is_already_registered(office):
 
 async def test_a_clerk_cannot_register_into_another_community(office):
     import datetime as dt
+
     number = make_resident_id("420106", dt.date(1990, 3, 7), 127)
     form = person_input(office, number, communityId=encode_id("Community", office["other"].id))
     result = (await data(REGISTER, viewer=office["clerk"], input=form))["registerPerson"]
@@ -75,6 +94,7 @@ async def test_a_clerk_cannot_register_into_another_community(office):
 
 async def test_a_retry_with_the_same_key_returns_the_first_result_and_changes_nothing(office):
     import datetime as dt
+
     number = make_resident_id("420102", dt.date(1991, 1, 1), 129)
     form = person_input(office, number, idempotencyKey="kiosk-7-0001")
     first = (await data(REGISTER, viewer=office["clerk"], input=form))["registerPerson"]
@@ -93,8 +113,10 @@ async def test_a_refused_mutation_is_audited_and_changes_nothing(office):
     anonymous = await run(REGISTER, viewer=None, input=person_input(office))
     assert error_codes(anonymous) == ["UNAUTHENTICATED"]
     events = await models.AuditEvent.filter(operation="registerPerson").order_by("id")
-    assert [(e.outcome, e.account_id) for e in events] == [(AuditOutcome.REFUSED, person_viewer.account_id),
-                                                          (AuditOutcome.REFUSED, None)]
+    assert [(e.outcome, e.account_id) for e in events] == [
+        (AuditOutcome.REFUSED, person_viewer.account_id),
+        (AuditOutcome.REFUSED, None),
+    ]
     assert await models.Person.all().count() == 1  # only the person the test made
 
 
@@ -103,23 +125,38 @@ async def test_a_reviewer_registers_an_employer_of_their_district(office):
     mutation = """mutation($input: RegisterEmployerInput!) { registerEmployer(input: $input) {
       employer { creditCode name district { name } } transaction { businessType } errors { field code } } }"""
     code = make_credit_code("91420102", "MA4KQ001")
-    form = {"creditCode": code.lower(), "name": "江城物流有限公司", "districtId": encode_id("District", office["district"].id)}
+    form = {
+        "creditCode": code.lower(),
+        "name": "江城物流有限公司",
+        "districtId": encode_id("District", office["district"].id),
+    }
     result = (await data(mutation, viewer=reviewer, input=form))["registerEmployer"]
     assert result["employer"] == {"creditCode": code, "name": "江城物流有限公司", "district": {"name": "江岸区"}}
-    bad = (await data(mutation, viewer=reviewer, input={**form, "creditCode": code[:-1] + ("0" if code[-1] != "0" else "1")}))
-    assert [(e["field"], e["code"]) for e in bad["registerEmployer"]["errors"]] == [("creditCode", "INVALID_CREDIT_CODE")]
+    bad = await data(
+        mutation, viewer=reviewer, input={**form, "creditCode": code[:-1] + ("0" if code[-1] != "0" else "1")}
+    )
+    assert [(e["field"], e["code"]) for e in bad["registerEmployer"]["errors"]] == [
+        ("creditCode", "INVALID_CREDIT_CODE")
+    ]
 
 
 async def test_the_audit_trail_is_read_by_administrators_and_the_district_reviewer(office):
     import datetime as dt
-    await data(REGISTER, viewer=office["clerk"], input=person_input(office, make_resident_id("420102", dt.date(1992, 2, 2), 131)))
+
+    await data(
+        REGISTER,
+        viewer=office["clerk"],
+        input=person_input(office, make_resident_id("420102", dt.date(1992, 2, 2), 131)),
+    )
     await run(REGISTER, viewer=None, input=person_input(office))
     query = """query($filter: AuditFilter) { auditEvents(filter: $filter) { totalCount
       edges { node { operation outcome username role detail input } } } }"""
     admin = await factories.viewer(Role.ADMIN)
     trail = (await data(query, viewer=admin))["auditEvents"]
     assert [(e["node"]["outcome"], e["node"]["username"]) for e in trail["edges"]] == [
-        ("REFUSED", None), ("ALLOWED", office["clerk"].username)]
+        ("REFUSED", None),
+        ("ALLOWED", office["clerk"].username),
+    ]
     assert trail["edges"][1]["node"]["input"]["input"]["name"] == "刘洋"
     refused = (await data(query, viewer=admin, filter={"outcome": "REFUSED"}))["auditEvents"]
     assert refused["totalCount"] == 1 and refused["edges"][0]["node"]["detail"] == "not signed in"
@@ -130,9 +167,12 @@ async def test_the_audit_trail_is_read_by_administrators_and_the_district_review
     assert (await data(query, viewer=other_reviewer))["auditEvents"]["totalCount"] == 0
 
 
-@pytest.mark.parametrize(("field", "value"), [("name", ""), ("name", "刘\x00洋"), ("name", "长" * 65), ("address", "解放\n大道")])
+@pytest.mark.parametrize(
+    ("field", "value"), [("name", ""), ("name", "刘\x00洋"), ("name", "长" * 65), ("address", "解放\n大道")]
+)
 async def test_names_and_addresses_must_be_printable_and_short_enough(office, field, value):
     import datetime as dt
+
     form = person_input(office, make_resident_id("420102", dt.date(1993, 3, 3), 133), **{field: value})
     result = (await data(REGISTER, viewer=office["clerk"], input=form))["registerPerson"]
     assert [(e["field"], e["code"]) for e in result["errors"]] == [(field, "INVALID_INPUT")]

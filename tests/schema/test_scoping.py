@@ -28,8 +28,9 @@ async def city():
     logistics = await factories.employer(jiangan, "江城物流")
     other = await factories.employer(wuchang, "武昌电子")
     await models.Employment.create(person=amei, employer=logistics, start_month=202501, declared_wage="9000.00")
-    await models.Employment.create(person=chen, employer=other, start_month=202501, declared_wage="7000.00",
-                                   status=EmploymentStatus.ACTIVE)
+    await models.Employment.create(
+        person=chen, employer=other, start_month=202501, declared_wage="7000.00", status=EmploymentStatus.ACTIVE
+    )
     viewers = {
         "person": Viewer(1, "amei", Role.PERSON, person_id=amei.id, community_id=baibuting.id, district_id=jiangan.id),
         "agent": Viewer(2, "logistics", Role.EMPLOYER_AGENT, employer_id=logistics.id, district_id=jiangan.id),
@@ -50,15 +51,20 @@ async def test_each_role_lists_only_its_persons_with_id_numbers_masked_but_for_i
     amei, bo, chen, viewers = city["amei"], city["bo"], city["chen"], city["viewers"]
 
     async def listed(role):
-        return [(e["node"]["name"], e["node"]["idNumber"])
-                for e in (await data(PERSONS, viewer=viewers[role]))["persons"]["edges"]]
+        return [
+            (e["node"]["name"], e["node"]["idNumber"])
+            for e in (await data(PERSONS, viewer=viewers[role]))["persons"]["edges"]
+        ]
 
     assert await listed("person") == [("阿梅", amei.id_number)]
     assert await listed("agent") == [("阿梅", masked(amei.id_number))]
     assert await listed("clerk") == [("波", bo.id_number)]
     assert await listed("reviewer") == [("阿梅", amei.id_number), ("波", bo.id_number)]
-    assert await listed("admin") == [("阿梅", masked(amei.id_number)), ("波", masked(bo.id_number)),
-                                     ("陈", masked(chen.id_number))]
+    assert await listed("admin") == [
+        ("阿梅", masked(amei.id_number)),
+        ("波", masked(bo.id_number)),
+        ("陈", masked(chen.id_number)),
+    ]
 
 
 @pytest.mark.parametrize("role", ["bank", "analyst"])
@@ -84,8 +90,9 @@ async def test_node_of_something_out_of_scope_reads_as_absent(city):
 
 
 async def test_a_person_reaching_their_employer_does_not_see_its_other_staff(city):
-    await models.Employment.create(person=city["bo"], employer=city["logistics"], start_month=202502,
-                                   declared_wage="8000.00")
+    await models.Employment.create(
+        person=city["bo"], employer=city["logistics"], start_month=202502, declared_wage="8000.00"
+    )
     query = """{ me { person { employments { edges { node { employer { name
       employees { totalCount edges { node { person { name } } } } } } } } } } }"""
     me = (await data(query, viewer=city["viewers"]["person"]))["me"]
@@ -97,7 +104,9 @@ async def test_a_person_reaching_their_employer_does_not_see_its_other_staff(cit
 
 
 async def test_me_says_who_the_viewer_is(city):
-    me = (await data("{ me { username role person { name } district { name } } }", viewer=city["viewers"]["person"]))["me"]
+    me = (await data("{ me { username role person { name } district { name } } }", viewer=city["viewers"]["person"]))[
+        "me"
+    ]
     assert me == {"username": "amei", "role": "PERSON", "person": {"name": "阿梅"}, "district": {"name": "江岸区"}}
 
 
@@ -105,38 +114,55 @@ async def test_a_person_reads_their_passbook_movements_page_by_page(city):
     await factories.passbook(city["amei"], [("PSBC-A", "100.00"), ("PSBC-B", "50.00"), ("PSBC-C", "25.00")])
     query = "{ me { person { passbook { balance entries(last: 2) { edges { node { amount } } } } } } }"
     passbook = (await data(query, viewer=city["viewers"]["person"]))["me"]["person"]["passbook"]
-    assert passbook == {"balance": "175.00", "entries": {"edges": [{"node": {"amount": "50.00"}}, {"node": {"amount": "25.00"}}]}}
+    assert passbook == {
+        "balance": "175.00",
+        "entries": {"edges": [{"node": {"amount": "50.00"}}, {"node": {"amount": "25.00"}}]},
+    }
 
 
 async def test_a_reviewer_sees_the_staff_of_their_districts_employers_and_the_employers_of_their_residents(city):
     # 陈 lives in 武昌区 and works for 武昌电子; 阿梅 of 江岸区 also works there now
-    await models.Employment.create(person=city["amei"], employer=city["other"], start_month=202601, declared_wage="9000.00")
+    await models.Employment.create(
+        person=city["amei"], employer=city["other"], start_month=202601, declared_wage="9000.00"
+    )
     reviewer = city["viewers"]["reviewer"]
     query = """{ persons(filter: {category: EMPLOYED}) { edges { node { name
       employments { edges { node { employer { name employees { totalCount } } } } } } } } }"""
     [amei] = (await data(query, viewer=reviewer))["persons"]["edges"]
-    employers = {e["node"]["employer"]["name"]: e["node"]["employer"]["employees"]["totalCount"]
-                 for e in amei["node"]["employments"]["edges"]}
+    employers = {
+        e["node"]["employer"]["name"]: e["node"]["employer"]["employees"]["totalCount"]
+        for e in amei["node"]["employments"]["edges"]
+    }
     assert employers == {"江城物流": 1, "武昌电子": 1}  # 武昌电子's other staff live elsewhere
 
     wuchang = Viewer(8, "wuchang", Role.REVIEWER, district_id=city["chen"].district_id)
     staff = await data("{ employers { edges { node { name employees { totalCount } } } } }", viewer=wuchang)
-    assert {e["node"]["name"]: e["node"]["employees"]["totalCount"] for e in staff["employers"]["edges"]} == {"武昌电子": 2}
+    assert {e["node"]["name"]: e["node"]["employees"]["totalCount"] for e in staff["employers"]["edges"]} == {
+        "武昌电子": 2
+    }
 
 
 async def test_an_agent_sees_what_its_employer_pays_but_not_the_staffs_own_insurance_or_money(city):
     from domain.months import Month
+
     own = await factories.flexible_pension(city["amei"], Month(2024, 1))
     await factories.periods(own, Month(2024, 1), 3, "4800.00", "0.20", "960.00")
     await factories.passbook(city["amei"], [("PSBC-P", "100.00")])
     agent = city["viewers"]["agent"]
-    person = (await data("""query($id: ID!) { node(id: $id) { ... on Person { name policies { totalCount }
-      periods { totalCount } passbook { balance } } } }""", viewer=agent, id=encode_id("Person", city["amei"].id)))["node"]
+    person = (
+        await data(
+            """query($id: ID!) { node(id: $id) { ... on Person { name policies { totalCount }
+      periods { totalCount } passbook { balance } } } }""",
+            viewer=agent,
+            id=encode_id("Person", city["amei"].id),
+        )
+    )["node"]
     assert person == {"name": "阿梅", "policies": {"totalCount": 0}, "periods": {"totalCount": 0}, "passbook": None}
 
 
 @pytest.mark.parametrize("key", ["0001", "١٢", "²", "1.0", "-1"])
 async def test_only_the_one_spelling_we_issue_is_an_id(city, key):
     from tests.graphql_client import ADMINISTRATOR
+
     body = await run("query($id: ID!) { node(id: $id) { id } }", viewer=ADMINISTRATOR, id=encode_id("Person", key))
     assert error_codes(body) == ["BAD_USER_INPUT"]

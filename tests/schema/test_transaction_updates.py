@@ -11,9 +11,9 @@ import pytest
 
 import models
 from domain.enums import BusinessType, Role, TransactionStatus
-from schema.context import Context
-from schema import subscription
 from resolvers.inputs import encode_id
+from schema import subscription
+from schema.context import Context
 from schema.root import schema
 from services.common import clock
 from services.common.transactions import record_transaction
@@ -57,16 +57,29 @@ async def city():
     zhang, li = await factories.person(home, name="张伟"), await factories.person(home, name="李娜")
     employer = await factories.employer(jiangan)
     me = await factories.viewer(Role.PERSON, person=zhang)
-    return {"district": jiangan, "home": home, "zhang": zhang, "li": li, "employer": employer, "me": me,
-            "li_viewer": await factories.viewer(Role.PERSON, person=li),
-            "agent": await factories.viewer(Role.EMPLOYER_AGENT, employer=employer),
-            "clerk": await factories.viewer(Role.CLERK, community=home)}
+    return {
+        "district": jiangan,
+        "home": home,
+        "zhang": zhang,
+        "li": li,
+        "employer": employer,
+        "me": me,
+        "li_viewer": await factories.viewer(Role.PERSON, person=li),
+        "agent": await factories.viewer(Role.EMPLOYER_AGENT, employer=employer),
+        "clerk": await factories.viewer(Role.CLERK, community=home),
+    }
 
 
 async def filed(actor, *, person=None, employer=None, status=TransactionStatus.SUBMITTED) -> models.BusinessTransaction:
     district_id = (person or employer).district_id
-    return await record_transaction(BusinessType.PAY_ARREARS, actor, district_id=district_id, status=status,
-                                    person_id=person and person.id, employer_id=employer and employer.id)
+    return await record_transaction(
+        BusinessType.PAY_ARREARS,
+        actor,
+        district_id=district_id,
+        status=status,
+        person_id=person and person.id,
+        employer_id=employer and employer.id,
+    )
 
 
 class Follower:
@@ -143,16 +156,28 @@ async def test_a_person_hears_of_each_change_of_their_own_and_nothing_of_another
 
         await models.BusinessTransaction.filter(id=mine.id).update(status=TransactionStatus.ACCEPTED)
         accepted = await updates.next()
-        assert accepted == {"id": gid("BusinessTransaction", mine), "businessType": "PAY_ARREARS", "status": "ACCEPTED",
-                            "decidedAt": None, "decisionReason": None, "effectiveMonth": None,
-                            "person": {"name": "张伟"}, "employer": None}
+        assert accepted == {
+            "id": gid("BusinessTransaction", mine),
+            "businessType": "PAY_ARREARS",
+            "status": "ACCEPTED",
+            "decidedAt": None,
+            "decisionReason": None,
+            "effectiveMonth": None,
+            "person": {"name": "张伟"},
+            "employer": None,
+        }
         assert await updates.quiet()  # once per change
 
         await models.BusinessTransaction.filter(id__in=[mine.id, theirs.id]).update(
-            status=TransactionStatus.REJECTED, decided_at=clock.now(), decision_reason="材料不全")
+            status=TransactionStatus.REJECTED, decided_at=clock.now(), decision_reason="材料不全"
+        )
         rejected = await updates.next()
         assert (rejected["id"], rejected["status"], rejected["decidedAt"], rejected["decisionReason"]) == (
-            gid("BusinessTransaction", mine), "REJECTED", "2026-11-10T10:00:00+08:00", "材料不全")
+            gid("BusinessTransaction", mine),
+            "REJECTED",
+            "2026-11-10T10:00:00+08:00",
+            "材料不全",
+        )
         assert await updates.quiet()
 
         await models.BusinessTransaction.filter(id=mine.id).update(effective_month=202612)
@@ -190,8 +215,9 @@ async def test_staff_follow_a_person_or_employer_within_their_reach(city):
     elsewhere = await factories.person(await factories.community(city["district"], "大智社区"), name="赵强")
     assert await refusal(city["clerk"], person=gid("Person", elsewhere)) == ["BAD_USER_INPUT"]
     assert await refusal(city["clerk"]) == ["BAD_USER_INPUT"]  # whose?
-    assert await refusal(reviewer, person=gid("Person", city["zhang"]),
-                         employer=gid("Employer", city["employer"])) == ["BAD_USER_INPUT"]
+    assert await refusal(reviewer, person=gid("Person", city["zhang"]), employer=gid("Employer", city["employer"])) == [
+        "BAD_USER_INPUT"
+    ]
 
 
 async def test_a_person_may_not_follow_another_person_and_others_may_not_follow_at_all(city):

@@ -33,32 +33,57 @@ async def hall(test_settings: Settings):
 
 
 async def sign_in(client, username, password, device_credential=None):
-    body = await graphql(client, """mutation($input: LoginInput!) { login(input: $input) { token errors { code } } }""",
-                         input={"username": username, "password": password, "deviceCredential": device_credential})
+    body = await graphql(
+        client,
+        """mutation($input: LoginInput!) { login(input: $input) { token errors { code } } }""",
+        input={"username": username, "password": password, "deviceCredential": device_credential},
+    )
     return body["data"]["login"]
 
 
 async def test_a_person_gets_access_installs_a_certificate_signs_in_and_reads_only_themself(hall):
     client, person = hall
     clerk_token = (await sign_in(client, "clerk.baibuting", "Counter2026"))["token"]
-    granted = (await graphql(client, """mutation($input: GrantOnlineAccessInput!) { grantOnlineAccess(input: $input) {
+    granted = (
+        await graphql(
+            client,
+            """mutation($input: GrantOnlineAccessInput!) { grantOnlineAccess(input: $input) {
         username initialPassword certificatePassword transaction { businessType } errors { code } } }""",
-        clerk_token, input={"personId": encode_id("Person", person.id), "place": "百步亭社区服务站"}))["data"]["grantOnlineAccess"]
+            clerk_token,
+            input={"personId": encode_id("Person", person.id), "place": "百步亭社区服务站"},
+        )
+    )["data"]["grantOnlineAccess"]
     assert granted["errors"] == [] and granted["transaction"] == {"businessType": "GRANT_ONLINE_ACCESS"}
 
     without_certificate = await sign_in(client, granted["username"], granted["initialPassword"])
     assert without_certificate == {"token": None, "errors": [{"code": "CERTIFICATE_REQUIRED"}]}
 
-    installed = (await graphql(client, """mutation($input: InstallCertificateInput!) { installCertificate(input: $input) {
-        deviceCredential certificate { deviceName } errors { code } } }""", input={
-        "username": granted["username"], "password": granted["initialPassword"],
-        "certificatePassword": granted["certificatePassword"], "deviceName": "家里的电脑"}))["data"]["installCertificate"]
+    installed = (
+        await graphql(
+            client,
+            """mutation($input: InstallCertificateInput!) { installCertificate(input: $input) {
+        deviceCredential certificate { deviceName } errors { code } } }""",
+            input={
+                "username": granted["username"],
+                "password": granted["initialPassword"],
+                "certificatePassword": granted["certificatePassword"],
+                "deviceName": "家里的电脑",
+            },
+        )
+    )["data"]["installCertificate"]
     assert installed["errors"] == [] and installed["certificate"] == {"deviceName": "家里的电脑"}
 
-    token = (await sign_in(client, granted["username"], granted["initialPassword"], installed["deviceCredential"]))["token"]
-    me = (await graphql(client, "{ me { role person { name idNumber } certificates { deviceName revokedAt } } }", token))["data"]["me"]
-    assert me == {"role": "PERSON", "person": {"name": "孙丽", "idNumber": person.id_number},
-                  "certificates": [{"deviceName": "家里的电脑", "revokedAt": None}]}
+    token = (await sign_in(client, granted["username"], granted["initialPassword"], installed["deviceCredential"]))[
+        "token"
+    ]
+    me = (
+        await graphql(client, "{ me { role person { name idNumber } certificates { deviceName revokedAt } } }", token)
+    )["data"]["me"]
+    assert me == {
+        "role": "PERSON",
+        "person": {"name": "孙丽", "idNumber": person.id_number},
+        "certificates": [{"deviceName": "家里的电脑", "revokedAt": None}],
+    }
     others = await graphql(client, "{ persons { totalCount } }", token)
     assert others["data"]["persons"]["totalCount"] == 1
 
@@ -80,7 +105,9 @@ async def test_failed_logins_say_nothing_about_the_username_and_log_no_secret(ha
 @pytest.mark.parametrize("authorization", ["Bearer not-a-token", "Bearer " + "x" * 300, "Basic abc", "Bearer"])
 async def test_a_bad_or_tampered_token_is_unauthenticated(hall, authorization):
     client, _ = hall
-    response = await client.post("/graphql", json={"query": "{ me { role } }"}, headers={"Authorization": authorization})
+    response = await client.post(
+        "/graphql", json={"query": "{ me { role } }"}, headers={"Authorization": authorization}
+    )
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
@@ -94,8 +121,11 @@ async def test_a_megabyte_password_is_refused_and_never_stored(hall):
 
 async def test_an_odd_username_gets_a_clear_error(hall):
     client, _ = hall
-    body = await graphql(client, """mutation($input: LoginInput!) { login(input: $input) { errors { field code message } } }""",
-                         input={"username": "管理员\x00; DROP", "password": "Whatever2026"})
+    body = await graphql(
+        client,
+        """mutation($input: LoginInput!) { login(input: $input) { errors { field code message } } }""",
+        input={"username": "管理员\x00; DROP", "password": "Whatever2026"},
+    )
     [error] = body["data"]["login"]["errors"]
     assert (error["field"], error["code"]) == ("username", "INVALID_USERNAME")
     assert "\x00" not in error["message"] and "DROP" not in error["message"]

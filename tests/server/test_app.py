@@ -76,8 +76,9 @@ def test_a_subscription_streams_over_graphql_transport_ws(websocket_client: Any,
 
 
 @pytest.mark.parametrize("payload", [{}, {"Authorization": "Bearer stolen"}, {"Authorization": 42}])
-def test_a_socket_without_a_valid_token_is_closed_as_forbidden(websocket_client: Any, known_token: str,
-                                                               payload: dict) -> None:
+def test_a_socket_without_a_valid_token_is_closed_as_forbidden(
+    websocket_client: Any, known_token: str, payload: dict
+) -> None:
     with websocket_client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as socket:
         socket.send_json({"type": "connection_init", "payload": payload})
         message = socket.receive()

@@ -176,9 +176,7 @@ async def test_request_errors_have_no_data(client: httpx.AsyncClient, media_type
     ],
 )
 async def test_a_malformed_request_is_400(client: httpx.AsyncClient, media_type: str, content: bytes) -> None:
-    response = await client.post(
-        "/graphql", content=content, headers={"Accept": media_type, "Content-Type": JSON}
-    )
+    response = await client.post("/graphql", content=content, headers={"Accept": media_type, "Content-Type": JSON})
 
     assert response.status_code == 400
     assert_media_type(response, media_type)
@@ -216,9 +214,10 @@ async def test_a_named_operation_is_chosen_among_several(client: httpx.AsyncClie
         ('{"query": "{ hello }", "variables": {"v": "\\udfff"}}', "lone surrogate"),
     ],
 )
-async def test_json_no_decoder_downstream_could_take_is_a_request_error(client: httpx.AsyncClient, body: str,
-                                                                        reason: str) -> None:
-    response = await client.post("/graphql", content=body, headers={"Content-Type": "application/json",
-                                                                     "Accept": GRAPHQL_RESPONSE_JSON})
+async def test_json_no_decoder_downstream_could_take_is_a_request_error(
+    client: httpx.AsyncClient, body: str, reason: str
+) -> None:
+    response = await client.post(
+        "/graphql", content=body, headers={"Content-Type": "application/json", "Accept": GRAPHQL_RESPONSE_JSON}
+    )
     assert response.status_code == 400 and reason in response.json()["errors"][0]["message"]
-

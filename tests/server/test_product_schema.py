@@ -30,13 +30,19 @@ async def hall(test_settings: Settings):
 
 
 async def post(client, query: str, variables: dict | None = None, accept: str = GRAPHQL_RESPONSE_JSON):
-    return await client.post("/graphql", json={"query": query, "variables": variables or {}},
-                             headers={"Accept": accept, "X-Request-ID": "kiosk-0042"})
+    return await client.post(
+        "/graphql",
+        json={"query": query, "variables": variables or {}},
+        headers={"Accept": accept, "X-Request-ID": "kiosk-0042"},
+    )
 
 
 async def test_a_client_reads_a_page_of_persons_with_their_months(hall):
-    response = await post(hall, "query Page { persons(first: 5) { totalCount edges { node { name "
-                                "periods(last: 2) { edges { node { month amount status } } } } } } }")
+    response = await post(
+        hall,
+        "query Page { persons(first: 5) { totalCount edges { node { name "
+        "periods(last: 2) { edges { node { month amount status } } } } } } }",
+    )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith(GRAPHQL_RESPONSE_JSON)
     assert response.headers["x-request-id"] == "kiosk-0042"
@@ -73,7 +79,10 @@ async def test_limits_refuse_before_execution_with_cost_and_budget(hall):
     assert error["extensions"]["budget"] == 50_000 and error["extensions"]["cost"] > 1_000_000
     assert f"Query cost {error['extensions']['cost']} exceeds the budget of 50000" == error["message"]
 
-    deep = "query Deep { persons { edges { node { periods { edges { node { policy { person { periods { edges { node { policy { person { name } } } } } } } } } } } } } }"
+    deep = (
+        "query Deep { persons { edges { node { periods { edges { node { policy { person { periods { edges { node { "
+        "policy { person { name } } } } } } } } } } } } } }"
+    )
     assert (await post(hall, deep)).json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_DEEP"
 
     aliases = "query Aliases { " + " ".join(f"a{i}: parameters {{ totalCount }}" for i in range(40)) + " }"

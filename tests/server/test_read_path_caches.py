@@ -31,8 +31,9 @@ CATALOGUE = """query Catalogue($inner: Int!) {
 }"""
 
 
-async def post(client: httpx.AsyncClient, query: str, variables: dict | None = None,
-               operation_name: str | None = None) -> httpx.Response:
+async def post(
+    client: httpx.AsyncClient, query: str, variables: dict | None = None, operation_name: str | None = None
+) -> httpx.Response:
     body = {"query": query, "variables": variables, "operationName": operation_name}
     return await client.post("/graphql", json=body, headers={"Accept": GRAPHQL_RESPONSE_JSON})
 
@@ -64,7 +65,12 @@ async def test_a_variable_left_out_costs_its_default_and_a_null_one_the_argument
 
     answers = [await post(client, query, variables) for variables in ({}, {"inner": None}, {}, {"inner": None})]
 
-    assert [answer.status_code for answer in answers] == [400, 200, 400, 200]  # null: children counts its own default, 10
+    assert [answer.status_code for answer in answers] == [
+        400,
+        200,
+        400,
+        200,
+    ]  # null: children counts its own default, 10
 
 
 async def test_an_invalid_document_is_refused_alike_every_time(client: httpx.AsyncClient) -> None:
@@ -102,16 +108,29 @@ async def test_each_viewer_reads_through_a_cached_query_shape_only_what_they_may
         policy = await factories.flexible_pension(owner, Month(2026, 1))
         await factories.periods(policy, Month(2026, 1), 3, "8000.00", "0.20", f"{1600 + number}.00")
     viewers = [await factories.viewer(Role.PERSON, person=owner) for owner in people]
-    ids = [(await data("query($n: String!) { person(idNumber: $n) { id } }", n=owner.id_number))["person"]["id"]
-           for owner in people]
+    ids = [
+        (await data("query($n: String!) { person(idNumber: $n) { id } }", n=owner.id_number))["person"]["id"]
+        for owner in people
+    ]
 
     first = await data(RECORDS, viewers[0], id=ids[1])
     second = await data(RECORDS, viewers[1], id=ids[0])
     own = await data(RECORDS, viewers[1], id=ids[1])
 
-    assert first == {"me": {"person": {"name": "甲", "periods": {"edges": [
-        {"node": {"month": "2026-02", "amount": "1600.00"}}, {"node": {"month": "2026-03", "amount": "1600.00"}}]}}},
-        "node": None}
+    assert first == {
+        "me": {
+            "person": {
+                "name": "甲",
+                "periods": {
+                    "edges": [
+                        {"node": {"month": "2026-02", "amount": "1600.00"}},
+                        {"node": {"month": "2026-03", "amount": "1600.00"}},
+                    ]
+                },
+            }
+        },
+        "node": None,
+    }
     assert second["me"]["person"]["periods"]["edges"][0]["node"]["amount"] == "1601.00"
     assert second["node"] is None and own["node"] == {"name": "乙"}
 
@@ -128,10 +147,12 @@ async def test_a_cached_query_shape_answers_as_a_query_built_afresh(monkeypatch:
 
     async def read(viewer) -> tuple:
         each = Loaders(NODE_KINDS, viewer)  # the keys of each gather share one query
-        return (await each.person.load_many(keys),
-                await asyncio.gather(*(each.periods_of_person.load(key) for key in keys)),
-                await asyncio.gather(*(each.periods_of_person.load(key, window=2, backwards=True) for key in keys)),
-                await asyncio.gather(*(each.periods_of_person.count(key) for key in keys)))
+        return (
+            await each.person.load_many(keys),
+            await asyncio.gather(*(each.periods_of_person.load(key) for key in keys)),
+            await asyncio.gather(*(each.periods_of_person.load(key, window=2, backwards=True) for key in keys)),
+            await asyncio.gather(*(each.periods_of_person.count(key) for key in keys)),
+        )
 
     cached = [await read(clerk) for _ in range(2)]
     monkeypatch.setattr(loaders, "_SHAPES_KEPT", -1)  # nothing kept: every query built afresh
@@ -145,8 +166,10 @@ async def test_a_cached_query_shape_answers_as_a_query_built_afresh(monkeypatch:
 
 
 def test_a_shape_is_reused_only_when_its_values_come_back_as_parameters() -> None:
-    clerks = [Viewer(7, "clerk7", Role.CLERK, community_id=3, district_id=1),
-              Viewer(8, "clerk8", Role.CLERK, community_id=4, district_id=1)]
+    clerks = [
+        Viewer(7, "clerk7", Role.CLERK, community_id=3, district_id=1),
+        Viewer(8, "clerk8", Role.CLERK, community_id=4, district_id=1),
+    ]
     builds: dict[str, list[Viewer]] = {"inlined": [], "mixed": [], "listed": [], "parameters": []}
 
     def inlined(who: Viewer, ids: list[int]) -> tuple[str, list]:
@@ -165,13 +188,21 @@ def test_a_shape_is_reused_only_when_its_values_come_back_as_parameters() -> Non
         builds["parameters"].append(who)
         return "SELECT * FROM t WHERE id IN ($1, $2) AND c = $3 AND u = $4", [*ids, who.community_id, who.username]
 
-    answers = {build.__name__: [loaders.shaped_sql(("test", build.__name__), who, [21, 22], build) for who in clerks]
-               for build in (inlined, mixed, listed, parameters)}
+    answers = {
+        build.__name__: [loaders.shaped_sql(("test", build.__name__), who, [21, 22], build) for who in clerks]
+        for build in (inlined, mixed, listed, parameters)
+    }
 
     assert answers["inlined"][1] == ("SELECT * FROM t WHERE id IN (21, 22) AND c = $1", [4])
     assert answers["mixed"][1] == ("SELECT * FROM t WHERE id = ANY($1) AND c = $2", [[21, 22, 0], 4])
-    assert [sql_and_values[1] for sql_and_values in answers["listed"]] == [[[21, 22], 3, "clerk7"], [[21, 22], 4, "clerk8"]]
-    assert [sql_and_values[1] for sql_and_values in answers["parameters"]] == [[21, 22, 3, "clerk7"], [21, 22, 4, "clerk8"]]
+    assert [sql_and_values[1] for sql_and_values in answers["listed"]] == [
+        [[21, 22], 3, "clerk7"],
+        [[21, 22], 4, "clerk8"],
+    ]
+    assert [sql_and_values[1] for sql_and_values in answers["parameters"]] == [
+        [21, 22, 3, "clerk7"],
+        [21, 22, 4, "clerk8"],
+    ]
     assert builds["inlined"][1:] == builds["mixed"][1:] == clerks  # built afresh for each
     for reused in ("listed", "parameters"):  # once, with stand-ins
         assert len(builds[reused]) == 1 and builds[reused][0] not in clerks
@@ -181,8 +212,11 @@ async def test_a_server_process_leaves_what_it_started_with_out_of_garbage_colle
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[tuple] = []
-    recorder = SimpleNamespace(collect=lambda: calls.append(("collect",)), freeze=lambda: calls.append(("freeze",)),
-                               set_threshold=lambda *values: calls.append(("set_threshold", *values)))
+    recorder = SimpleNamespace(
+        collect=lambda: calls.append(("collect",)),
+        freeze=lambda: calls.append(("freeze",)),
+        set_threshold=lambda *values: calls.append(("set_threshold", *values)),
+    )
     monkeypatch.setattr(main, "gc", recorder)
 
     async with running(main.create_app(make_settings(), tune_gc=True)):

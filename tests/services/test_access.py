@@ -17,13 +17,28 @@ from argon2 import PasswordHasher
 
 import models
 from domain.enums import EmployerStatus, Role
-from services.access import accounts as access_accounts, secrets as access_secrets, throttle as access_throttle
-from services.common import clock
 from services.access import (
-    SESSION_LIFETIME, AccessError, ErrorCode, Grant, Installed, LoginResult, Viewer, authenticate,
-    certificates, change_password, create_staff_account, grant_online_access, install_certificate, login, logout,
+    SESSION_LIFETIME,
+    AccessError,
+    ErrorCode,
+    Grant,
+    Installed,
+    LoginResult,
+    Viewer,
+    authenticate,
+    certificates,
+    change_password,
+    create_staff_account,
+    grant_online_access,
+    install_certificate,
+    login,
+    logout,
     revoke_certificate,
 )
+from services.access import accounts as access_accounts
+from services.access import secrets as access_secrets
+from services.access import throttle as access_throttle
+from services.common import clock
 from tests import factories
 
 pytestmark = pytest.mark.usefixtures("db")
@@ -76,7 +91,11 @@ async def granted_person(office: Office) -> tuple[models.Person, Grant]:
 
 async def installed(grant: Grant, device: str = "kitchen tablet") -> Installed:
     return await install_certificate(
-        grant.username, grant.initial_password, grant.certificate_password, device, ADDRESS,
+        grant.username,
+        grant.initial_password,
+        grant.certificate_password,
+        device,
+        ADDRESS,
     )
 
 
@@ -101,6 +120,7 @@ def sha256(text: str) -> str:
 
 
 # --- the whole path ------------------------------------------------------------------------------
+
 
 async def test_grant_install_login_authenticate_logout():
     office = await community_office()
@@ -128,8 +148,14 @@ async def test_grant_install_login_authenticate_logout():
 
     viewer = await authenticate(result.token)  # A6
     assert viewer == Viewer(
-        account_id=account.id, username=grant.username, role=Role.PERSON, person_id=person.id, employer_id=None,
-        community_id=office.community.id, district_id=office.district.id, session_id=session.id,
+        account_id=account.id,
+        username=grant.username,
+        role=Role.PERSON,
+        person_id=person.id,
+        employer_id=None,
+        community_id=office.community.id,
+        district_id=office.district.id,
+        session_id=session.id,
     )
 
     await logout(viewer)
@@ -186,6 +212,7 @@ async def test_no_access_for_a_closed_employer():
 
 
 # --- who may grant (A3, A6) ----------------------------------------------------------------------
+
 
 async def test_a_clerk_of_another_community_cannot_grant():
     home, elsewhere = await community_office(), await community_office()
@@ -281,6 +308,7 @@ async def test_the_place_of_signing_is_given(place: str):
 
 # --- certificates (A4) ---------------------------------------------------------------------------
 
+
 async def test_a_person_without_a_certificate_cannot_sign_in():
     _, grant = await granted_person(await community_office())
     error = await refused(login(grant.username, grant.initial_password, None, ADDRESS))
@@ -369,6 +397,7 @@ async def test_a_device_has_a_name(device_name: str):
 
 # --- staff ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("role", [Role.CLERK, Role.REVIEWER, Role.BANK, Role.ANALYST, Role.ADMIN])
 async def test_staff_sign_in_with_the_password_alone(role: Role):
     office = await community_office()
@@ -389,13 +418,19 @@ async def test_staff_accounts_follow_the_policies():
         (create_staff_account(Role.PERSON, "someone", STAFF_PASSWORD), Code.INVALID_INPUT, "role"),
         (create_staff_account(Role.CLERK, "someone", STAFF_PASSWORD), Code.INVALID_INPUT, "community"),
         (create_staff_account(Role.REVIEWER, "someone", STAFF_PASSWORD), Code.INVALID_INPUT, "district"),
-        (create_staff_account(Role.ADMIN, "someone", STAFF_PASSWORD, district=office.district),
-         Code.INVALID_INPUT, "role"),
+        (
+            create_staff_account(Role.ADMIN, "someone", STAFF_PASSWORD, district=office.district),
+            Code.INVALID_INPUT,
+            "role",
+        ),
         (create_staff_account(Role.ADMIN, "so", STAFF_PASSWORD), Code.INVALID_USERNAME, "username"),
         (create_staff_account(Role.ADMIN, "someone", "password"), Code.WEAK_PASSWORD, "password"),
         (create_staff_account(Role.ADMIN, "admin2026", "Admin2026"), Code.WEAK_PASSWORD, "password"),
-        (create_staff_account(Role.ADMIN, office.clerk.username.upper(), STAFF_PASSWORD),
-         Code.USERNAME_TAKEN, "username"),
+        (
+            create_staff_account(Role.ADMIN, office.clerk.username.upper(), STAFF_PASSWORD),
+            Code.USERNAME_TAKEN,
+            "username",
+        ),
     ]
     for attempt, code, field in attempts:
         error = await refused(attempt)
@@ -403,6 +438,7 @@ async def test_staff_accounts_follow_the_policies():
 
 
 # --- lock-out and throttling ---------------------------------------------------------------------
+
 
 async def test_five_wrong_passwords_lock_the_username_for_15_minutes():
     grant, device, _ = await signed_in_person(await community_office())
@@ -468,8 +504,16 @@ async def test_the_lock_survives_a_restart(db):
         await refused(login(office.clerk.username, "Wrong1234", None, ADDRESS))
     moments = [clock.now().isoformat(), (clock.now() + dt.timedelta(minutes=15)).isoformat()]
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", RESTARTED_PROCESS, db.database_url, office.clerk.username, STAFF_PASSWORD, *moments,
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-c",
+        RESTARTED_PROCESS,
+        db.database_url,
+        office.clerk.username,
+        STAFF_PASSWORD,
+        *moments,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await process.communicate()
     assert process.returncode == 0, err.decode()
@@ -482,7 +526,10 @@ async def test_an_unknown_username_and_a_wrong_password_answer_alike(verificatio
     unknown_user = await refused(login("nobody.here", "Wrong1234", None, ADDRESS))
 
     assert (wrong_password.code, wrong_password.message, wrong_password.field) == (
-        unknown_user.code, unknown_user.message, unknown_user.field)
+        unknown_user.code,
+        unknown_user.message,
+        unknown_user.field,
+    )
     assert wrong_password.code is Code.INVALID_CREDENTIALS
     # The same work: one argon2 verification each, the unknown one against a hash of the same parameters.
     assert len(verifications) == 2
@@ -539,7 +586,8 @@ async def test_concurrent_wrong_passwords_are_all_counted():
     """On PostgreSQL the attempts run in parallel transactions: the row lock makes each count."""
     office = await community_office()
     outcomes = await asyncio.gather(
-        *(login(office.clerk.username, f"Wrong{i:04d}", None, ADDRESS) for i in range(10)), return_exceptions=True,
+        *(login(office.clerk.username, f"Wrong{i:04d}", None, ADDRESS) for i in range(10)),
+        return_exceptions=True,
     )
     codes = [o.code for o in outcomes]
     wrong = codes.count(Code.INVALID_CREDENTIALS)
@@ -571,6 +619,7 @@ async def test_an_unknown_address_is_charged_to_the_username_alone():
 
 # --- absurd inputs -------------------------------------------------------------------------------
 
+
 async def test_a_megabyte_password_is_refused_at_once_and_never_logged(caplog, verifications: list[str]):
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="tortoise")
@@ -581,8 +630,10 @@ async def test_a_megabyte_password_is_refused_at_once_and_never_logged(caplog, v
     megabyte = "Aa1" * 350_000
     attempts = [
         (login(office.clerk.username, megabyte, None, ADDRESS), "password"),
-        (install_certificate(grant.username, grant.initial_password, megabyte, "phone", ADDRESS),
-         "certificatePassword"),
+        (
+            install_certificate(grant.username, grant.initial_password, megabyte, "phone", ADDRESS),
+            "certificatePassword",
+        ),
         (change_password(viewer, megabyte, "NewPass2026"), "oldPassword"),
         (change_password(viewer, STAFF_PASSWORD, megabyte), "newPassword"),
         (create_staff_account(Role.ADMIN, "admin2", megabyte), "password"),
@@ -607,6 +658,7 @@ async def test_an_odd_username_is_refused_plainly(username: str, verifications: 
 
 
 # --- sessions (A6) -------------------------------------------------------------------------------
+
 
 async def test_authenticating_a_request_costs_one_query(count_queries):
     _, _, result = await signed_in_person(await community_office())

@@ -17,8 +17,9 @@ from tests import factories
 
 pytestmark = pytest.mark.usefixtures("db")
 
-on_postgres = pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgres"),
-                                 reason="a race needs PostgreSQL")
+on_postgres = pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="a race needs PostgreSQL"
+)
 
 TODAY = dt.date(2026, 11, 10)  # the frozen clock: 10:00 local time
 TOMORROW = dt.date(2026, 11, 11)
@@ -58,12 +59,20 @@ async def test_open_day_makes_the_slots_once(hall):
     _, _, office = hall
     slots = await day_of_slots(office)
     assert [s.starts_at.astimezone(clock.now().tzinfo).strftime("%H:%M") for s in slots] == [
-        "09:00", "09:30", "10:00", "10:30", "11:00", "11:30"]
+        "09:00",
+        "09:30",
+        "10:00",
+        "10:30",
+        "11:00",
+        "11:30",
+    ]
     assert all(s.ends_at - s.starts_at == dt.timedelta(minutes=30) and s.capacity == 2 for s in slots)
     assert [s.id for s in await day_of_slots(office)] == [s.id for s in slots]  # opening again adds nothing
     await refused(appointments.open_day(office.id, TOMORROW, BusinessCategory.REGISTRATION, 12, 9, 30, 2))
-    await refused(appointments.open_day(office.id + 1000, TOMORROW, BusinessCategory.REGISTRATION, 9, 12, 30, 2),
-                  ErrorCode.NOT_FOUND)
+    await refused(
+        appointments.open_day(office.id + 1000, TOMORROW, BusinessCategory.REGISTRATION, 9, 12, 30, 2),
+        ErrorCode.NOT_FOUND,
+    )
 
 
 async def test_free_slots_lists_what_has_not_started_in_the_days_asked(hall):
@@ -221,7 +230,9 @@ async def test_an_agent_books_for_their_employer(hall):
     appointment, transaction = await appointments.book(agent, slots[0].id, None, employer.id)
     assert appointment.employer_id == employer.id and appointment.person_id is None
     assert transaction.employer_id == employer.id and transaction.channel is ServiceChannel.ONLINE
-    await refused(appointments.book(agent, slots[1].id, None, None), ErrorCode.ALREADY_BOOKED)  # the employer's one for the day
+    await refused(
+        appointments.book(agent, slots[1].id, None, None), ErrorCode.ALREADY_BOOKED
+    )  # the employer's one for the day
     other = await factories.employer(district, "武汉汉口贸易有限公司")
     await refused(appointments.book(agent, slots[1].id, None, other.id), ErrorCode.OUT_OF_SCOPE)
     colleague = await factories.viewer(Role.EMPLOYER_AGENT, employer=employer)
@@ -266,8 +277,9 @@ async def test_fifty_persons_racing_for_three_places_get_three(hall):
     slot = (await day_of_slots(office, capacity=10))[0]
     await models.AppointmentSlot.filter(id=slot.id).update(booked=7)
     viewers = [(await someone(community, f"丁{n}"))[1] for n in range(50)]
-    outcomes = await asyncio.gather(*(appointments.book(v, slot.id, None, None) for v in viewers),
-                                    return_exceptions=True)
+    outcomes = await asyncio.gather(
+        *(appointments.book(v, slot.id, None, None) for v in viewers), return_exceptions=True
+    )
     won = [o for o in outcomes if not isinstance(o, BaseException)]
     lost = [o for o in outcomes if isinstance(o, BaseException)]
     assert len(won) == 3
@@ -283,8 +295,9 @@ async def test_ten_bookings_by_one_person_for_one_day_make_one(hall):
     _, community, office = hall
     slots = await appointments.open_day(office.id, TOMORROW, BusinessCategory.REGISTRATION, 8, 18, 60, 5)
     person, me = await someone(community)
-    outcomes = await asyncio.gather(*(appointments.book(me, slot.id, None, None) for slot in slots),
-                                    return_exceptions=True)
+    outcomes = await asyncio.gather(
+        *(appointments.book(me, slot.id, None, None) for slot in slots), return_exceptions=True
+    )
     assert len(slots) == 10
     assert sum(not isinstance(o, BaseException) for o in outcomes) == 1
     lost = [o for o in outcomes if isinstance(o, BaseException)]

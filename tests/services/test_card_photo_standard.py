@@ -23,14 +23,22 @@ pytestmark = pytest.mark.usefixtures("db")
 ID_NUMBER = make_resident_id("420102", dt.date(1990, 5, 17), 3)
 
 # A one-inch photo (一寸照), as an administrator would publish it.
-ONE_INCH = {**CARD_PHOTO_STANDARD, "width": 295, "height": 413, "face_width_px": 170, "face_width_tolerance_px": 12,
-            "min_bytes": 10 * 1024, "max_bytes": 30 * 1024}
+ONE_INCH = {
+    **CARD_PHOTO_STANDARD,
+    "width": 295,
+    "height": 413,
+    "face_width_px": 170,
+    "face_width_tolerance_px": 12,
+    "min_bytes": 10 * 1024,
+    "max_bytes": 30 * 1024,
+}
 
 
 async def publish(value: dict, month: Month) -> None:
     """A new value of the standard from ``month``, as a new row of the parameter table."""
-    await models.Parameter.create(code=ParameterCode.CARD_PHOTO_STANDARD, effective_from=month.to_int(),
-                                  value_json=value, note="one-inch photos")
+    await models.Parameter.create(
+        code=ParameterCode.CARD_PHOTO_STANDARD, effective_from=month.to_int(), value_json=value, note="one-inch photos"
+    )
 
 
 async def test_the_standard_in_force_is_the_parameters_latest_value():

@@ -242,11 +242,14 @@ def test_upload_check_reads_the_header() -> None:
     assert check_upload(png(portrait(800, 600))).format == "PNG"
 
 
-@pytest.mark.parametrize("data, problem", [
-    (b"", PhotoProblem.EMPTY),
-    (b"Dear office, please find my photo attached.\n" * 20, PhotoProblem.NOT_AN_IMAGE),
-    (b"\xff\xd8\xff\xe0" + bytes(11 * 1024 * 1024), PhotoProblem.TOO_LARGE_FILE),
-])
+@pytest.mark.parametrize(
+    "data, problem",
+    [
+        (b"", PhotoProblem.EMPTY),
+        (b"Dear office, please find my photo attached.\n" * 20, PhotoProblem.NOT_AN_IMAGE),
+        (b"\xff\xd8\xff\xe0" + bytes(11 * 1024 * 1024), PhotoProblem.TOO_LARGE_FILE),
+    ],
+)
 def test_upload_check_refuses(data: bytes, problem: PhotoProblem) -> None:
     assert upload_rejection(data).reason_code is problem
 
@@ -256,7 +259,9 @@ def test_a_gif_is_an_unsupported_format() -> None:
     portrait(200, 200).save(buffer, "GIF")
     problem = upload_rejection(buffer.getvalue())
     assert (problem.reason_code, problem.message) == (
-        PhotoProblem.UNSUPPORTED_FORMAT, "the photo must be a JPEG or PNG image")
+        PhotoProblem.UNSUPPORTED_FORMAT,
+        "the photo must be a JPEG or PNG image",
+    )
 
 
 def test_a_decompression_bomb_is_refused_from_its_header(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,16 +8,21 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from demo.accounts import (
+    DEMO_PASSWORD,
+    DEVICE_CREDENTIALS,
+    USERNAMES,
+    DemoAccount,
+    DemoCityTooSmall,
+    accounts_table,
+    create_demo_accounts,
+)
+from demo.city import seed_city
 from domain.enums import OWED_ARREARS, BusinessType, EmploymentStatus, PersonCategory, Role, ServiceChannel
 from domain.months import LOCAL_TZ
 from models import Account, Arrear, BusinessTransaction, Employment
 from services.access import AccessError, ErrorCode, authenticate, install_certificate, login
 from services.access.secrets import PASSWORD_HASHER
-from demo.accounts import (
-    DEMO_PASSWORD, DEVICE_CREDENTIALS, USERNAMES, DemoAccount, DemoCityTooSmall, accounts_table,
-    create_demo_accounts,
-)
-from demo.city import seed_city
 from tests.conftest import empty_tables
 
 PERSONS = 600
@@ -36,9 +41,12 @@ async def accounts_of(persons: int, seed: int) -> list[DemoAccount]:
 
 async def district_codes() -> dict[Role, str]:
     """The district code of each demo account's workplace or subject."""
-    rows = await Account.all().values("role", "district__code", "community__district__code", "person__district__code",
-                                      "employer__district__code")
-    return {Role(row["role"]): next((code for key, code in row.items() if key != "role" and code), None) for row in rows}
+    rows = await Account.all().values(
+        "role", "district__code", "community__district__code", "person__district__code", "employer__district__code"
+    )
+    return {
+        Role(row["role"]): next((code for key, code in row.items() if key != "role" and code), None) for row in rows
+    }
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +59,8 @@ async def demo(test_settings) -> AsyncIterator[dict]:
         await create_demo_accounts(seed=SEED)
     tiny_city_accounts = await Account.all().count()
     small_city = {
-        "accounts": await accounts_of(300, SEED), "districts": await district_codes(),
+        "accounts": await accounts_of(300, SEED),
+        "districts": await district_codes(),
         "staffed_in_420102": await Employment.exists(status=EmploymentStatus.ACTIVE, employer__district__code="420102"),
     }
     accounts = await accounts_of(PERSONS, SEED)
@@ -72,11 +81,16 @@ async def signed_in_role(username: str, device_credential: str | None = None) ->
 
 async def account(role: Role) -> Account:
     return await Account.get(username=USERNAMES[role]).prefetch_related(
-        "person__community", "employer__district", "community__district", "district", "granted_by",
+        "person__community",
+        "employer__district",
+        "community__district",
+        "district",
+        "granted_by",
     )
 
 
 # The documented credentials
+
 
 async def test_there_is_one_account_per_role_with_the_documented_credentials(demo):
     accounts: dict[Role, DemoAccount] = demo["accounts"]
@@ -120,6 +134,7 @@ async def test_the_certificate_password_installs_a_certificate_on_another_device
 
 # What each account acts for
 
+
 async def test_the_person_is_flexible_owes_arrears_and_lives_in_the_clerks_community(demo):
     person, clerk = await account(Role.PERSON), await account(Role.CLERK)
     assert person.person.category is PersonCategory.FLEXIBLE
@@ -155,10 +170,14 @@ async def test_the_descriptions_name_what_each_account_acts_for(demo):
 
 async def test_both_grants_are_on_record_as_counter_business(demo):
     grants = await BusinessTransaction.filter(business_type=BusinessType.GRANT_ONLINE_ACCESS).values(
-        "channel", "actor__username", "details")
-    assert sorted((g["actor__username"], g["details"]["username"]) for g in grants) == sorted([
-        (USERNAMES[Role.CLERK], USERNAMES[Role.PERSON]), (USERNAMES[Role.REVIEWER], USERNAMES[Role.EMPLOYER_AGENT]),
-    ])
+        "channel", "actor__username", "details"
+    )
+    assert sorted((g["actor__username"], g["details"]["username"]) for g in grants) == sorted(
+        [
+            (USERNAMES[Role.CLERK], USERNAMES[Role.PERSON]),
+            (USERNAMES[Role.REVIEWER], USERNAMES[Role.EMPLOYER_AGENT]),
+        ]
+    )
     assert {g["channel"] for g in grants} == {ServiceChannel.COUNTER}
 
 
@@ -172,6 +191,7 @@ async def test_the_printed_table_shows_every_credential(demo):
 
 
 # Cities too small for 江岸区
+
 
 async def test_a_smaller_city_has_them_in_the_first_district_that_can_hold_them(demo):
     small_city = demo["small_city"]

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from demo.city import CityAlreadySeeded, SeedReport, seed_city
 from domain.enums import (
     ArrearStatus,
     BusinessType,
@@ -41,7 +42,6 @@ from models import (
     Person,
     Policy,
 )
-from demo.city import CityAlreadySeeded, SeedReport, seed_city
 from tests.conftest import empty_tables
 
 PERSONS = 300
@@ -80,6 +80,7 @@ async def average_wages() -> dict[int, Decimal]:
 
 # The report and the refusal to seed twice
 
+
 async def test_report_counts_what_was_written(city):
     report: SeedReport = city["report"]
     assert report.persons == PERSONS == await Person.all().count()
@@ -104,6 +105,7 @@ async def test_average_wages_rise_about_five_percent_a_year(city):
 
 # Identifiers (A1, A2)
 
+
 async def test_every_id_number_passes_a1_and_matches_the_person(city):
     district_codes = dict(await Person.all().values_list("id", "district__code"))
     rows = await Person.all().values("id", "id_number", "gender", "birth_date")
@@ -125,6 +127,7 @@ async def test_every_credit_code_passes_a2(city):
 
 # Determinism
 
+
 async def test_the_same_seed_gives_the_same_city(city):
     same = city["same_seed"]
     assert same["id_numbers"] == await Person.all().order_by("id").values_list("id_number", flat=True)
@@ -139,6 +142,7 @@ async def test_another_seed_gives_another_city(city):
 
 
 # Passbooks (M4, F9)
+
 
 async def test_each_passbook_balance_is_its_deposits_less_its_debits(city):
     entries = defaultdict(list)
@@ -173,13 +177,19 @@ async def test_every_passbook_debit_pays_exactly_its_period(city):
 
 # Prices (P2, P3, P4, P5)
 
+
 async def test_every_paid_flexible_period_is_priced_by_the_rules(city):
     wages = await average_wages()
     policies = {row["id"]: row for row in await Policy.filter(channel=Channel.FLEXIBLE).values("id", "grade")}
-    changes = {row["person_id"]: row for row in await BusinessTransaction.filter(
-        business_type=BusinessType.CHANGE_PENSION_GRADE).values("person_id", "effective_month", "details")}
+    changes = {
+        row["person_id"]: row
+        for row in await BusinessTransaction.filter(business_type=BusinessType.CHANGE_PENSION_GRADE).values(
+            "person_id", "effective_month", "details"
+        )
+    }
     periods = await ContributionPeriod.filter(channel=Channel.FLEXIBLE, status=PeriodStatus.PAID).values(
-        "policy_id", "person_id", "month", "insurance_type", "base", "rate", "amount")
+        "policy_id", "person_id", "month", "insurance_type", "base", "rate", "amount"
+    )
     assert periods
     for period in periods:
         wage = wages[period["month"] // 100]
@@ -201,24 +211,33 @@ async def test_some_pension_grades_changed_and_periods_follow_them(city):
 
 async def test_every_employer_period_is_priced_by_p4(city):
     wages = await average_wages()
-    declared = {(row["person_id"], row["employer_id"]): row["declared_wage"]
-                for row in await Employment.all().values("person_id", "employer_id", "declared_wage")}
+    declared = {
+        (row["person_id"], row["employer_id"]): row["declared_wage"]
+        for row in await Employment.all().values("person_id", "employer_id", "declared_wage")
+    }
     employers = dict(await Policy.filter(channel=Channel.EMPLOYER).values_list("id", "employer_id"))
     periods = await ContributionPeriod.filter(channel=Channel.EMPLOYER).values(
-        "policy_id", "person_id", "month", "insurance_type", "base", "rate", "amount", "employer_amount", "status")
+        "policy_id", "person_id", "month", "insurance_type", "base", "rate", "amount", "employer_amount", "status"
+    )
     assert periods
     for period in periods:
         wage = declared[period["person_id"], employers[period["policy_id"]]]
-        price = employer_contribution(wage, wages[period["month"] // 100], InsuranceType(period["insurance_type"]),
-                                      RATES)
+        price = employer_contribution(
+            wage, wages[period["month"] // 100], InsuranceType(period["insurance_type"]), RATES
+        )
         assert (period["base"], period["rate"], period["amount"], period["employer_amount"]) == (
-            price.base, price.rate, price.total, price.employer_amount)
+            price.base,
+            price.rate,
+            price.total,
+            price.employer_amount,
+        )
         assert period["status"] == PeriodStatus.PAID
 
 
 async def test_arrears_paid_late_carry_interest_to_the_collection_month(city):
     lines = await PaymentOrderLine.all().values(
-        "month", "principal", "interest", "order__collection_month", "arrear__principal")
+        "month", "principal", "interest", "order__collection_month", "arrear__principal"
+    )
     assert lines
     for line in lines:
         assert line["principal"] == line["arrear__principal"]
@@ -240,16 +259,20 @@ async def test_a_collected_order_is_one_debit_of_its_principal_and_interest(city
 
 # The shape of the history
 
+
 async def test_open_arrears_exist_and_match_their_periods(city):
-    arrears = await Arrear.all().values("status", "principal", "period__amount", "period__status", "month",
-                                        "period__month")
+    arrears = await Arrear.all().values(
+        "status", "principal", "period__amount", "period__status", "month", "period__month"
+    )
     assert any(a["status"] == ArrearStatus.OPEN for a in arrears)
     for arrear in arrears:
         assert arrear["principal"] == arrear["period__amount"]
         assert arrear["month"] == arrear["period__month"]
         expected_period_status = {
-            ArrearStatus.OPEN: PeriodStatus.ARREARS, ArrearStatus.ORDERED: PeriodStatus.ARREARS,
-            ArrearStatus.PAID: PeriodStatus.PAID, ArrearStatus.CANCELLED: PeriodStatus.CANCELLED,
+            ArrearStatus.OPEN: PeriodStatus.ARREARS,
+            ArrearStatus.ORDERED: PeriodStatus.ARREARS,
+            ArrearStatus.PAID: PeriodStatus.PAID,
+            ArrearStatus.CANCELLED: PeriodStatus.CANCELLED,
         }[ArrearStatus(arrear["status"])]
         assert arrear["period__status"] == expected_period_status
 
@@ -263,10 +286,12 @@ async def test_interruptions_exist(city):
     """F8: pension months with no period at all, between a person's first pension month and now."""
     months = defaultdict(set)
     for person_id, month in await ContributionPeriod.filter(insurance_type=InsuranceType.PENSION).values_list(
-            "person_id", "month"):
+        "person_id", "month"
+    ):
         months[person_id].add(month)
     interrupted = [
-        person_id for person_id, paid in months.items()
+        person_id
+        for person_id, paid in months.items()
         if any(m.to_int() not in paid for m in month_range(Month.from_int(min(paid)), LAST_MONTH))
     ]
     assert interrupted
@@ -281,7 +306,8 @@ async def test_no_month_is_insured_through_both_channels(city):
     """F1: a flexible policy never covers a month the person is insured for through an employer."""
     channels = defaultdict(set)
     for person_id, insurance_type, month, channel in await ContributionPeriod.all().values_list(
-            "person_id", "insurance_type", "month", "channel"):
+        "person_id", "insurance_type", "month", "channel"
+    ):
         channels[person_id, insurance_type, month].add(channel)
     assert all(len(found) == 1 for found in channels.values())
 
@@ -292,8 +318,9 @@ async def test_no_period_is_later_than_last_month(city):
 
 async def test_categories_follow_the_histories(city):
     categories = dict(await Person.all().values_list("id", "category"))
-    active_flexible = set(await Policy.filter(channel=Channel.FLEXIBLE, end_month__isnull=True)
-                          .values_list("person_id", flat=True))
+    active_flexible = set(
+        await Policy.filter(channel=Channel.FLEXIBLE, end_month__isnull=True).values_list("person_id", flat=True)
+    )
     active_employed = set(await Employment.filter(end_month__isnull=True).values_list("person_id", flat=True))
     assert {p for p, c in categories.items() if c == PersonCategory.FLEXIBLE} == active_flexible
     assert {p for p, c in categories.items() if c == PersonCategory.EMPLOYED} == active_employed
@@ -301,8 +328,14 @@ async def test_categories_follow_the_histories(city):
 
 async def test_business_of_many_kinds_is_on_record(city):
     kinds = set(await BusinessTransaction.all().values_list("business_type", "status"))
-    for expected in [("ENROLL_FLEXIBLE", "COMPLETED"), ("PAY_ARREARS", "COMPLETED"), ("CANCEL_ARREARS", "COMPLETED"),
-                     ("ADD_EMPLOYEES", "COMPLETED"), ("ADD_EMPLOYEES", "SUBMITTED"), ("SUSPEND_FLEXIBLE", "COMPLETED")]:
+    for expected in [
+        ("ENROLL_FLEXIBLE", "COMPLETED"),
+        ("PAY_ARREARS", "COMPLETED"),
+        ("CANCEL_ARREARS", "COMPLETED"),
+        ("ADD_EMPLOYEES", "COMPLETED"),
+        ("ADD_EMPLOYEES", "SUBMITTED"),
+        ("SUSPEND_FLEXIBLE", "COMPLETED"),
+    ]:
         assert expected in kinds
     assert all(at <= NOW for at in await BusinessTransaction.all().values_list("submitted_at", flat=True))
 
@@ -311,6 +344,12 @@ async def test_every_office_has_slots_for_the_next_five_working_days(city):
     slots = await AppointmentSlot.all().values("office_id", "starts_at", "capacity", "booked")
     days = sorted({slot["starts_at"].astimezone(LOCAL_TZ).date() for slot in slots})
     # NOW is Friday 2026-11-27: Monday to Friday of the next week, 9:00 to 17:00, hourly, two categories.
-    assert days == [dt.date(2026, 11, 30), dt.date(2026, 12, 1), dt.date(2026, 12, 2), dt.date(2026, 12, 3), dt.date(2026, 12, 4)]
+    assert days == [
+        dt.date(2026, 11, 30),
+        dt.date(2026, 12, 1),
+        dt.date(2026, 12, 2),
+        dt.date(2026, 12, 3),
+        dt.date(2026, 12, 4),
+    ]
     assert len(slots) == await Office.all().count() * 5 * 2 * 8
     assert {(slot["capacity"], slot["booked"]) for slot in slots} == {(10, 0)}

@@ -17,20 +17,29 @@ import pytest
 
 import models
 from domain.enums import (
-    ArrearStatus, BusinessType, Channel, EmploymentStatus, InsuranceType, PaidVia, PeriodStatus, PersonCategory,
-    PolicyStatus, Role, TransactionStatus,
+    ArrearStatus,
+    BusinessType,
+    Channel,
+    EmploymentStatus,
+    InsuranceType,
+    PaidVia,
+    PeriodStatus,
+    PersonCategory,
+    PolicyStatus,
+    Role,
+    TransactionStatus,
 )
 from domain.errors import BusinessError, ErrorCode
 from domain.identifiers import make_resident_id
 from domain.months import Month
-from services.common import clock
-from services.employer import back_payment, bases, staffing
 from services import flexible
+from services.common import clock
+from services.common.viewer import Viewer
+from services.employer import back_payment, bases, staffing
 from services.employer.back_payment import MonthOwed
 from services.employer.bases import BaseLine, Clamp
 from services.employer.filing import MAX_FILING_LINES, FilingRejected
 from services.employer.staffing import AddLine, RemoveLine
-from services.common.viewer import Viewer
 from tests import factories
 
 pytestmark = pytest.mark.usefixtures("db")
@@ -51,14 +60,24 @@ class Hall:
     async def person(self, name: str = "王强", category: PersonCategory = PersonCategory.UNINSURED) -> models.Person:
         return await factories.person(self.community, name=name, category=category)
 
-    async def hire(self, wages: list[tuple[models.Person, str]], *, filed: str = "2026-11-10", accepted: str | None = None,
-                   confirmed: str | None = None, types: list[InsuranceType] | None = None,
-                   employer: models.Employer | None = None, agent: Viewer | None = None):
+    async def hire(
+        self,
+        wages: list[tuple[models.Person, str]],
+        *,
+        filed: str = "2026-11-10",
+        accepted: str | None = None,
+        confirmed: str | None = None,
+        types: list[InsuranceType] | None = None,
+        employer: models.Employer | None = None,
+        agent: Viewer | None = None,
+    ):
         """File, accept and confirm an addition on the days given (each at 10:00)."""
         at(filed)
         filing = await staffing.add_employees(
-            agent or self.agent, (employer or self.employer).id,
-            [AddLine(p.id_number, D(wage), types) for p, wage in wages])
+            agent or self.agent,
+            (employer or self.employer).id,
+            [AddLine(p.id_number, D(wage), types) for p, wage in wages],
+        )
         at(accepted or filed)
         await staffing.review(self.reviewer, filing.id, True)
         at(confirmed or accepted or filed)
@@ -75,10 +94,14 @@ async def hall() -> Hall:
     home = await factories.district()
     other = await factories.district("420103", "江汉区")
     employer = await factories.employer(home)
-    return Hall(home, await factories.community(home), employer,
-                await factories.viewer(Role.EMPLOYER_AGENT, employer=employer),
-                await factories.viewer(Role.REVIEWER, district=home),
-                await factories.viewer(Role.REVIEWER, district=other))
+    return Hall(
+        home,
+        await factories.community(home),
+        employer,
+        await factories.viewer(Role.EMPLOYER_AGENT, employer=employer),
+        await factories.viewer(Role.REVIEWER, district=home),
+        await factories.viewer(Role.REVIEWER, district=other),
+    )
 
 
 async def refused(call) -> BusinessError:
@@ -102,6 +125,7 @@ def priced(period: models.ContributionPeriod) -> tuple:
 
 # E2: a filing is checked line by line, and all or nothing
 
+
 async def test_a_bad_line_37_of_200_is_reported_alone_and_nothing_is_filed(hall: Hall) -> None:
     persons = [await hall.person(f"员工{n}") for n in range(200)]
     lines = [AddLine(p.id_number, D("6000.00")) for p in persons]
@@ -116,25 +140,43 @@ async def test_a_bad_line_37_of_200_is_reported_alone_and_nothing_is_filed(hall:
     lines[36] = AddLine(good.lower(), D("6000.00"))  # corrected; a lower-case x would be accepted too
     filing = await staffing.add_employees(hall.agent, hall.employer.id, lines)
     assert (filing.status, filing.business_type, filing.employer_id, filing.district_id, filing.effective_month) == (
-        TransactionStatus.SUBMITTED, BusinessType.ADD_EMPLOYEES, hall.employer.id, hall.district.id, 202611)
+        TransactionStatus.SUBMITTED,
+        BusinessType.ADD_EMPLOYEES,
+        hall.employer.id,
+        hall.district.id,
+        202611,
+    )
     stored = (await models.BusinessTransaction.get(id=filing.id)).details
     assert stored["line_count"] == 200 and len(stored["lines"]) == 200  # every line kept, not the first 100
     assert stored["lines"][36] == {
-        "line": 37, "person_id": persons[36].id, "id_number": good[:6] + "********" + good[14:],
-        "declared_wage": "6000.00", "insurance_types": ["PENSION", "MEDICAL", "UNEMPLOYMENT", "WORK_INJURY", "MATERNITY"]}
+        "line": 37,
+        "person_id": persons[36].id,
+        "id_number": good[:6] + "********" + good[14:],
+        "declared_wage": "6000.00",
+        "insurance_types": ["PENSION", "MEDICAL", "UNEMPLOYMENT", "WORK_INJURY", "MATERNITY"],
+    }
 
 
 async def test_filed_18th_accepted_19th_confirmed_20th_takes_effect_this_month_priced_by_p4(hall: Hall) -> None:
     well_paid, low_paid, high_paid = hall_people = [await hall.person(n) for n in ("赵一", "钱二", "孙三")]
     at("2026-11-18")
-    filing = await staffing.add_employees(hall.agent, hall.employer.id, [
-        AddLine(well_paid.id_number, D("10000.00")), AddLine(low_paid.id_number, D("3000.00")),
-        AddLine(high_paid.id_number, D("30000.00"), [PENSION])])
+    filing = await staffing.add_employees(
+        hall.agent,
+        hall.employer.id,
+        [
+            AddLine(well_paid.id_number, D("10000.00")),
+            AddLine(low_paid.id_number, D("3000.00")),
+            AddLine(high_paid.id_number, D("30000.00"), [PENSION]),
+        ],
+    )
     assert filing.effective_month == 202611
     at("2026-11-19")
     accepted = await staffing.review(hall.reviewer, filing.id, True)
     assert (accepted.status, accepted.decided_by_id, accepted.effective_month) == (
-        TransactionStatus.ACCEPTED, hall.reviewer.account_id, 202611)
+        TransactionStatus.ACCEPTED,
+        hall.reviewer.account_id,
+        202611,
+    )
     assert accepted.decided_at == clock.now()
     assert await models.Employment.filter(employer_id=hall.employer.id).count() == 0  # nothing until the visit
     at("2026-11-20")
@@ -142,29 +184,42 @@ async def test_filed_18th_accepted_19th_confirmed_20th_takes_effect_this_month_p
 
     assert (await models.BusinessTransaction.get(id=filing.id)).status is TransactionStatus.COMPLETED
     assert [(e.person_id, e.start_month, e.declared_wage, e.status) for e in done.employments] == [
-        (well_paid.id, 202611, D("10000.00"), EmploymentStatus.ACTIVE), (low_paid.id, 202611, D("3000.00"), EmploymentStatus.ACTIVE),
-        (high_paid.id, 202611, D("30000.00"), EmploymentStatus.ACTIVE)]
+        (well_paid.id, 202611, D("10000.00"), EmploymentStatus.ACTIVE),
+        (low_paid.id, 202611, D("3000.00"), EmploymentStatus.ACTIVE),
+        (high_paid.id, 202611, D("30000.00"), EmploymentStatus.ACTIVE),
+    ]
     assert len(done.policies) == 11
-    assert all((p.channel, p.employer_id, p.start_month, p.status) == (Channel.EMPLOYER, hall.employer.id, 202611, PolicyStatus.ACTIVE)
-               for p in done.policies)
-    by_person = {p.id: sorted((priced(x) for x in done.periods if x.person_id == p.id), key=lambda r: list(InsuranceType).index(r[0]))
-                 for p in hall_people}
+    assert all(
+        (p.channel, p.employer_id, p.start_month, p.status)
+        == (Channel.EMPLOYER, hall.employer.id, 202611, PolicyStatus.ACTIVE)
+        for p in done.policies
+    )
+    by_person = {
+        p.id: sorted(
+            (priced(x) for x in done.periods if x.person_id == p.id), key=lambda r: list(InsuranceType).index(r[0])
+        )
+        for p in hall_people
+    }
     assert by_person[well_paid.id] == [
         (PENSION, D("10000.00"), D("2400.00"), D("1600.00"), D("0.24")),  # 1600.00 + 800.00
         (MEDICAL, D("10000.00"), D("1000.00"), D("800.00"), D("0.10")),  # 800.00 + 200.00
         (UNEMPLOYMENT, D("10000.00"), D("100.00"), D("70.00"), D("0.01")),  # 70.00 + 30.00
         (WORK_INJURY, D("10000.00"), D("50.00"), D("50.00"), D("0.005")),
-        (MATERNITY, D("10000.00"), D("70.00"), D("70.00"), D("0.007"))]
+        (MATERNITY, D("10000.00"), D("70.00"), D("70.00"), D("0.007")),
+    ]
     assert by_person[low_paid.id] == [  # 3000.00 is under 60% of 8000.00: the base is 4800.00
         (PENSION, D("4800.00"), D("1152.00"), D("768.00"), D("0.24")),
         (MEDICAL, D("4800.00"), D("480.00"), D("384.00"), D("0.10")),
         (UNEMPLOYMENT, D("4800.00"), D("48.00"), D("33.60"), D("0.01")),
         (WORK_INJURY, D("4800.00"), D("24.00"), D("24.00"), D("0.005")),
-        (MATERNITY, D("4800.00"), D("33.60"), D("33.60"), D("0.007"))]
+        (MATERNITY, D("4800.00"), D("33.60"), D("33.60"), D("0.007")),
+    ]
     assert by_person[high_paid.id] == [(PENSION, D("24000.00"), D("5760.00"), D("3840.00"), D("0.24"))]  # 300%
     assert {x.month for x in done.periods} == {202611}
     assert all((x.status, x.channel) == (PeriodStatus.DUE, Channel.EMPLOYER) for x in done.periods)
-    assert {p.category for p in await models.Person.filter(id__in=[p.id for p in hall_people])} == {PersonCategory.EMPLOYED}
+    assert {p.category for p in await models.Person.filter(id__in=[p.id for p in hall_people])} == {
+        PersonCategory.EMPLOYED
+    }
 
 
 async def test_filed_on_the_21st_takes_effect_next_month(hall: Hall) -> None:
@@ -185,9 +240,14 @@ async def test_filed_on_the_18th_but_accepted_on_the_22nd_takes_effect_next_mont
     assert accepted.effective_month == 202612
     stored = await models.BusinessTransaction.get(id=filing.id)
     assert stored.effective_month == 202612
-    assert stored.details["effective_month_moves"] == [{
-        "from": "2026-11", "to": "2026-12", "on": "2026-11-22",
-        "reason": "accepted after the 20th: takes effect from 2026-12"}]
+    assert stored.details["effective_month_moves"] == [
+        {
+            "from": "2026-11",
+            "to": "2026-12",
+            "on": "2026-11-22",
+            "reason": "accepted after the 20th: takes effect from 2026-12",
+        }
+    ]
     done = await staffing.confirm_materials(hall.reviewer, filing.id)
     assert [e.start_month for e in done.employments] == [202612]
 
@@ -212,10 +272,16 @@ async def test_a_rejection_needs_a_reason_the_agent_then_reads(hall: Hall) -> No
     rejected = await staffing.review(hall.reviewer, filing.id, False, " 劳动合同复印件缺失 ")
     stored = await models.BusinessTransaction.get(id=filing.id)
     assert (stored.status, stored.decision_reason, stored.decided_by_id, stored.decided_at) == (
-        TransactionStatus.REJECTED, "劳动合同复印件缺失", hall.reviewer.account_id, clock.now())
+        TransactionStatus.REJECTED,
+        "劳动合同复印件缺失",
+        hall.reviewer.account_id,
+        clock.now(),
+    )
     assert rejected.decision_reason == "劳动合同复印件缺失"
     assert (await refused(staffing.review(hall.reviewer, filing.id, True))).code is ErrorCode.NOT_REVIEWABLE
-    assert (await refused(staffing.confirm_materials(hall.reviewer, filing.id))).code is ErrorCode.MATERIALS_NOT_EXPECTED
+    assert (
+        await refused(staffing.confirm_materials(hall.reviewer, filing.id))
+    ).code is ErrorCode.MATERIALS_NOT_EXPECTED
     assert await models.Employment.all().count() == 0
     # Rejected is closed: the same person can be filed again at once.
     again = await staffing.add_employees(hall.agent, hall.employer.id, [AddLine(person.id_number, D("7000.00"))])
@@ -243,7 +309,9 @@ async def test_only_the_employers_agent_and_its_districts_reviewers_act(hall: Ha
 
 
 async def test_each_line_is_checked_on_its_own(hall: Hall) -> None:
-    fine, elsewhere_insured, retired, here_already, no_types = [await hall.person(n) for n in ("甲", "乙", "丙", "丁", "戊")]
+    fine, elsewhere_insured, retired, here_already, no_types = [
+        await hall.person(n) for n in ("甲", "乙", "丙", "丁", "戊")
+    ]
     await models.Person.filter(id=retired.id).update(category=PersonCategory.RETIRED)
     other = await factories.employer(hall.district, name="江岸建设有限公司")
     other_agent = await factories.viewer(Role.EMPLOYER_AGENT, employer=other)
@@ -251,17 +319,23 @@ async def test_each_line_is_checked_on_its_own(hall: Hall) -> None:
     await hall.hire([(here_already, "9000.00")])
     unregistered = make_resident_id("420102", dt.date(1990, 3, 8), 777)
 
-    error = await refused(staffing.add_employees(hall.agent, hall.employer.id, [
-        AddLine(fine.id_number, D("6000.00")),
-        AddLine(elsewhere_insured.id_number, D("6000.00"), [PENSION]),
-        AddLine(fine.id_number, D("6500.00")),
-        AddLine(unregistered, D("6000.00")),
-        AddLine(no_types.id_number, D("0.00")),
-        AddLine(no_types.id_number.lower(), D("1000000.01"), []),
-        AddLine(retired.id_number, D("6000.00")),
-        AddLine(here_already.id_number, D("6000.00")),
-        AddLine(no_types.id_number, D("6000.005")),
-    ]))
+    error = await refused(
+        staffing.add_employees(
+            hall.agent,
+            hall.employer.id,
+            [
+                AddLine(fine.id_number, D("6000.00")),
+                AddLine(elsewhere_insured.id_number, D("6000.00"), [PENSION]),
+                AddLine(fine.id_number, D("6500.00")),
+                AddLine(unregistered, D("6000.00")),
+                AddLine(no_types.id_number, D("0.00")),
+                AddLine(no_types.id_number.lower(), D("1000000.01"), []),
+                AddLine(retired.id_number, D("6000.00")),
+                AddLine(here_already.id_number, D("6000.00")),
+                AddLine(no_types.id_number, D("6000.005")),
+            ],
+        )
+    )
     assert line_codes(error) == [
         (2, "idNumber", ErrorCode.ALREADY_EMPLOYED),
         (3, "idNumber", ErrorCode.INVALID_INPUT),
@@ -279,11 +353,19 @@ async def test_each_line_is_checked_on_its_own(hall: Hall) -> None:
     assert messages[2, "idNumber"] == "pension insurance is paid by another employer in 2026-11"
     assert messages[3, "idNumber"] == "the same ID number is on line 1"
     assert messages[8, "idNumber"] == "already employed by this employer"
-    assert await models.BusinessTransaction.filter(employer_id=hall.employer.id, status=TransactionStatus.SUBMITTED).count() == 0
+    assert (
+        await models.BusinessTransaction.filter(
+            employer_id=hall.employer.id, status=TransactionStatus.SUBMITTED
+        ).count()
+        == 0
+    )
 
     # Types the other employer does not pay are free; a person on an open filing is not filed twice.
-    filing = await staffing.add_employees(hall.agent, hall.employer.id, [
-        AddLine(fine.id_number, D("6000.00")), AddLine(elsewhere_insured.id_number, D("6000.00"), [WORK_INJURY])])
+    filing = await staffing.add_employees(
+        hall.agent,
+        hall.employer.id,
+        [AddLine(fine.id_number, D("6000.00")), AddLine(elsewhere_insured.id_number, D("6000.00"), [WORK_INJURY])],
+    )
     assert filing.details["lines"][1]["insurance_types"] == ["WORK_INJURY"]
     error = await refused(staffing.add_employees(hall.agent, hall.employer.id, [AddLine(fine.id_number, D("6000.00"))]))
     assert line_codes(error) == [(1, "idNumber", ErrorCode.INVALID_INPUT)]
@@ -293,9 +375,13 @@ async def test_each_line_is_checked_on_its_own(hall: Hall) -> None:
 async def test_flexible_insurance_still_active_is_suspended_first(hall: Hall) -> None:
     person = await hall.person(category=PersonCategory.FLEXIBLE)
     await factories.flexible_pension(person, Month(2026, 3))
-    error = await refused(staffing.add_employees(hall.agent, hall.employer.id, [AddLine(person.id_number, D("8000.00"))]))
+    error = await refused(
+        staffing.add_employees(hall.agent, hall.employer.id, [AddLine(person.id_number, D("8000.00"))])
+    )
     assert line_codes(error) == [(1, "idNumber", ErrorCode.FLEXIBLE_STILL_ACTIVE)]
-    assert error.line_errors[0].message == "flexible pension insurance is still active: the person suspends it first (F3)"
+    assert (
+        error.line_errors[0].message == "flexible pension insurance is still active: the person suspends it first (F3)"
+    )
     me = await factories.viewer(Role.PERSON, person=person)
     await flexible.suspend(me, person.id, [PENSION])  # F3
     filing = await staffing.add_employees(hall.agent, hall.employer.id, [AddLine(person.id_number, D("8000.00"))])
@@ -332,19 +418,35 @@ async def test_removal_ends_employment_policies_and_later_months(hall: Hall) -> 
     assert await models.ContributionPeriod.filter(month=202612).count() == 6
 
     at("2026-12-08")
-    error = await refused(staffing.remove_employees(hall.agent, hall.employer.id, [
-        RemoveLine(leaving.id_number), RemoveLine(keeps_flexible.id_number, Month(2026, 12)),
-        RemoveLine(stranger.id_number), RemoveLine(leaving.id_number, Month(2026, 10))]))
+    error = await refused(
+        staffing.remove_employees(
+            hall.agent,
+            hall.employer.id,
+            [
+                RemoveLine(leaving.id_number),
+                RemoveLine(keeps_flexible.id_number, Month(2026, 12)),
+                RemoveLine(stranger.id_number),
+                RemoveLine(leaving.id_number, Month(2026, 10)),
+            ],
+        )
+    )
     assert line_codes(error) == [
         (2, "lastMonth", ErrorCode.INVALID_MONTH),  # taking effect in December, November is the latest
         (3, "idNumber", ErrorCode.NOT_EMPLOYED_HERE),
-        (4, "idNumber", ErrorCode.INVALID_INPUT)]
-    assert error.line_errors[0].message == "a removal taking effect in 2026-12 has 2026-11 as the last month employed at the latest"
+        (4, "idNumber", ErrorCode.INVALID_INPUT),
+    ]
+    assert (
+        error.line_errors[0].message
+        == "a removal taking effect in 2026-12 has 2026-11 as the last month employed at the latest"
+    )
     assert error.line_errors[1].message == "not employed by this employer"
     assert await models.BusinessTransaction.filter(business_type=BusinessType.REMOVE_EMPLOYEES).count() == 0
 
-    filing = await staffing.remove_employees(hall.agent, hall.employer.id, [
-        RemoveLine(leaving.id_number), RemoveLine(keeps_flexible.id_number, Month(2026, 11))])
+    filing = await staffing.remove_employees(
+        hall.agent,
+        hall.employer.id,
+        [RemoveLine(leaving.id_number), RemoveLine(keeps_flexible.id_number, Month(2026, 11))],
+    )
     assert (filing.business_type, filing.effective_month) == (BusinessType.REMOVE_EMPLOYEES, 202612)
     error = await refused(staffing.remove_employees(hall.agent, hall.employer.id, [RemoveLine(leaving.id_number)]))
     assert line_codes(error) == [(1, "idNumber", ErrorCode.INVALID_INPUT)]  # already being removed
@@ -352,14 +454,21 @@ async def test_removal_ends_employment_policies_and_later_months(hall: Hall) -> 
     done = await staffing.confirm_materials(hall.reviewer, filing.id)
 
     assert [(e.person_id, e.end_month, e.status) for e in done.employments] == [
-        (leaving.id, 202611, EmploymentStatus.ENDED), (keeps_flexible.id, 202611, EmploymentStatus.ENDED)]
+        (leaving.id, 202611, EmploymentStatus.ENDED),
+        (keeps_flexible.id, 202611, EmploymentStatus.ENDED),
+    ]
     assert len(done.policies) == 6
     assert {(p.end_month, p.status) for p in done.policies} == {(202611, PolicyStatus.TERMINATED)}
     assert done.dropped_periods == 6
     assert await models.ContributionPeriod.filter(channel=Channel.EMPLOYER, month=202612).count() == 0
-    assert await models.ContributionPeriod.filter(channel=Channel.EMPLOYER, month=202611, status=PeriodStatus.DUE).count() == 6
+    assert (
+        await models.ContributionPeriod.filter(channel=Channel.EMPLOYER, month=202611, status=PeriodStatus.DUE).count()
+        == 6
+    )
     assert (await models.Person.get(id=leaving.id)).category is PersonCategory.UNINSURED
-    assert (await models.Person.get(id=keeps_flexible.id)).category is PersonCategory.FLEXIBLE  # flexible medical goes on
+    assert (
+        await models.Person.get(id=keeps_flexible.id)
+    ).category is PersonCategory.FLEXIBLE  # flexible medical goes on
     stored = await models.BusinessTransaction.get(id=filing.id)
     assert stored.status is TransactionStatus.COMPLETED
     assert [row["last_month"] for row in stored.details["lines"]] == ["2026-11", "2026-11"]
@@ -368,72 +477,129 @@ async def test_removal_ends_employment_policies_and_later_months(hall: Hall) -> 
 
 # E3: contribution bases
 
+
 async def test_declared_bases_are_clamped_per_line_and_unpaid_months_repriced(hall: Hall) -> None:
     lower, middle, higher, not_staff = [await hall.person(n) for n in ("冯一", "陈二", "褚三", "卫四")]
     await hall.hire([(lower, "10000.00"), (middle, "10000.00"), (higher, "10000.00")])
     await models.ContributionPeriod.filter(person_id=lower.id, insurance_type=PENSION).update(
-        status=PeriodStatus.PAID, paid_via=PaidVia.EMPLOYER, paid_at=clock.now())
+        status=PeriodStatus.PAID, paid_via=PaidVia.EMPLOYER, paid_at=clock.now()
+    )
 
-    error = await refused(bases.declare_contribution_base(hall.agent, hall.employer.id, 2026, [
-        BaseLine(lower.id_number, D("-1")), BaseLine(middle.id_number, D("1000000000")),
-        BaseLine(not_staff.id_number, D("5000.00")), BaseLine(higher.id_number, D("0.00"))]))
+    error = await refused(
+        bases.declare_contribution_base(
+            hall.agent,
+            hall.employer.id,
+            2026,
+            [
+                BaseLine(lower.id_number, D("-1")),
+                BaseLine(middle.id_number, D("1000000000")),
+                BaseLine(not_staff.id_number, D("5000.00")),
+                BaseLine(higher.id_number, D("0.00")),
+            ],
+        )
+    )
     assert line_codes(error) == [
-        (1, "declaredWage", ErrorCode.INVALID_AMOUNT), (2, "declaredWage", ErrorCode.INVALID_AMOUNT),
-        (3, "idNumber", ErrorCode.NOT_EMPLOYED_HERE)]
+        (1, "declaredWage", ErrorCode.INVALID_AMOUNT),
+        (2, "declaredWage", ErrorCode.INVALID_AMOUNT),
+        (3, "idNumber", ErrorCode.NOT_EMPLOYED_HERE),
+    ]
     assert [e.message for e in error.line_errors] == [
-        "the declared monthly wage must be 0.00 or more", "a declared monthly wage is at most 1000000.00",
-        "not employed by this employer in 2026"]
+        "the declared monthly wage must be 0.00 or more",
+        "a declared monthly wage is at most 1000000.00",
+        "not employed by this employer in 2026",
+    ]
     assert set(await models.Employment.all().values_list("declared_wage", flat=True)) == {D("10000.00")}
     assert not await models.BusinessTransaction.exists(business_type=BusinessType.DECLARE_CONTRIBUTION_BASE)
-    assert (await refused(bases.declare_contribution_base(
-        hall.agent, hall.employer.id, 2025, [BaseLine(lower.id_number, D("5000.00"))]))).code is ErrorCode.INVALID_INPUT
+    assert (
+        await refused(
+            bases.declare_contribution_base(
+                hall.agent, hall.employer.id, 2025, [BaseLine(lower.id_number, D("5000.00"))]
+            )
+        )
+    ).code is ErrorCode.INVALID_INPUT
 
-    declared = await bases.declare_contribution_base(hall.agent, hall.employer.id, 2026, [
-        BaseLine(lower.id_number, D("3000.00")), BaseLine(middle.id_number, D("12345.67")),
-        BaseLine(higher.id_number, D("30000.00"))])
+    declared = await bases.declare_contribution_base(
+        hall.agent,
+        hall.employer.id,
+        2026,
+        [
+            BaseLine(lower.id_number, D("3000.00")),
+            BaseLine(middle.id_number, D("12345.67")),
+            BaseLine(higher.id_number, D("30000.00")),
+        ],
+    )
     assert declared.average_wage == D("8000.00")
     assert [(d.line, d.declared_wage, d.base, d.clamp, d.repriced_periods) for d in declared.lines] == [
         (1, D("3000.00"), D("4800.00"), Clamp.LOW, 4),  # its pension month is paid: it keeps its price
         (2, D("12345.67"), D("12345.67"), Clamp.NONE, 5),
-        (3, D("30000.00"), D("24000.00"), Clamp.HIGH, 5)]
+        (3, D("30000.00"), D("24000.00"), Clamp.HIGH, 5),
+    ]
     wages = dict(await models.Employment.all().values_list("person_id", "declared_wage"))
     assert wages == {lower.id: D("3000.00"), middle.id: D("12345.67"), higher.id: D("30000.00")}
 
     async def price(person: models.Person, insurance_type: InsuranceType) -> tuple:
         return priced(await models.ContributionPeriod.get(person_id=person.id, insurance_type=insurance_type))
+
     assert await price(lower, PENSION) == (PENSION, D("10000.00"), D("2400.00"), D("1600.00"), D("0.24"))
     assert await price(lower, MEDICAL) == (MEDICAL, D("4800.00"), D("480.00"), D("384.00"), D("0.10"))
     # 12345.67 x 16% = 1975.3072 and x 8% = 987.6536, each rounded: 1975.31 + 987.65.
     assert await price(middle, PENSION) == (PENSION, D("12345.67"), D("2962.96"), D("1975.31"), D("0.24"))
     assert await price(higher, PENSION) == (PENSION, D("24000.00"), D("5760.00"), D("3840.00"), D("0.24"))
     assert (declared.transaction.business_type, declared.transaction.status) == (
-        BusinessType.DECLARE_CONTRIBUTION_BASE, TransactionStatus.COMPLETED)
+        BusinessType.DECLARE_CONTRIBUTION_BASE,
+        TransactionStatus.COMPLETED,
+    )
     stored = (await models.BusinessTransaction.get(id=declared.transaction.id)).details
     assert (stored["year"], stored["average_wage"]) == (2026, "8000.00")
     assert [(row["declared_wage"], row["base"], row["clamp"]) for row in stored["lines"]] == [
-        ("3000.00", "4800.00", "LOW"), ("12345.67", "12345.67", "NONE"), ("30000.00", "24000.00", "HIGH")]
+        ("3000.00", "4800.00", "LOW"),
+        ("12345.67", "12345.67", "NONE"),
+        ("30000.00", "24000.00", "HIGH"),
+    ]
 
 
 # E4: employer back-pay, and what the employer owes
+
 
 async def owing_employer(hall: Hall) -> tuple[models.Person, dict[int, list[models.ContributionPeriod]]]:
     """A declared wage of 8888.88 from July: pension 1422.22 + 711.11 = 2133.33 (16% is 1422.2208,
     8% 711.1104), medical 711.11 + 177.78 = 888.89. July is in arrears, August was never paid,
     September was paid, November is due."""
     person = await hall.person(category=PersonCategory.EMPLOYED)
-    await models.Employment.create(person=person, employer=hall.employer, start_month=202607, declared_wage=D("8888.88"))
+    await models.Employment.create(
+        person=person, employer=hall.employer, start_month=202607, declared_wage=D("8888.88")
+    )
     months: dict[int, list[models.ContributionPeriod]] = {}
     for insurance_type, amount, employer_amount in ((PENSION, "2133.33", "1422.22"), (MEDICAL, "888.89", "711.11")):
-        policy = await models.Policy.create(person=person, insurance_type=insurance_type, channel=Channel.EMPLOYER,
-                                            employer=hall.employer, start_month=202607)
-        for month, status in ((202607, PeriodStatus.ARREARS), (202608, PeriodStatus.DUE), (202609, PeriodStatus.PAID),
-                              (202611, PeriodStatus.DUE)):
-            months.setdefault(month, []).append(await models.ContributionPeriod.create(
-                policy=policy, person=person, month=month, insurance_type=insurance_type, channel=Channel.EMPLOYER,
-                base=D("8888.88"), rate=D("0.24") if insurance_type is PENSION else D("0.10"), amount=D(amount),
-                employer_amount=D(employer_amount), status=status,
-                paid_via=PaidVia.EMPLOYER if status is PeriodStatus.PAID else None,
-                paid_at=clock.now() if status is PeriodStatus.PAID else None))
+        policy = await models.Policy.create(
+            person=person,
+            insurance_type=insurance_type,
+            channel=Channel.EMPLOYER,
+            employer=hall.employer,
+            start_month=202607,
+        )
+        for month, status in (
+            (202607, PeriodStatus.ARREARS),
+            (202608, PeriodStatus.DUE),
+            (202609, PeriodStatus.PAID),
+            (202611, PeriodStatus.DUE),
+        ):
+            months.setdefault(month, []).append(
+                await models.ContributionPeriod.create(
+                    policy=policy,
+                    person=person,
+                    month=month,
+                    insurance_type=insurance_type,
+                    channel=Channel.EMPLOYER,
+                    base=D("8888.88"),
+                    rate=D("0.24") if insurance_type is PENSION else D("0.10"),
+                    amount=D(amount),
+                    employer_amount=D(employer_amount),
+                    status=status,
+                    paid_via=PaidVia.EMPLOYER if status is PeriodStatus.PAID else None,
+                    paid_at=clock.now() if status is PeriodStatus.PAID else None,
+                )
+            )
     await factories.arrears(months[202607])
     return person, months
 
@@ -458,29 +624,47 @@ async def test_employer_back_pay_with_interest_worked_by_hand(hall: Hall) -> Non
         error = await refused(back_payment.employer_back_pay(hall.agent, hall.employer.id, chosen))
         assert (error.code, error.field) == (ErrorCode.INVALID_MONTH, "months")
     assert await models.ContributionPeriod.filter(status=PeriodStatus.ARREARS).count() == 2  # nothing changed
-    error = await refused(back_payment.employer_back_pay(hall.agent, hall.employer.id, [Month(2026, 7)], [person.id + 1]))
+    error = await refused(
+        back_payment.employer_back_pay(hall.agent, hall.employer.id, [Month(2026, 7)], [person.id + 1])
+    )
     assert error.code is ErrorCode.INVALID_INPUT
-    assert (await refused(back_payment.employer_back_pay(
-        hall.other_reviewer, hall.employer.id, [Month(2026, 7)]))).code is ErrorCode.OUT_OF_SCOPE
+    assert (
+        await refused(back_payment.employer_back_pay(hall.other_reviewer, hall.employer.id, [Month(2026, 7)]))
+    ).code is ErrorCode.OUT_OF_SCOPE
 
     paid = await back_payment.employer_back_pay(hall.agent, hall.employer.id, [Month(2026, 8), Month(2026, 7)])
     # July, 4 months late: 2133.33 x 0.015 x 4/12 = 10.66665 -> 10.67; 888.89 -> 4.44445 -> 4.44.
     # August, 3 months: 7.9999875 -> 8.00; 3.3333375 -> 3.33.
     assert [(str(line.month), line.insurance_type, line.principal, line.interest) for line in paid.lines] == [
-        ("2026-07", PENSION, D("2133.33"), D("10.67")), ("2026-07", MEDICAL, D("888.89"), D("4.44")),
-        ("2026-08", PENSION, D("2133.33"), D("8.00")), ("2026-08", MEDICAL, D("888.89"), D("3.33"))]
+        ("2026-07", PENSION, D("2133.33"), D("10.67")),
+        ("2026-07", MEDICAL, D("888.89"), D("4.44")),
+        ("2026-08", PENSION, D("2133.33"), D("8.00")),
+        ("2026-08", MEDICAL, D("888.89"), D("3.33")),
+    ]
     assert (paid.principal, paid.interest, paid.total) == (D("6044.44"), D("26.44"), D("6070.88"))
     transaction = await models.BusinessTransaction.get(id=paid.transaction.id)
     assert (transaction.business_type, transaction.status, transaction.employer_id, transaction.effective_month) == (
-        BusinessType.EMPLOYER_BACK_PAY, TransactionStatus.COMPLETED, hall.employer.id, 202611)
+        BusinessType.EMPLOYER_BACK_PAY,
+        TransactionStatus.COMPLETED,
+        hall.employer.id,
+        202611,
+    )
     assert (transaction.details["principal"], transaction.details["interest"], transaction.details["total"]) == (
-        "6044.44", "26.44", "6070.88")
+        "6044.44",
+        "26.44",
+        "6070.88",
+    )
     assert transaction.details["lines"] == [
         {"month": "2026-07", "periods": 2, "principal": "3022.22", "interest": "15.11"},
-        {"month": "2026-08", "periods": 2, "principal": "3022.22", "interest": "11.33"}]
+        {"month": "2026-08", "periods": 2, "principal": "3022.22", "interest": "11.33"},
+    ]
     for month in (202607, 202608):
         for period in await models.ContributionPeriod.filter(id__in=[p.id for p in months[month]]):
-            assert (period.status, period.paid_via, period.paid_at) == (PeriodStatus.PAID, PaidVia.EMPLOYER_BACK_PAY, clock.now())
+            assert (period.status, period.paid_via, period.paid_at) == (
+                PeriodStatus.PAID,
+                PaidVia.EMPLOYER_BACK_PAY,
+                clock.now(),
+            )
     assert set(await models.Arrear.all().values_list("status", flat=True)) == {ArrearStatus.PAID}
     assert not await models.LedgerEntry.exists()  # paid by bank transfer, never from a passbook
     assert (await models.ContributionPeriod.get(id=months[202611][0].id)).status is PeriodStatus.DUE
@@ -491,6 +675,7 @@ async def test_employer_back_pay_with_interest_worked_by_hand(hall: Hall) -> Non
 
 
 # M3: filings not accepted by the 20th
+
 
 async def test_roll_over_of_unaccepted_filings_is_idempotent(hall: Hall) -> None:
     first, second, third = [await hall.person(n) for n in ("蒋一", "沈二", "韩三")]
@@ -506,15 +691,25 @@ async def test_roll_over_of_unaccepted_filings_is_idempotent(hall: Hall) -> None
     assert await staffing.roll_over_unaccepted(dt.date(2026, 11, 21)) == 1
     moved = await models.BusinessTransaction.get(id=late.id)
     assert moved.effective_month == 202612
-    assert moved.details["effective_month_moves"] == [{
-        "from": "2026-11", "to": "2026-12", "on": "2026-11-21", "reason": "not accepted by the 20th: takes effect from 2026-12"}]
+    assert moved.details["effective_month_moves"] == [
+        {
+            "from": "2026-11",
+            "to": "2026-12",
+            "on": "2026-11-21",
+            "reason": "not accepted by the 20th: takes effect from 2026-12",
+        }
+    ]
     assert await staffing.roll_over_unaccepted(dt.date(2026, 11, 21)) == 0
     assert await staffing.roll_over_unaccepted(dt.date(2026, 11, 30)) == 0
     assert (await models.BusinessTransaction.get(id=late.id)).details == moved.details
 
     assert await staffing.roll_over_unaccepted(dt.date(2026, 12, 21)) == 2
     assert await staffing.roll_over_unaccepted(dt.date(2026, 12, 21)) == 0
-    months = dict(await models.BusinessTransaction.filter(business_type=BusinessType.ADD_EMPLOYEES).values_list("id", "effective_month"))
+    months = dict(
+        await models.BusinessTransaction.filter(business_type=BusinessType.ADD_EMPLOYEES).values_list(
+            "id", "effective_month"
+        )
+    )
     assert months == {late.id: 202701, filed_late.id: 202701, accepted.id: 202611}  # accepted in time: untouched
     assert len((await models.BusinessTransaction.get(id=late.id)).details["effective_month_moves"]) == 2
     # Accepted on the 5th of January, on time for January: no further move.
@@ -535,16 +730,26 @@ async def test_two_filings_of_the_same_person_at_once_file_one(hall: Hall) -> No
 
     results = await asyncio.gather(*(file(actor) for actor in (hall.agent, counter) * 4))
     assert sum(isinstance(r, models.BusinessTransaction) for r in results) == 1
-    assert sorted(r for r in results if not isinstance(r, models.BusinessTransaction)) == [
-        [(1, "idNumber", ErrorCode.INVALID_INPUT)]] * 7
+    assert (
+        sorted(r for r in results if not isinstance(r, models.BusinessTransaction))
+        == [[(1, "idNumber", ErrorCode.INVALID_INPUT)]] * 7
+    )
     assert await filings() == 1
 
 
 async def test_the_largest_filing_takes_effect_in_one_visit(hall: Hall) -> None:
-    persons = [models.Person(id_number=make_resident_id("420102", dt.date(1985, 1, 1) + dt.timedelta(days=n), 11),
-                             name=f"员工{n}", gender="MALE", birth_date=dt.date(1985, 1, 1) + dt.timedelta(days=n),
-                             category=PersonCategory.UNINSURED, district_id=hall.district.id, community_id=hall.community.id)
-               for n in range(MAX_FILING_LINES)]
+    persons = [
+        models.Person(
+            id_number=make_resident_id("420102", dt.date(1985, 1, 1) + dt.timedelta(days=n), 11),
+            name=f"员工{n}",
+            gender="MALE",
+            birth_date=dt.date(1985, 1, 1) + dt.timedelta(days=n),
+            category=PersonCategory.UNINSURED,
+            district_id=hall.district.id,
+            community_id=hall.community.id,
+        )
+        for n in range(MAX_FILING_LINES)
+    ]
     await models.Person.bulk_create(persons)
     done = await hall.hire([(p, "9000.00") for p in persons])
     assert (len(done.employments), len(done.policies), len(done.periods)) == (500, 2500, 2500)

@@ -12,9 +12,9 @@ import models
 from domain.enums import ArrearStatus, LedgerKind, PeriodStatus, PersonCategory, Role
 from domain.months import Month
 from resolvers.inputs import encode_id
-from services.common import clock
 from services.collection import deposits
 from services.collection.month_end import collect_month
+from services.common import clock
 from tests import factories
 from tests.graphql_client import run
 
@@ -24,14 +24,19 @@ pytestmark = [
 ]
 
 PAY = "mutation ($input: PayArrearsInput!) { payArrears(input: $input) { order { id } errors { code } } }"
-CANCEL = "mutation ($input: CancelArrearsInput!) { cancelArrears(input: $input) { arrears { status } errors { code } } }"
+CANCEL = (
+    "mutation ($input: CancelArrearsInput!) { cancelArrears(input: $input) { arrears { status } errors { code } } }"
+)
 
 
 async def owing_person(home, name: str, months: int = 1):
     person = await factories.person(home, name=name)
     policy = await factories.flexible_pension(person, Month(2026, 1))
-    await factories.arrears(await factories.periods(policy, Month(2026, 1), months, "8000.00", "0.20", "1600.00",
-                                                    status=PeriodStatus.ARREARS))
+    await factories.arrears(
+        await factories.periods(
+            policy, Month(2026, 1), months, "8000.00", "0.20", "1600.00", status=PeriodStatus.ARREARS
+        )
+    )
     viewer = await factories.viewer(Role.PERSON, person=person)
     ids = [encode_id("Arrear", a.id) for a in await models.Arrear.filter(person_id=person.id).order_by("month")]
     return person, viewer, ids
@@ -56,8 +61,10 @@ async def test_eight_orders_for_the_same_arrear_make_one(home):
 async def test_a_cancellation_racing_a_payment_lets_one_win(home):
     person, me, ids = await owing_person(home, "乙", months=6)
     for arrear_id in ids:
-        pay, cancel = await asyncio.gather(run(PAY, viewer=me, input={"arrearIds": [arrear_id]}),
-                                           run(CANCEL, viewer=me, input={"arrearIds": [arrear_id], "confirmIrreversible": True}))
+        pay, cancel = await asyncio.gather(
+            run(PAY, viewer=me, input={"arrearIds": [arrear_id]}),
+            run(CANCEL, viewer=me, input={"arrearIds": [arrear_id], "confirmIrreversible": True}),
+        )
         paid, cancelled = pay["data"]["payArrears"], cancel["data"]["cancelArrears"]
         assert (paid["errors"] == []) != (cancelled["errors"] == []), (paid, cancelled)
     arrears = await models.Arrear.filter(person_id=person.id).prefetch_related("period")
@@ -82,8 +89,16 @@ async def test_deposits_racing_month_ends_lose_nothing_and_debit_nothing_twice(h
     async def month_end_twice(person):
         await asyncio.gather(collect_month(person.id, Month(2026, 11)), collect_month(person.id, Month(2026, 11)))
 
-    await asyncio.gather(*(task for number, (person, book) in enumerate(people) for task in (
-        month_end_twice(person), deposits.record_deposit(bank, book.account_number, Decimal("1000.00"), f"RACE-{number}"))))
+    await asyncio.gather(
+        *(
+            task
+            for number, (person, book) in enumerate(people)
+            for task in (
+                month_end_twice(person),
+                deposits.record_deposit(bank, book.account_number, Decimal("1000.00"), f"RACE-{number}"),
+            )
+        )
+    )
     for person, book in people:
         balance = (await models.Passbook.get(id=book.id)).balance
         entries = await models.LedgerEntry.filter(passbook_id=book.id)

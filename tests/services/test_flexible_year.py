@@ -13,16 +13,26 @@ import pytest
 
 import models
 from domain.enums import (
-    ArrearStatus, BusinessType, CardApplicationStatus, InsuranceType, LedgerKind, PaidVia, PaymentOrderStatus,
-    PeriodStatus, PersonCategory, PolicyStatus, Role, TransactionStatus,
+    ArrearStatus,
+    BusinessType,
+    CardApplicationStatus,
+    InsuranceType,
+    LedgerKind,
+    PaidVia,
+    PaymentOrderStatus,
+    PeriodStatus,
+    PersonCategory,
+    PolicyStatus,
+    Role,
+    TransactionStatus,
 )
 from domain.errors import BusinessError, ErrorCode
 from domain.months import Month
-from services.flexible import arrears
-from services.common import clock
-from services.collection import deposits
 from services import flexible
+from services.collection import deposits
 from services.collection.month_end import collect_month
+from services.common import clock
+from services.flexible import arrears
 from tests import factories
 
 pytestmark = pytest.mark.usefixtures("db")
@@ -50,12 +60,14 @@ class Walk:
         return (await models.Passbook.get(id=self.book.id)).balance
 
     async def period(self, month: str, insurance_type: InsuranceType) -> models.ContributionPeriod:
-        return await models.ContributionPeriod.get(person_id=self.person.id, month=Month.parse(month).to_int(),
-                                                   insurance_type=insurance_type)
+        return await models.ContributionPeriod.get(
+            person_id=self.person.id, month=Month.parse(month).to_int(), insurance_type=insurance_type
+        )
 
     async def arrear(self, month: str, insurance_type: InsuranceType) -> models.Arrear:
-        return await models.Arrear.get(person_id=self.person.id, month=Month.parse(month).to_int(),
-                                       insurance_type=insurance_type)
+        return await models.Arrear.get(
+            person_id=self.person.id, month=Month.parse(month).to_int(), insurance_type=insurance_type
+        )
 
 
 @pytest.fixture
@@ -75,7 +87,9 @@ async def test_a_year_of_flexible_employment(walk: Walk) -> None:
     clock.freeze("2026-01-15T10:00:00+08:00")
     enrolled = await flexible.enroll(walk.me, walk.person.id, [MEDICAL, PENSION], D("0.60"), None, factories.photo())
     assert [(p.insurance_type, p.start_month, p.grade) for p in enrolled.policies] == [
-        (PENSION, 202602, D("0.60")), (MEDICAL, 202602, None)]
+        (PENSION, 202602, D("0.60")),
+        (MEDICAL, 202602, None),
+    ]
     assert (await walk.period("2026-02", PENSION)).amount == D("960.00")  # 20% of 0.60 x 8000.00
     assert (await walk.period("2026-02", MEDICAL)).amount == D("487.00")  # 6% of 8000.00 + 7.00
     application = enrolled.card_application
@@ -134,7 +148,11 @@ async def test_a_year_of_flexible_employment(walk: Walk) -> None:
     order = (await arrears.pay_arrears(walk.me, walk.person.id, [april_pension.id, june_medical.id])).order
     # 960.00 x 1.5% x 6/12 = 7.20; 487.00 x 1.5% x 4/12 = 2.435, rounded half-up to 2.44.
     assert (order.principal, order.interest, order.total, order.collection_month) == (
-        D("1447.00"), D("9.64"), D("1456.64"), 202610)
+        D("1447.00"),
+        D("9.64"),
+        D("1456.64"),
+        202610,
+    )
     july_pension, july_medical = await walk.arrear("2026-07", PENSION), await walk.arrear("2026-07", MEDICAL)
     with pytest.raises(BusinessError) as refused:
         await arrears.cancel_arrears(walk.me, walk.person.id, [july_pension.id], confirmed=False)
@@ -152,8 +170,11 @@ async def test_a_year_of_flexible_employment(walk: Walk) -> None:
     clock.freeze("2026-11-10T10:00:00+08:00")
     quote = await arrears.quote_interruption(walk.person.id)
     assert [(str(line.month), line.principal, line.interest) for line in quote.lines] == [
-        ("2026-07", D("1280.00"), D("6.40")), ("2026-08", D("1280.00"), D("4.80")),
-        ("2026-09", D("1280.00"), D("3.20")), ("2026-10", D("1280.00"), D("1.60"))]
+        ("2026-07", D("1280.00"), D("6.40")),
+        ("2026-08", D("1280.00"), D("4.80")),
+        ("2026-09", D("1280.00"), D("3.20")),
+        ("2026-10", D("1280.00"), D("1.60")),
+    ]
     assert (quote.principal, quote.interest, quote.total) == (D("5120.00"), D("16.00"), D("5136.00"))
     with pytest.raises(BusinessError) as medical:
         await arrears.quote_interruption(walk.person.id, MEDICAL)
@@ -166,7 +187,11 @@ async def test_a_year_of_flexible_employment(walk: Walk) -> None:
     assert (november.paid_periods, november.collected_orders, november.balance) == (1, 1, D("19.36"))
     back_paid = await walk.period("2026-07", PENSION)
     assert (back_paid.status, back_paid.paid_via, back_paid.base, back_paid.amount) == (
-        PeriodStatus.PAID, PaidVia.INTERRUPTION_BACK_PAY, D("6400.00"), D("1280.00"))
+        PeriodStatus.PAID,
+        PaidVia.INTERRUPTION_BACK_PAY,
+        D("6400.00"),
+        D("1280.00"),
+    )
     assert (await walk.period("2026-07", MEDICAL)).status is PeriodStatus.CANCELLED  # never payable again (F7)
 
     await walk.deposit("2026-12-03", "1300.00")
@@ -186,12 +211,30 @@ async def test_a_year_of_flexible_employment(walk: Walk) -> None:
         running += entry.amount if entry.kind is LedgerKind.DEPOSIT else -entry.amount
         assert entry.balance_after == running
     paid_pension = await models.ContributionPeriod.filter(
-        person_id=walk.person.id, insurance_type=PENSION, status=PeriodStatus.PAID).values_list("month", flat=True)
-    assert sorted(paid_pension) == [202602, 202603, 202604, 202605, 202606, 202607, 202608, 202609, 202610, 202611, 202612]
+        person_id=walk.person.id, insurance_type=PENSION, status=PeriodStatus.PAID
+    ).values_list("month", flat=True)
+    assert sorted(paid_pension) == [
+        202602,
+        202603,
+        202604,
+        202605,
+        202606,
+        202607,
+        202608,
+        202609,
+        202610,
+        202611,
+        202612,
+    ]
     paid_medical = await models.ContributionPeriod.filter(
-        person_id=walk.person.id, insurance_type=MEDICAL, status=PeriodStatus.PAID).values_list("month", flat=True)
+        person_id=walk.person.id, insurance_type=MEDICAL, status=PeriodStatus.PAID
+    ).values_list("month", flat=True)
     assert sorted(paid_medical) == [202602, 202603, 202604, 202605, 202606]
-    kinds = await models.BusinessTransaction.filter(person_id=walk.person.id).order_by("id").values_list("business_type", flat=True)
+    kinds = (
+        await models.BusinessTransaction.filter(person_id=walk.person.id)
+        .order_by("id")
+        .values_list("business_type", flat=True)
+    )
     assert kinds.count(BusinessType.RECORD_DEPOSIT) == 6 and BusinessType.PAY_INTERRUPTION in kinds
     assert (await models.PaymentOrder.get(id=back_pay.id)).status is PaymentOrderStatus.COLLECTED
 

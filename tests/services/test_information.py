@@ -15,7 +15,13 @@ from tortoise.expressions import Q
 
 import models
 from domain.enums import (
-    Channel, InsuranceType, PaidVia, PeriodStatus, PersonCategory, PolicyStatus, RetirementClass,
+    Channel,
+    InsuranceType,
+    PaidVia,
+    PeriodStatus,
+    PersonCategory,
+    PolicyStatus,
+    RetirementClass,
 )
 from domain.errors import BusinessError, ErrorCode
 from domain.months import Month
@@ -41,13 +47,20 @@ async def _mark(person: models.Person, first: Month, count: int, **changes) -> N
 async def _employer_pension(person: models.Person, first: Month, count: int, base: str) -> None:
     home = await models.District.get(id=person.district_id)
     policy = await models.Policy.create(
-        person=person, insurance_type=PENSION, channel=Channel.EMPLOYER, employer=await factories.employer(home),
-        status=PolicyStatus.TERMINATED, start_month=first.to_int(), end_month=first.plus(count - 1).to_int())
+        person=person,
+        insurance_type=PENSION,
+        channel=Channel.EMPLOYER,
+        employer=await factories.employer(home),
+        status=PolicyStatus.TERMINATED,
+        start_month=first.to_int(),
+        end_month=first.plus(count - 1).to_int(),
+    )
     rows = await factories.periods(policy, first, count, base, "0.2400", str((D(base) * D("0.24")).quantize(D("0.01"))))
     await models.ContributionPeriod.filter(id__in=[r.id for r in rows]).update(paid_via=PaidVia.EMPLOYER)
 
 
 # Contribution record (Q2)
+
 
 async def test_contribution_months_count_paid_and_back_paid_months_once_and_never_cancelled_ones() -> None:
     person = await factories.person(await _home())  # a man born 1980-05-17
@@ -96,21 +109,33 @@ async def test_months_needed_is_zero_once_the_minimum_is_reached() -> None:
     assert record.of(PENSION).months_needed == 0
 
 
-@pytest.mark.parametrize(("birth", "male", "retirement_class", "archive", "age", "month", "minimum"), [
-    # A man born 1965-05: 4 months after 1965-01, 4 // 4 + 1 = 2 months more.
-    (dt.date(1965, 5, 20), True, RetirementClass.WORKER, None, YearsMonths(60, 2), Month(2025, 7), 180),
-    # A man born before 1965 keeps 60 whatever his class.
-    (dt.date(1964, 12, 31), True, RetirementClass.CADRE, None, YearsMonths(60, 0), Month(2024, 12), 180),
-    # A woman cadre born 1972-03: 26 months after 1970-01, 26 // 4 + 1 = 7.
-    (dt.date(1972, 3, 1), False, RetirementClass.CADRE, None, YearsMonths(55, 7), Month(2027, 10), 180),
-    # A woman worker: the archive (1979-02) decides, not the card (1980-01, which would be 52y7m, 2032-08):
-    # 49 months after 1975-01, 49 // 2 + 1 = 25 months more: 52 years 1 month; 2031 needs 16 years.
-    (dt.date(1980, 1, 5), False, RetirementClass.WORKER, dt.date(1979, 2, 10), YearsMonths(52, 1), Month(2031, 3), 192),
-    # A woman worker born 1990: the final 55; 2045 needs 20 years.
-    (dt.date(1990, 7, 14), False, RetirementClass.WORKER, None, YearsMonths(55, 0), Month(2045, 7), 240),
-])
+@pytest.mark.parametrize(
+    ("birth", "male", "retirement_class", "archive", "age", "month", "minimum"),
+    [
+        # A man born 1965-05: 4 months after 1965-01, 4 // 4 + 1 = 2 months more.
+        (dt.date(1965, 5, 20), True, RetirementClass.WORKER, None, YearsMonths(60, 2), Month(2025, 7), 180),
+        # A man born before 1965 keeps 60 whatever his class.
+        (dt.date(1964, 12, 31), True, RetirementClass.CADRE, None, YearsMonths(60, 0), Month(2024, 12), 180),
+        # A woman cadre born 1972-03: 26 months after 1970-01, 26 // 4 + 1 = 7.
+        (dt.date(1972, 3, 1), False, RetirementClass.CADRE, None, YearsMonths(55, 7), Month(2027, 10), 180),
+        # A woman worker: the archive (1979-02) decides, not the card (1980-01, which would be 52y7m, 2032-08):
+        # 49 months after 1975-01, 49 // 2 + 1 = 25 months more: 52 years 1 month; 2031 needs 16 years.
+        (
+            dt.date(1980, 1, 5),
+            False,
+            RetirementClass.WORKER,
+            dt.date(1979, 2, 10),
+            YearsMonths(52, 1),
+            Month(2031, 3),
+            192,
+        ),
+        # A woman worker born 1990: the final 55; 2045 needs 20 years.
+        (dt.date(1990, 7, 14), False, RetirementClass.WORKER, None, YearsMonths(55, 0), Month(2045, 7), 240),
+    ],
+)
 async def test_retirement_month_follows_the_archive_birth_date_gender_and_class(
-        birth, male, retirement_class, archive, age, month, minimum) -> None:
+    birth, male, retirement_class, archive, age, month, minimum
+) -> None:
     person = await factories.person(await _home(), birth=birth, male=male)
     person.retirement_class, person.archive_birth_date = retirement_class, archive
     await person.save()
@@ -145,8 +170,9 @@ async def test_the_records_of_many_persons_are_those_read_one_by_one_in_two_quer
     cadre = await factories.person(home, name="王芳", birth=dt.date(1972, 3, 1), male=False)
     cadre.retirement_class, cadre.archive_birth_date = RetirementClass.CADRE, dt.date(1971, 6, 1)
     await cadre.save()
-    await factories.periods(await factories.flexible_pension(cadre, Month(2010, 1)), Month(2010, 1), 200,
-                            "4000.00", "0.2000", "800.00")
+    await factories.periods(
+        await factories.flexible_pension(cadre, Month(2010, 1)), Month(2010, 1), 200, "4000.00", "0.2000", "800.00"
+    )
     uninsured = await factories.person(home, name="李明")  # no policy at all
     count_queries.statements.clear()
 
@@ -168,6 +194,7 @@ async def test_the_records_of_many_persons_are_those_read_one_by_one_in_two_quer
 
 
 # Pension estimate (Q3)
+
 
 async def _worked_history() -> models.Person:
     """A man born 1967-03-08 (retiring 2027-10 at 60 years 7 months), flexible since 2011.
@@ -266,11 +293,14 @@ async def test_short_of_the_minimum_gives_the_months_missing() -> None:
     assert result.estimate.stop_now.total is None
 
 
-@pytest.mark.parametrize(("birth", "category"), [
-    (dt.date(1965, 5, 20), PersonCategory.FLEXIBLE),  # retired in 2025-07
-    (dt.date(1966, 6, 30), PersonCategory.FLEXIBLE),  # 60 years 5 months: retires this month, 2026-11
-    (dt.date(1975, 1, 1), PersonCategory.RETIRED),  # retired early (the category says so)
-])
+@pytest.mark.parametrize(
+    ("birth", "category"),
+    [
+        (dt.date(1965, 5, 20), PersonCategory.FLEXIBLE),  # retired in 2025-07
+        (dt.date(1966, 6, 30), PersonCategory.FLEXIBLE),  # 60 years 5 months: retires this month, 2026-11
+        (dt.date(1975, 1, 1), PersonCategory.RETIRED),  # retired early (the category says so)
+    ],
+)
 async def test_an_already_retired_person_is_refused(birth, category) -> None:
     await factories.average_wage(2026, "8000.00")
     person = await factories.person(await _home(), birth=birth, category=category)

@@ -15,12 +15,19 @@ from tortoise.transactions import in_transaction
 
 import models
 from domain.enums import (
-    BusinessType, Channel, EmployerStatus, InsuranceType, PolicyStatus, Role, ServiceChannel, TransactionStatus,
+    BusinessType,
+    Channel,
+    EmployerStatus,
+    InsuranceType,
+    PolicyStatus,
+    Role,
+    ServiceChannel,
+    TransactionStatus,
 )
 from domain.errors import BusinessError, ErrorCode
 from domain.months import Month, month_range
-from services.common import clock
 from services import statistics
+from services.common import clock
 from services.statistics import MIN_GROUP, Dimension, Group
 from tests import factories
 
@@ -43,8 +50,9 @@ def hidden(**key) -> Group:
 class City:
     """District A (江岸区) and B (江汉区), each with one community."""
 
-    def __init__(self, a: models.District, b: models.District, home_a: models.Community,
-                 home_b: models.Community) -> None:
+    def __init__(
+        self, a: models.District, b: models.District, home_a: models.Community, home_b: models.Community
+    ) -> None:
         self.a, self.b, self.home_a, self.home_b = a, b, home_a, home_b
 
 
@@ -55,13 +63,26 @@ async def city() -> City:
     return City(a, b, await factories.community(a), await factories.community(b))
 
 
-async def _policy(person: models.Person, insurance_type: InsuranceType, start: Month, *,
-                  channel: Channel = FLEXIBLE, status: PolicyStatus = PolicyStatus.ACTIVE,
-                  end: Month | None = None, employer: models.Employer | None = None) -> models.Policy:
+async def _policy(
+    person: models.Person,
+    insurance_type: InsuranceType,
+    start: Month,
+    *,
+    channel: Channel = FLEXIBLE,
+    status: PolicyStatus = PolicyStatus.ACTIVE,
+    end: Month | None = None,
+    employer: models.Employer | None = None,
+) -> models.Policy:
     return await models.Policy.create(
-        person=person, insurance_type=insurance_type, channel=channel, employer=employer, status=status,
+        person=person,
+        insurance_type=insurance_type,
+        channel=channel,
+        employer=employer,
+        status=status,
         grade=D("1.00") if insurance_type is PENSION and channel is FLEXIBLE else None,
-        start_month=start.to_int(), end_month=end.to_int() if end else None)
+        start_month=start.to_int(),
+        end_month=end.to_int() if end else None,
+    )
 
 
 @pytest.fixture
@@ -95,6 +116,7 @@ async def insured(city: City) -> City:
 
 # Insured counts
 
+
 async def test_insured_persons_by_insurance_type_this_month(insured: City) -> None:
     groups = await statistics.enrollment_stats([Dimension.INSURANCE_TYPE])
 
@@ -105,7 +127,9 @@ async def test_each_person_counts_once_a_group(insured: City) -> None:
     assert await statistics.enrollment_stats([], NOVEMBER) == [shown(15)]
     # The 4 with pension and medical count once in district A: 5 + 6 = 11; B's 4 are suppressed.
     assert await statistics.enrollment_stats([Dimension.DISTRICT], NOVEMBER) == [
-        shown(11, district_id=insured.a.id), hidden(district_id=insured.b.id)]
+        shown(11, district_id=insured.a.id),
+        hidden(district_id=insured.b.id),
+    ]
 
 
 async def test_insured_persons_by_insurance_type_and_channel(insured: City) -> None:
@@ -122,8 +146,10 @@ async def test_a_group_of_five_is_shown_and_of_four_suppressed(insured: City) ->
     by_district = [Dimension.DISTRICT, Dimension.CHANNEL]
     groups = await statistics.enrollment_stats(by_district, NOVEMBER, insurance_type=PENSION, channel=FLEXIBLE)
 
-    assert groups == [shown(5, district_id=insured.a.id, channel=FLEXIBLE),
-                      hidden(district_id=insured.b.id, channel=FLEXIBLE)]
+    assert groups == [
+        shown(5, district_id=insured.a.id, channel=FLEXIBLE),
+        hidden(district_id=insured.b.id, channel=FLEXIBLE),
+    ]
     assert MIN_GROUP == 5
     only_b = await statistics.enrollment_stats([], NOVEMBER, district_id=insured.b.id)
     assert only_b == [hidden()] and only_b[0].count is None  # suppressed, not zero
@@ -131,25 +157,33 @@ async def test_a_group_of_five_is_shown_and_of_four_suppressed(insured: City) ->
 
 async def test_a_monthly_series_sees_the_suspended_policy_until_its_last_month(insured: City) -> None:
     groups = await statistics.enrollment_stats(
-        [Dimension.MONTH], from_month=Month(2026, 6), to_month=Month(2026, 12), district_id=insured.a.id,
-        insurance_type=PENSION, channel=FLEXIBLE)
+        [Dimension.MONTH],
+        from_month=Month(2026, 6),
+        to_month=Month(2026, 12),
+        district_id=insured.a.id,
+        insurance_type=PENSION,
+        channel=FLEXIBLE,
+    )
 
     # 5 flexible pension persons from 2026-01, the suspended one until 2026-08, and from 2026-12
     # the one who starts then (the one terminated before starting never counts).
     assert groups == [shown(6, month=Month(2026, m)) for m in (6, 7, 8)] + [
-        shown(5, month=Month(2026, m)) for m in (9, 10, 11)] + [shown(6, month=Month(2026, 12))]
+        shown(5, month=Month(2026, m)) for m in (9, 10, 11)
+    ] + [shown(6, month=Month(2026, 12))]
 
 
 async def test_a_range_not_grouped_by_month_counts_persons_in_force_in_any_of_its_months(insured: City) -> None:
     groups = await statistics.enrollment_stats(
-        [Dimension.STATUS], from_month=Month(2026, 6), to_month=Month(2026, 11), district_id=insured.a.id)
+        [Dimension.STATUS], from_month=Month(2026, 6), to_month=Month(2026, 11), district_id=insured.a.id
+    )
 
     assert groups == [shown(11, status=PolicyStatus.ACTIVE), hidden(status=PolicyStatus.SUSPENDED)]
 
 
 async def test_by_district_and_month_in_one_statement(insured: City, count_queries) -> None:
-    groups = await statistics.enrollment_stats([Dimension.DISTRICT, Dimension.MONTH],
-                                               from_month=Month(2026, 2), to_month=Month(2026, 3))
+    groups = await statistics.enrollment_stats(
+        [Dimension.DISTRICT, Dimension.MONTH], from_month=Month(2026, 2), to_month=Month(2026, 3)
+    )
 
     # A look at the months the rollups hold (none), then one statement counting live.
     looked, counted = count_queries.statements
@@ -167,11 +201,17 @@ async def test_enrollment_refuses_a_bad_question(insured: City) -> None:
         (dict(group_by=[Dimension.BUSINESS_TYPE]), ErrorCode.INVALID_INPUT, "groupBy"),
         (dict(group_by=[], month=NOVEMBER, from_month=NOVEMBER, to_month=NOVEMBER), ErrorCode.INVALID_INPUT, "month"),
         (dict(group_by=[], from_month=NOVEMBER), ErrorCode.INVALID_INPUT, "toMonth"),
-        (dict(group_by=[Dimension.MONTH], from_month=Month(2026, 11), to_month=Month(2026, 10)),
-         ErrorCode.INVALID_MONTH, "toMonth"),
+        (
+            dict(group_by=[Dimension.MONTH], from_month=Month(2026, 11), to_month=Month(2026, 10)),
+            ErrorCode.INVALID_MONTH,
+            "toMonth",
+        ),
         # 2024-01 .. 2027-01 is 37 months
-        (dict(group_by=[Dimension.MONTH], from_month=Month(2024, 1), to_month=Month(2027, 1)),
-         ErrorCode.INVALID_MONTH, "toMonth"),
+        (
+            dict(group_by=[Dimension.MONTH], from_month=Month(2024, 1), to_month=Month(2027, 1)),
+            ErrorCode.INVALID_MONTH,
+            "toMonth",
+        ),
         (dict(group_by=[], status="LAPSED"), ErrorCode.INVALID_INPUT, "status"),
     ]
     for arguments, code, field in cases:
@@ -190,12 +230,18 @@ async def test_thirty_six_months_are_allowed(insured: City) -> None:
 
 # Business volume
 
-async def _transactions(district: models.District, business_type: BusinessType, moments: list[dt.datetime],
-                        channel: ServiceChannel = ServiceChannel.ONLINE,
-                        status: TransactionStatus = TransactionStatus.COMPLETED) -> None:
+
+async def _transactions(
+    district: models.District,
+    business_type: BusinessType,
+    moments: list[dt.datetime],
+    channel: ServiceChannel = ServiceChannel.ONLINE,
+    status: TransactionStatus = TransactionStatus.COMPLETED,
+) -> None:
     for moment in moments:
-        await models.BusinessTransaction.create(business_type=business_type, status=status, channel=channel,
-                                                district=district, submitted_at=moment)
+        await models.BusinessTransaction.create(
+            business_type=business_type, status=status, channel=channel, district=district, submitted_at=moment
+        )
 
 
 def local(text: str) -> dt.datetime:
@@ -207,27 +253,49 @@ async def volume(city: City) -> City:
     """ENROLL_FLEXIBLE online in A: 4 in 2026-10 and 5 in 2026-11, with the edges of the months in
     local time (one given in UTC); PAY_ARREARS at the counter in B: 6 in 2026-11, one of them
     rejected; one transaction in 2026-09."""
-    await _transactions(city.a, BusinessType.ENROLL_FLEXIBLE, [
-        local("2026-10-01T00:00:00"), local("2026-10-15T09:00:00"), local("2026-10-20T17:59:59"),
-        local("2026-10-31T23:59:59.900000"),  # 15:59 UTC on the 31st
-    ])
-    await _transactions(city.a, BusinessType.ENROLL_FLEXIBLE, [
-        local("2026-11-01T00:00:00"),  # 16:00 UTC on 31 October: November in Wuhan
-        dt.datetime(2026, 10, 31, 16, 30, tzinfo=dt.timezone.utc),  # 00:30 on 1 November in Wuhan
-        local("2026-11-03T10:00:00"), local("2026-11-10T09:30:00"), local("2026-11-30T23:59:59"),
-    ])
-    await _transactions(city.b, BusinessType.PAY_ARREARS, [local(f"2026-11-{day:02d}T10:00:00") for day in range(2, 7)],
-                        channel=ServiceChannel.COUNTER)
-    await _transactions(city.b, BusinessType.PAY_ARREARS, [local("2026-11-09T10:00:00")],
-                        channel=ServiceChannel.COUNTER, status=TransactionStatus.REJECTED)
+    await _transactions(
+        city.a,
+        BusinessType.ENROLL_FLEXIBLE,
+        [
+            local("2026-10-01T00:00:00"),
+            local("2026-10-15T09:00:00"),
+            local("2026-10-20T17:59:59"),
+            local("2026-10-31T23:59:59.900000"),  # 15:59 UTC on the 31st
+        ],
+    )
+    await _transactions(
+        city.a,
+        BusinessType.ENROLL_FLEXIBLE,
+        [
+            local("2026-11-01T00:00:00"),  # 16:00 UTC on 31 October: November in Wuhan
+            dt.datetime(2026, 10, 31, 16, 30, tzinfo=dt.UTC),  # 00:30 on 1 November in Wuhan
+            local("2026-11-03T10:00:00"),
+            local("2026-11-10T09:30:00"),
+            local("2026-11-30T23:59:59"),
+        ],
+    )
+    await _transactions(
+        city.b,
+        BusinessType.PAY_ARREARS,
+        [local(f"2026-11-{day:02d}T10:00:00") for day in range(2, 7)],
+        channel=ServiceChannel.COUNTER,
+    )
+    await _transactions(
+        city.b,
+        BusinessType.PAY_ARREARS,
+        [local("2026-11-09T10:00:00")],
+        channel=ServiceChannel.COUNTER,
+        status=TransactionStatus.REJECTED,
+    )
     await _transactions(city.a, BusinessType.CHANGE_PENSION_GRADE, [local("2026-09-30T23:59:59")])
     await _transactions(city.a, BusinessType.CHANGE_PENSION_GRADE, [local("2026-12-01T00:00:00")])
     return city
 
 
 async def test_business_volume_by_type_and_local_month(volume: City) -> None:
-    groups = await statistics.business_volume_stats([Dimension.BUSINESS_TYPE, Dimension.MONTH],
-                                                    Month(2026, 10), Month(2026, 11))
+    groups = await statistics.business_volume_stats(
+        [Dimension.BUSINESS_TYPE, Dimension.MONTH], Month(2026, 10), Month(2026, 11)
+    )
 
     assert groups == [
         hidden(business_type=BusinessType.ENROLL_FLEXIBLE, month=Month(2026, 10)),  # 4
@@ -238,17 +306,25 @@ async def test_business_volume_by_type_and_local_month(volume: City) -> None:
 
 async def test_business_volume_by_month_channel_district_and_status(volume: City) -> None:
     assert await statistics.business_volume_stats([Dimension.MONTH], Month(2026, 9), Month(2026, 12)) == [
-        hidden(month=Month(2026, 9)), hidden(month=Month(2026, 10)), shown(11, month=Month(2026, 11)),
-        hidden(month=Month(2026, 12))]
+        hidden(month=Month(2026, 9)),
+        hidden(month=Month(2026, 10)),
+        shown(11, month=Month(2026, 11)),
+        hidden(month=Month(2026, 12)),
+    ]
     assert await statistics.business_volume_stats([Dimension.CHANNEL], NOVEMBER, NOVEMBER) == [
-        shown(6, channel=ServiceChannel.COUNTER), shown(5, channel=ServiceChannel.ONLINE)]
-    assert await statistics.business_volume_stats([Dimension.DISTRICT, Dimension.STATUS], Month(2026, 10), NOVEMBER) == [
+        shown(6, channel=ServiceChannel.COUNTER),
+        shown(5, channel=ServiceChannel.ONLINE),
+    ]
+    assert await statistics.business_volume_stats(
+        [Dimension.DISTRICT, Dimension.STATUS], Month(2026, 10), NOVEMBER
+    ) == [
         shown(9, district_id=volume.a.id, status=TransactionStatus.COMPLETED),
         shown(5, district_id=volume.b.id, status=TransactionStatus.COMPLETED),
         hidden(district_id=volume.b.id, status=TransactionStatus.REJECTED),
     ]
-    assert await statistics.business_volume_stats([], NOVEMBER, NOVEMBER, district_id=volume.b.id,
-                                                  business_type=BusinessType.PAY_ARREARS) == [shown(6)]
+    assert await statistics.business_volume_stats(
+        [], NOVEMBER, NOVEMBER, district_id=volume.b.id, business_type=BusinessType.PAY_ARREARS
+    ) == [shown(6)]
 
 
 async def test_business_volume_refuses_a_hundred_years(volume: City) -> None:
@@ -272,12 +348,20 @@ async def test_business_volume_refuses_a_bad_question(volume: City) -> None:
 
 # Online adoption
 
-async def _account(role: Role, *, person: models.Person | None = None, employer: models.Employer | None = None,
-                   active: bool = True) -> None:
+
+async def _account(
+    role: Role, *, person: models.Person | None = None, employer: models.Employer | None = None, active: bool = True
+) -> None:
     owner = person.id if person else employer.id
     count = await models.Account.filter(role=role).count()
-    await models.Account.create(username=f"{role.value.lower()}{owner}x{count}", password_hash="x", role=role,
-                                person=person, employer=employer, is_active=active)
+    await models.Account.create(
+        username=f"{role.value.lower()}{owner}x{count}",
+        password_hash="x",
+        role=role,
+        person=person,
+        employer=employer,
+        is_active=active,
+    )
 
 
 async def test_online_adoption_by_district(city: City) -> None:
@@ -370,12 +454,20 @@ async def busy(city: City) -> City:
                 continue
             channel = EMPLOYER if n % 4 == 0 else FLEXIBLE
             start = rng.choice(months)
-            status, end = rng.choice([(PolicyStatus.ACTIVE, None)] * 4 + [(PolicyStatus.SUSPENDED, True),
-                                                                         (PolicyStatus.TERMINATED, True),
-                                                                         (PolicyStatus.TERMINATED, None)])
+            status, end = rng.choice(
+                [(PolicyStatus.ACTIVE, None)] * 4
+                + [(PolicyStatus.SUSPENDED, True), (PolicyStatus.TERMINATED, True), (PolicyStatus.TERMINATED, None)]
+            )
             last = rng.choice([m for m in months if m >= start]) if end else None
-            await _policy(person, insurance_type, start, channel=channel, status=status, end=last,
-                          employer=employers[n % 3] if channel is EMPLOYER else None)
+            await _policy(
+                person,
+                insurance_type,
+                start,
+                channel=channel,
+                status=status,
+                end=last,
+                employer=employers[n % 3] if channel is EMPLOYER else None,
+            )
         if n % 5:
             await _account(Role.PERSON, person=person, active=n % 11 != 0)
     for i in range(12):
@@ -384,22 +476,38 @@ async def busy(city: City) -> City:
             await _account(Role.EMPLOYER_AGENT, employer=company)
     districts = (city.a, city.a, city.b, c)
     types = (BusinessType.ENROLL_FLEXIBLE, BusinessType.PAY_ARREARS, BusinessType.ADD_EMPLOYEES)
-    statuses = (TransactionStatus.COMPLETED, TransactionStatus.COMPLETED, TransactionStatus.SUBMITTED,
-                TransactionStatus.REJECTED)
-    days = [dt.date(m.year, m.month, day) for m in month_range(Month(2025, 10), Month(2026, 12))
-            for day in (1, 10, 19, 20, 28)]
+    statuses = (
+        TransactionStatus.COMPLETED,
+        TransactionStatus.COMPLETED,
+        TransactionStatus.SUBMITTED,
+        TransactionStatus.REJECTED,
+    )
+    days = [
+        dt.date(m.year, m.month, day)
+        for m in month_range(Month(2025, 10), Month(2026, 12))
+        for day in (1, 10, 19, 20, 28)
+    ]
     for n in range(400):
         moment = local(f"{rng.choice(days).isoformat()}T{rng.choice(['00:00:00', '09:30:00', '23:59:59'])}")
         await models.BusinessTransaction.create(
-            business_type=rng.choice(types), status=rng.choice(statuses), district=rng.choice(districts),
-            channel=ServiceChannel.COUNTER if n % 3 == 0 else ServiceChannel.ONLINE, submitted_at=moment)
+            business_type=rng.choice(types),
+            status=rng.choice(statuses),
+            district=rng.choice(districts),
+            channel=ServiceChannel.COUNTER if n % 3 == 0 else ServiceChannel.ONLINE,
+            submitted_at=moment,
+        )
     city.c = c
     return city
 
 
 def enrollment_questions(city: City) -> list[dict]:
-    filters = [{}, dict(insurance_type=PENSION), dict(channel=FLEXIBLE, district_id=city.a.id),
-               dict(status=PolicyStatus.ACTIVE, insurance_type=MEDICAL), dict(district_id=city.c.id)]
+    filters = [
+        {},
+        dict(insurance_type=PENSION),
+        dict(channel=FLEXIBLE, district_id=city.a.id),
+        dict(status=PolicyStatus.ACTIVE, insurance_type=MEDICAL),
+        dict(district_id=city.c.id),
+    ]
     questions = []
     for grouped, chosen in itertools.product(subsets(ENROLLMENT_GROUPINGS), filters):
         questions.append(dict(group_by=grouped, month=NOVEMBER, **chosen))
@@ -421,8 +529,12 @@ async def test_enrollment_from_the_rollups_is_counted_as_live(busy: City) -> Non
 
 async def test_business_volume_from_the_rollups_is_counted_as_live(busy: City) -> None:
     await refresh_rollups()
-    filters = [{}, dict(business_type=BusinessType.PAY_ARREARS),
-               dict(channel=ServiceChannel.ONLINE, district_id=busy.a.id), dict(status=TransactionStatus.COMPLETED)]
+    filters = [
+        {},
+        dict(business_type=BusinessType.PAY_ARREARS),
+        dict(channel=ServiceChannel.ONLINE, district_id=busy.a.id),
+        dict(status=TransactionStatus.COMPLETED),
+    ]
     ranges = [(NOVEMBER, NOVEMBER), (Month(2025, 12), NOVEMBER), (Month(2023, 12), NOVEMBER)]
     shown_groups = 0
     groupings = subsets([*VOLUME_GROUPINGS, Dimension.MONTH])
@@ -442,7 +554,10 @@ async def test_online_adoption_from_the_rollup_is_counted_as_live(busy: City) ->
     counted = await statistics.online_adoption_stats(live=True)
 
     assert (from_rollup.districts, from_rollup.persons, from_rollup.employers) == (
-        counted.districts, counted.persons, counted.employers)
+        counted.districts,
+        counted.persons,
+        counted.employers,
+    )
     assert from_rollup.persons.total == 120 and from_rollup.districts[0].persons.online is not None
     assert (from_rollup.as_of, counted.as_of) == (clock.parse_moment(COMPUTED), clock.now())
 
@@ -490,8 +605,12 @@ async def test_questions_the_rollups_cannot_answer_are_counted_live(busy: City) 
 async def test_a_month_without_anyone_insured_reads_from_the_rollups_as_counted_live(city: City) -> None:
     await refresh_rollups()  # an empty city: a row of 0 persons a month
 
-    for question in (dict(group_by=[]), dict(group_by=[], district_id=city.a.id),
-                     dict(group_by=[Dimension.MONTH], **SERIES), dict(group_by=[Dimension.STATUS])):
+    for question in (
+        dict(group_by=[]),
+        dict(group_by=[], district_id=city.a.id),
+        dict(group_by=[Dimension.MONTH], **SERIES),
+        dict(group_by=[Dimension.STATUS]),
+    ):
         from_rollups = await statistics.enrollment_stats(**question)
         assert from_rollups == await statistics.enrollment_stats(**question, live=True), question
         assert from_rollups.as_of == clock.parse_moment(COMPUTED)
