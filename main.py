@@ -22,15 +22,17 @@ from pathlib import Path
 import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from strawberry import Schema
 
 from jobs.queue import close_job_queue, open_job_queue
 from jobs.registry import run_job
 from models.database import apply_migrations, close_database, open_database
+from server.cors import cors_middleware
 from server.health import health_routes
 from server.observability import ObservabilityMiddleware, configure_logging, metrics_endpoint
-from server.view import GraphQLView
+from server.view import GRAPHIQL_ASSETS, GraphQLView
 from services.common import clock
 from settings import Settings, get_settings
 
@@ -76,7 +78,12 @@ def create_app(
         *health_routes(settings),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(ObservabilityMiddleware)], lifespan=lifespan)
+    if settings.graphiql_enabled:
+        routes.append(Mount("/graphiql", StaticFiles(directory=GRAPHIQL_ASSETS), name="graphiql"))
+    middleware = [Middleware(ObservabilityMiddleware)]
+    if settings.cors_origins:  # outermost, so that refusals and errors carry the CORS headers too
+        middleware.insert(0, cors_middleware(settings.cors_origins))
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
 def __getattr__(name: str) -> Starlette:

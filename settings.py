@@ -37,6 +37,10 @@ class Settings(BaseSettings):
         default_factory=list,
         description="addresses of the reverse proxies whose X-Forwarded-For names the real client (login throttling)",
     )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="origins of browser clients admitted from other sites; none: the same origin only",
+    )
     job_queue_name: str = Field("shebao:jobs", description="arq queue shared by the servers and workers")
     job_max_tries: int = Field(5, description="attempts of a job that fails for a transient reason")
     job_stale_seconds: int = Field(120, description="a running job silent this long is taken to be dead")

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry import Schema
@@ -156,6 +157,11 @@ def _body_too_large(max_bytes: int) -> HTTPError:
     return HTTPError(413, f"The request body exceeds the limit of {max_bytes} bytes.")
 
 
+GRAPHIQL = Path(__file__).resolve().parent / "graphiql"
+GRAPHIQL_ASSETS = GRAPHIQL / "assets"  # served at /graphiql/
+GRAPHIQL_PAGE = (GRAPHIQL / "index.html").read_text(encoding="utf-8")
+
+
 class GraphQLView(GraphQL):
     """``POST``/``GET /graphql``, GraphiQL when enabled, WebSocket ``graphql-transport-ws``."""
 
@@ -174,6 +180,10 @@ class GraphQLView(GraphQL):
         if scope["type"] == "http":
             receive = limit_body(receive, self.max_body_bytes)
         await super().__call__(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        """The hall's own GraphiQL page, whose assets it serves itself (server/graphiql/)."""
+        return HTMLResponse(GRAPHIQL_PAGE)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         request_id = getattr(request.state, "request_id", None) or new_request_id()
