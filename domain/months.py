@@ -15,7 +15,7 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # rule M2
 DEADLINE_DAY = 20  # rule M3
 FIRST_YEAR = 1950
 LAST_YEAR = 2199
-_MONTH_TEXT = re.compile(r"^([0-9]{4})-([0-9]{2})$")
+_MONTH_TEXT = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 
 class InvalidMonth(ValueError):
@@ -36,7 +36,7 @@ class Month:
     @classmethod
     def parse(cls, text: str) -> Month:
         """Parse "YYYY-MM"; "2026-13" and "2026-1" are refused."""
-        match = _MONTH_TEXT.match(text) if isinstance(text, str) else None
+        match = _MONTH_TEXT.fullmatch(text) if isinstance(text, str) else None
         if not match:
             raise InvalidMonth(f"{text!r} is not a month in the form YYYY-MM")
         return cls(int(match.group(1)), int(match.group(2)))

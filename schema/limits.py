@@ -2,13 +2,14 @@
 
 Depth, aliases and tokens reuse strawberry's limiters; the cost budget is our own: every field
 costs 1, and a field returning a list or a connection multiplies the cost of its selections by
-its page size (``first``/``last``, a literal or a variable, else the argument's default, else the
-connection's default page, or a full page for a plain list). Each refusal carries
+its page size (``first``/``last`` as execution will see it: a literal, or a variable coerced by
+graphql-core as it will be, so that ``100.0`` or ``1e2`` count as 100; else the argument's default,
+else the connection's default page, or a full page for a plain list). Each refusal carries
 ``extensions.code``. The limits come from the settings.
 
 Clients send the same few documents again and again, so each process parses and validates a
 document once (DocumentCache). The cost is not part of validation: it depends on the variables,
-and is decided for every request (counted once per document and page sizes asked).
+and is decided for every request (counted once per document and coerced page sizes asked).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from graphql import (
     GraphQLInterfaceType,
     GraphQLNamedType,
     GraphQLObjectType,
+    GraphQLScalarType,
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
@@ -39,9 +41,10 @@ from graphql import (
     get_named_type,
     get_nullable_type,
     get_operation_ast,
+    get_variable_values,
     is_list_type,
     parse,
-    value_from_ast_untyped,
+    type_from_ast,
 )
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as create_alias_validator
@@ -51,6 +54,7 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from schema.relay import DEFAULT_PAGE_SIZE
+from schema.scalars import ScalarInputErrors
 from settings import get_settings
 
 # A plain list whose size the query does not say counts as a full page; a connection without
@@ -153,7 +157,7 @@ class QueryCostLimit(SchemaExtension):
     The check runs once the document is valid and before execution starts. It is not a
     validation rule because the cost depends on the variables, which validation (and so a
     ValidationCache) never sees. A document (the same object, as DocumentCache hands out) asked
-    with the same whole-number variables costs the same, so that cost is counted once.
+    with the same Int variables, once coerced, costs the same, so that cost is counted once.
     """
 
     _costs = _LRU(512)
@@ -166,16 +170,17 @@ class QueryCostLimit(SchemaExtension):
         document = context.graphql_document
         assert document is not None
         schema = context.schema._schema
-        variables = context.variables or {}
-        # A variable sets a page size only with a whole number (_CostCounter.argument_int); any
-        # other value of it counts alike, but not as its absence (which leaves its default).
-        sizes = tuple(sorted((name, value if _is_int(value) else None) for name, value in variables.items()))
-        key = (id(schema), id(document), context.operation_name, sizes)
+        operation = get_operation_ast(document, context.operation_name)
+        sizes = None if operation is None else page_variables(schema, operation, context.variables)
+        if operation is None or sizes is None:  # graphql-core refuses the request in a moment: nothing runs
+            yield
+            return
+        key = (id(schema), id(document), context.operation_name, tuple(sorted(sizes.items())))
         known = self._costs.get(key)
         if known is not _LRU and known[0] is schema and known[1] is document:
             cost = known[2]
         else:
-            cost = operation_cost(schema, document, context.operation_name, variables)
+            cost = _operation_cost(schema, document, operation, sizes)
             if len(context.query or "") <= DocumentCache.LONGEST_CACHED:
                 self._costs.put(key, (schema, document, cost))  # held, so that their ids stay theirs
         if cost > self.max_cost:
@@ -259,7 +264,17 @@ class DocumentCache(SchemaExtension):
         yield
 
 
-QUERY_LIMITS = [RequireOperationName, QueryTokenLimit, QueryDepthLimit, QueryAliasLimit, QueryCostLimit, DocumentCache]
+# ScalarInputErrors types the refusals of values our scalars cannot read, made in validation and
+# before execution like the limits' own.
+QUERY_LIMITS = [
+    RequireOperationName,
+    QueryTokenLimit,
+    QueryDepthLimit,
+    QueryAliasLimit,
+    QueryCostLimit,
+    ScalarInputErrors,
+    DocumentCache,
+]
 
 
 def operation_cost(
@@ -268,22 +283,47 @@ def operation_cost(
     operation_name: str | None,
     variables: Mapping[str, Any] | None,
 ) -> int:
-    """The cost of the operation the request selects (0 when it selects none)."""
+    """The cost of the operation the request selects (0 when it selects none), for the variables
+    as the request sends them (when graphql-core would refuse them, as if none were sent)."""
     operation = get_operation_ast(document, operation_name)
     if operation is None:
         return 0
+    return _operation_cost(schema, document, operation, page_variables(schema, operation, variables) or {})
+
+
+def page_variables(
+    schema: GraphQLSchema, operation: OperationDefinitionNode, variables: Mapping[str, Any] | None
+) -> dict[str, int | None] | None:
+    """The operation's Int variables (the only ones a page size can come from), coerced as
+    execution coerces them: a default from the operation when absent, 100 for 100.0 or 1e2. None
+    when graphql-core refuses one of them ("100" as a string, 100.5)."""
+    definitions = [
+        definition
+        for definition in operation.variable_definitions or ()
+        if _is_int_type(type_from_ast(schema, definition.type))
+    ]
+    if not definitions:
+        return {}
+    coerced = get_variable_values(schema, definitions, dict(variables or {}), max_errors=1)
+    return None if isinstance(coerced, list) else coerced.coerced
+
+
+def _is_int_type(variable_type: Any) -> bool:
+    named = get_nullable_type(variable_type) if variable_type is not None else None
+    return isinstance(named, GraphQLScalarType) and named.name == "Int"
+
+
+def _operation_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    sizes: Mapping[str, int | None],
+) -> int:
     root = schema.get_root_type(operation.operation)
     if root is None:
         return 0
-    defaults = {
-        definition.variable.name.value: value_from_ast_untyped(definition.default_value)
-        for definition in operation.variable_definitions or ()
-        if definition.default_value is not None
-    }
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    return _CostCounter(schema, fragments, {**defaults, **(variables or {})}).selections(
-        operation.selection_set, root, 1, frozenset()
-    )
+    return _CostCounter(schema, fragments, sizes).selections(operation.selection_set, root, 1, frozenset())
 
 
 class _CostCounter:

@@ -86,12 +86,10 @@ class Community(Node):
 @strawberry.type(description="An insured person (参保人), identified by the resident ID number (A1).")
 class Person(Node):
     id_number_on_card: strawberry.Private[str]
+    birth_date_on_card: strawberry.Private[dt.date]
+    archive_birth_date_held: strawberry.Private[dt.date | None]
     name: str = strawberry.field(description="Name as on the ID card.")
     gender: Gender = strawberry.field(description="Gender.")
-    birth_date: dt.date = strawberry.field(description="Birth date as on the ID card.")
-    archive_birth_date: dt.date | None = strawberry.field(
-        description="Birth date in the archive when it differs; it decides retirement (Q3)."
-    )
     retirement_class: RetirementClass = strawberry.field(description="Archive job class (Q3).")
     category: PersonCategory = strawberry.field(description="How the person is insured now.")
     phone: str | None = strawberry.field(description="Contact phone (F5).")
@@ -99,7 +97,20 @@ class Person(Node):
     registered_at: dt.datetime = strawberry.field(description="When the person was registered.")
     district_id: strawberry.Private[int]
     community_id: strawberry.Private[int]
-    __columns__ = {"id_number_on_card": "id_number"}
+    __columns__ = {
+        "id_number_on_card": "id_number",
+        "birth_date_on_card": "birth_date",
+        "archive_birth_date_held": "archive_birth_date",
+    }
+
+    def shown_whole_to(self, viewer: Any) -> bool:
+        """The person, their community clerk and their district's reviewers read the ID number
+        whole (API.md 8); anyone else masked, and nothing that gives back what the mask hides."""
+        return viewer is not None and (
+            viewer.person_id == self.db_id
+            or (viewer.role is enums.Role.CLERK and viewer.community_id == self.community_id)
+            or (viewer.role is enums.Role.REVIEWER and viewer.district_id == self.district_id)
+        )
 
     @strawberry.field(
         description=(
@@ -108,13 +119,22 @@ class Person(Node):
         )
     )
     def id_number(self, info: Info) -> str:
-        viewer = info.context.viewer
-        sees_whole = viewer is not None and (
-            viewer.person_id == self.db_id
-            or (viewer.role is enums.Role.CLERK and viewer.community_id == self.community_id)
-            or (viewer.role is enums.Role.REVIEWER and viewer.district_id == self.district_id)
+        whole = self.shown_whole_to(info.context.viewer)
+        return self.id_number_on_card if whole else mask_resident_id(self.id_number_on_card)
+
+    # The ID number holds the birth date (A1): wherever it is masked, so is every date it would give back.
+    @strawberry.field(description="Birth date as on the ID card; null where idNumber is masked for you (API.md 8).")
+    def birth_date(self, info: Info) -> dt.date | None:
+        return self.birth_date_on_card if self.shown_whole_to(info.context.viewer) else None
+
+    @strawberry.field(
+        description=(
+            "Birth date in the archive when it differs; it decides retirement (Q3). Null where idNumber is masked for "
+            "you (API.md 8)."
         )
-        return self.id_number_on_card if sees_whole else mask_resident_id(self.id_number_on_card)
+    )
+    def archive_birth_date(self, info: Info) -> dt.date | None:
+        return self.archive_birth_date_held if self.shown_whole_to(info.context.viewer) else None
 
     @strawberry.field(description="District of residence.")
     async def district(self, info: Info) -> District:
@@ -214,10 +234,13 @@ class Person(Node):
     @strawberry.field(
         description=(
             "Actual contribution months per insurance type, months still needed for a pension, and the retirement "
-            "month (Q2, Q3)."
+            "month (Q2, Q3). Null where idNumber is masked for you: the retirement month and age, and the minimum "
+            "months, follow the birth date the mask hides (API.md 8)."
         )
     )
-    async def contribution_record(self, info: Info) -> ContributionRecord:
+    async def contribution_record(self, info: Info) -> ContributionRecord | None:
+        if not self.shown_whole_to(info.context.viewer):
+            return None
         return record_of(await loaders(info).contribution_record.load(self.db_id))
 
     @strawberry.field(description="The contribution passbook (缴费存折), if the person has one.")
@@ -818,14 +841,29 @@ class AuditEvent(Node):
     client_address: str | None = strawberry.field(description="The client's network address.")
     request_id: str | None = strawberry.field(description="The request id, as in the server log.")
     operation: str = strawberry.field(description="The mutation, e.g. registerPerson.")
-    input: JSON = strawberry.field(description="The input, secrets removed.")
+    recorded_input: strawberry.Private[Any]
     outcome: AuditOutcome = strawberry.field(description="ALLOWED, REFUSED (permission) or FAILED (unexpected error).")
     detail: str | None = strawberry.field(description="Why refused, or the error codes of an allowed mutation.")
     account_id: strawberry.Private[int | None]
+    __columns__ = {"recorded_input": "input"}
+
+    @strawberry.field(description="The input, secrets removed, ID numbers and birth dates masked (API.md 8).")
+    def input(self) -> JSON:
+        return _birth_dates_masked(self.recorded_input)
 
     @strawberry.field(description="The actor's username; null when anonymous.")
     async def username(self, info: Info) -> str | None:
         return None if self.account_id is None else await loaders(info).username.load(self.account_id)
+
+
+def _birth_dates_masked(value: Any, key: str = "") -> Any:
+    """The trail masks ID numbers as it records them; a birth date beside one would give back what
+    the mask hides, so it is masked alike, in rows recorded before too."""
+    if isinstance(value, dict):
+        return {k: _birth_dates_masked(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_birth_dates_masked(item, key) for item in value]
+    return "****-**-**" if key.endswith("birth_date") and value is not None else value
 
 
 @strawberry.type(

@@ -27,7 +27,8 @@ from schema.enums import (
     ServiceChannel,
     TransactionStatus,
 )
-from schema.flexible import InterruptionQuote, interruption_quote
+from schema.errors import Refused, refused_as_error
+from schema.flexible import InterruptionQuote, interruption_quote, person_in_reach
 from schema.information import (
     PENSION_FORMULA,
     OnlineAdoption,
@@ -54,7 +55,7 @@ from schema.nodes import (
     Person,
 )
 from schema.permissions import EVERY_ROLE, allow, public
-from schema.relay import MAX_PAGE_SIZE, Connection, Node, connection_from_list, keyset_page, page_request
+from schema.relay import MAX_PAGE_SIZE, Connection, Node, connection_from_list, keyset_page, list_tag, page_request
 from schema.scalars import ExactDecimal, MonthScalar
 
 Info = strawberry.Info
@@ -260,7 +261,8 @@ class Query:
         before: Before = None,
     ) -> Connection[Job]:
         page = page_request(first, after, last, before)
-        return connection_from_list(await reads.jobs(Job, kind, status, info.context.viewer), page)
+        jobs = await reads.jobs(Job, kind, status, info.context.viewer)
+        return connection_from_list(jobs, page, list_tag("jobs", kind, status))
 
     @strawberry.field(
         description=(
@@ -331,17 +333,20 @@ class Query:
         last: Last = None,
         before: Before = None,
     ) -> Connection[AppointmentSlot]:
-        page = page_request(first, after, last, before)
+        slots = ("appointmentSlots", office_id, district_id, business_category, from_day, to_day, include_full)
+        page = page_request(first, after, last, before, list_tag(*slots))
         return await appointment_slots(office_id, district_id, business_category, from_day, to_day, include_full, page)
 
     @strawberry.field(
         description=(
             "May I stop paying? A person's monthly pension at retirement if they keep paying at their current grade, "
             "and if they stop now, with the inputs used; null when the person is out of your reach; PERSON_RETIRED for "
-            "someone already retired. "
+            "someone already retired; FORBIDDEN where their ID number is masked for you, since the estimate follows "
+            "the birth date the mask hides (API.md 8). "
         )
         + PENSION_FORMULA,
-        extensions=[allow(Role.PERSON, Role.CLERK, Role.REVIEWER, Role.ADMIN)],
+        # Not administrators: every ID number is masked for them.
+        extensions=[allow(Role.PERSON, Role.CLERK, Role.REVIEWER)],
     )
     async def pension_estimate(
         self,
@@ -354,6 +359,14 @@ class Query:
             ExactDecimal, strawberry.argument(description="Yearly growth of the average wage to assume, 0 to 0.20.")
         ] = Decimal("0"),
     ) -> PensionEstimate | None:
+        person = await refused_as_error(person_in_reach(info, person_id))
+        if person is not None and not person.shown_whole_to(info.context.viewer):
+            # Its retirement month, months to retirement and minimum months give back the birth date.
+            raise Refused(
+                "FORBIDDEN",
+                "The estimate follows the birth date, which the ID number masked for you hides (API.md 8).",
+                "personId",
+            )
         return await pension_estimate(info, person_id, annual_wage_growth)
 
     @strawberry.field(
@@ -440,5 +453,6 @@ class Query:
         before: Before = None,
     ) -> Connection[Parameter]:
         page = page_request(first, after, last, before)
-        rows = await reads.parameters_in_force(Parameter, code, None if in_force_at is None else in_force_at.to_int())
-        return connection_from_list(rows, page)
+        month = None if in_force_at is None else in_force_at.to_int()
+        rows = await reads.parameters_in_force(Parameter, code, month)
+        return connection_from_list(rows, page, list_tag("parameters", code, month))

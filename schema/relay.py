@@ -1,7 +1,12 @@
-"""Relay conventions (API.md 1): opaque global ids, the Node interface, and connections."""
+"""Relay conventions (API.md 1): opaque global ids, the Node interface, and connections.
+
+A cursor belongs to the list that gave it (API.md 13): it carries a digest of the list (its field,
+its parent, the filters a position depends on), and any other list refuses it as BAD_USER_INPUT.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -37,7 +42,7 @@ class PageInfo:
 @strawberry.type(description="One item of a page, with the cursor to continue from it.")
 class Edge(Generic[T]):
     node: T = strawberry.field(description="The item.")
-    position: strawberry.Private[tuple[str, object]]  # the cursor's kind and key: encoded only when asked
+    position: strawberry.Private[tuple[str, object]]  # the cursor's kind (with its list) and key: encoded when asked
 
     @strawberry.field(description="Opaque position of this item.")
     def cursor(self) -> str:
@@ -57,12 +62,14 @@ class Connection(Generic[T]):
 
 @dataclass(frozen=True)
 class PageRequest:
-    """Validated first/after/last/before. Cursors are ("kind", key) pairs already decoded."""
+    """Validated first/after/last/before; the cursors are decoded by the list, which knows its own.
+    ``tag`` names a list paged by code that does not name it itself (list_tag)."""
 
     first: int | None
     after: str | None
     last: int | None
     before: str | None
+    tag: str | None = None
 
     @property
     def size(self) -> int:
@@ -73,13 +80,21 @@ class PageRequest:
         return self.last is not None
 
 
-def page_request(first: int | None, after: str | None, last: int | None, before: str | None) -> PageRequest:
+def list_tag(*identity: object) -> str:
+    """A short digest of what makes a list that one: its name, and the parent and filters its
+    positions depend on. Cursors stay opaque: the list's name is not readable in them."""
+    return hashlib.blake2s(repr(identity).encode(), digest_size=6).hexdigest()
+
+
+def page_request(
+    first: int | None, after: str | None, last: int | None, before: str | None, tag: str | None = None
+) -> PageRequest:
     if first is not None and last is not None:
         raise BadUserInput("ask for first or last, not both", "last")
     for name, value in (("first", first), ("last", last)):
         if value is not None and not (0 <= value <= MAX_PAGE_SIZE):
             raise BadUserInput(f"{name} must be between 0 and {MAX_PAGE_SIZE}, not {value}", name)
-    return PageRequest(first, after, last, before)
+    return PageRequest(first, after, last, before, tag)
 
 
 def _decode_cursor(cursor: str | None, kind: str, argument: str) -> int | None:
@@ -98,23 +113,26 @@ def _resolved(value: int) -> Callable[[], Awaitable[int]]:
     return count
 
 
-def _position(cursor: str | None, length: int, argument: str) -> int | None:
+def _position(cursor: str | None, length: int, argument: str, tag: str) -> int | None:
     """A list cursor as an index: "position" counts from the start, "fromend" from the end."""
     if cursor is None:
         return None
     kind, key = decode_id(cursor, argument)
-    number = whole_number(key, 9) if kind in ("position", "fromend") else None
+    mode, _, cursor_tag = kind.partition(".")
+    number = whole_number(key, 9) if mode in ("position", "fromend") and cursor_tag == tag else None
     if number is None:
         raise BadUserInput(f"{cursor!r} is not a cursor of this list", argument)
-    return number if kind == "position" else length - 1 - number
+    return number if mode == "position" else length - 1 - number
 
 
-def connection_from_list(items: Sequence[T], page: PageRequest) -> Connection[T]:
-    """Page a whole list held in memory: cursors are positions."""
+def connection_from_list(items: Sequence[T], page: PageRequest, tag: str | None = None) -> Connection[T]:
+    """Page a whole list held in memory: cursors are positions in the list ``tag`` (else page.tag)
+    names."""
+    tag = tag or page.tag or list_tag("list")
     start = 0
     end = len(items)
-    after = _position(page.after, end, "after")
-    before = _position(page.before, end, "before")
+    after = _position(page.after, end, "after", tag)
+    before = _position(page.before, end, "before", tag)
     if after is not None:
         start = min(max(after + 1, 0), end)
     if before is not None:
@@ -125,7 +143,7 @@ def connection_from_list(items: Sequence[T], page: PageRequest) -> Connection[T]
     else:
         first_index = start
         last_index = min(start + page.size, end)
-    edges = [Edge(node=items[i], position=("position", i)) for i in range(first_index, last_index)]
+    edges = [Edge(node=items[i], position=(f"position.{tag}", i)) for i in range(first_index, last_index)]
     return Connection(
         edges=edges,
         page_info=PageInfo(
@@ -140,16 +158,19 @@ def connection_from_list(items: Sequence[T], page: PageRequest) -> Connection[T]
 
 async def nested_connection(loader: Any, parent_id: int, page: PageRequest, **filters: Any) -> Connection:
     """A page of a parent's list (a person's months). A page from either end reads only that page,
-    ranked in SQL, and counts only when totalCount is asked; a page after a cursor slices the list."""
+    ranked in SQL, and counts only when totalCount is asked; a page after a cursor slices the list.
+    Its cursors are this parent's, with these filters: positions mean nothing in another list."""
+    active = sorted((name, repr(value)) for name, value in filters.items() if value is not None)
+    tag = list_tag(loader.model.__name__, loader.parent, parent_id, active)
     if page.after is not None or page.before is not None:
-        return connection_from_list(await loader.load(parent_id, **filters), page)
+        return connection_from_list(await loader.load(parent_id, **filters), page, tag)
     rows = await loader.load(parent_id, window=page.size + 1, backwards=page.backwards, **filters)
     more = len(rows) > page.size
     if page.backwards:
         rows = rows[1:] if more else rows
-        edges = [Edge(node=row, position=("fromend", len(rows) - 1 - i)) for i, row in enumerate(rows)]
+        edges = [Edge(node=row, position=(f"fromend.{tag}", len(rows) - 1 - i)) for i, row in enumerate(rows)]
     else:
-        edges = [Edge(node=row, position=("position", i)) for i, row in enumerate(rows[: page.size])]
+        edges = [Edge(node=row, position=(f"position.{tag}", i)) for i, row in enumerate(rows[: page.size])]
 
     async def count() -> int:
         return await loader.count(parent_id, **filters)
@@ -170,17 +191,21 @@ async def connection_from_keyset(
     page: PageRequest,
     fetch: Callable[[int | None, int | None, int, bool], Awaitable[list]],
     count: Callable[[], Awaitable[int]],
+    tag: str,
     key: Callable[[object], int] = lambda node: node.db_id,  # type: ignore[attr-defined]
 ) -> Connection:
-    """Page a database list ordered by id. ``fetch(after_id, before_id, limit, descending)``."""
-    after = _decode_cursor(page.after, "cursor", "after")
-    before = _decode_cursor(page.before, "cursor", "before")
+    """Page a database list ordered by id, the list ``tag`` names. ``fetch(after_id, before_id,
+    limit, descending)``. An id is a place in the list whatever its filters, so the tag names the
+    list only."""
+    kind = f"cursor.{tag}"
+    after = _decode_cursor(page.after, kind, "after")
+    before = _decode_cursor(page.before, kind, "before")
     rows = await fetch(after, before, page.size + 1, page.backwards)
     has_more = len(rows) > page.size
     rows = rows[: page.size]
     if page.backwards:
         rows.reverse()
-    edges = [Edge(node=row, position=("cursor", key(row))) for row in rows]
+    edges = [Edge(node=row, position=(kind, key(row))) for row in rows]
     return Connection(
         edges=edges,
         page_info=PageInfo(
@@ -205,4 +230,4 @@ async def keyset_page(node_type: type, queryset: QuerySet, page: PageRequest, ne
         descending = backwards != newest_first
         return await fetch_nodes(node_type, window.order_by("-id" if descending else "id").limit(limit))
 
-    return await connection_from_keyset(page, fetch, queryset.count)
+    return await connection_from_keyset(page, fetch, queryset.count, list_tag("keyset", node_type.__name__))

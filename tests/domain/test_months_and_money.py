@@ -11,7 +11,9 @@ from domain.money import InvalidAmount, format_amount, parse_amount, to_fen
 from domain.months import InvalidMonth, Month, is_on_time
 
 
-@pytest.mark.parametrize("text", ["2026-13", "2026-00", "2026-1", "26-01", "2026/01", "", "1949-12"])
+@pytest.mark.parametrize(
+    "text", ["2026-13", "2026-00", "2026-1", "26-01", "2026/01", "", "1949-12", "2026-11\n", " 2026-11"]
+)
 def test_impossible_months_are_refused(text):
     with pytest.raises(InvalidMonth):
         Month.parse(text)
@@ -46,3 +48,19 @@ def test_client_amounts_with_more_than_two_places_or_out_of_range_are_refused(te
 def test_a_month_is_written_in_ascii_digits():
     with pytest.raises(InvalidMonth):
         Month.parse("２０２６-01")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["１０.00", "10_000", "1e3", " 10.00", "10.00 ", "+10", "010", "10.", ".5", "-0.00", "1,000", "٣", "", None, 10],
+)
+def test_a_client_amount_is_written_in_plain_ascii_digits(text):
+    with pytest.raises(InvalidAmount):
+        parse_amount(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"), [("10", "10.00"), ("0.5", "0.50"), ("-1.25", "-1.25"), ("999999999999.99", "999999999999.99")]
+)
+def test_plain_amounts_are_read_to_the_fen(text, amount):
+    assert parse_amount(text) == Decimal(amount) and str(parse_amount(text)) == amount

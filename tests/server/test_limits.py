@@ -146,3 +146,84 @@ def test_a_variable_sets_the_page_size(graphql_schema: GraphQLSchema) -> None:
 
 def test_the_budget_defaults_to_the_settings() -> None:
     assert QueryCostLimit().max_cost == get_settings().max_query_cost
+
+
+# Item: graphql-core coerces 100.0 and 1e2 to the Int 100, so the cost counts them as 100 too.
+OVER_BUDGET_INNER = get_settings().max_query_cost // 300 + 1
+
+
+async def post_raw(client: httpx.AsyncClient, body: str) -> httpx.Response:
+    """A request body as written, so that JSON numbers keep their spelling (1e2, 100.0)."""
+    return await client.post(
+        "/graphql", content=body, headers={"Content-Type": "application/json", "Accept": GRAPHQL_RESPONSE_JSON}
+    )
+
+
+@pytest.mark.parametrize("spelling", [f"{OVER_BUDGET_INNER}.0", f"{OVER_BUDGET_INNER / 100}e2", f"{OVER_BUDGET_INNER}"])
+async def test_every_spelling_of_a_whole_number_page_size_costs_the_same(
+    client: httpx.AsyncClient, spelling: str
+) -> None:
+    query = COST_QUERY.replace("\n", " ")
+    cost = catalogue_cost(OVER_BUDGET_INNER)
+
+    error = refusal(await post_raw(client, f'{{"query": "{query}", "variables": {{"inner": {spelling}}}}}'))
+
+    assert error["extensions"] == {"code": "QUERY_TOO_COSTLY", "cost": cost, "budget": get_settings().max_query_cost}
+
+
+async def test_a_page_size_sent_as_a_string_fails_coercion_as_usual(client: httpx.AsyncClient) -> None:
+    error = refusal(await post(client, COST_QUERY, {"inner": str(OVER_BUDGET_INNER)}))
+
+    assert error["message"].startswith("Variable '$inner' has invalid value")
+    assert "Int cannot represent non-integer value" in error["message"]
+    assert error.get("extensions", {}).get("code") != "QUERY_TOO_COSTLY"
+
+
+async def test_the_cost_cache_is_keyed_by_the_coerced_page_sizes(client: httpx.AsyncClient) -> None:
+    query = COST_QUERY.replace("\n", " ")
+
+    cheap = await post_raw(client, f'{{"query": "{query}", "variables": {{"inner": 2.0}}}}')
+    costly = await post_raw(client, f'{{"query": "{query}", "variables": {{"inner": {OVER_BUDGET_INNER}.0}}}}')
+    cheap_again = await post_raw(client, f'{{"query": "{query}", "variables": {{"inner": 2, "unused": 1e9}}}}')
+    costly_again = await post(client, COST_QUERY, {"inner": OVER_BUDGET_INNER})
+
+    assert cheap.status_code == 200 and cheap.json()["data"]["items"]["edges"]
+    assert refusal(costly)["extensions"]["code"] == "QUERY_TOO_COSTLY"
+    assert cheap_again.status_code == 200
+    assert refusal(costly_again)["extensions"]["code"] == "QUERY_TOO_COSTLY"
+
+
+NESTED = """query Nested($outer: Int, $inner: Int = 2) {
+  items(first: $outer) { edges { node { name children(first: $inner) { edges { node { name } } } } } }
+}"""
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        pytest.param({"outer": 100.0, "inner": 100.0}, catalogue_cost(100), id="floats in both lists"),
+        pytest.param({"outer": 1e2, "inner": 5.0}, catalogue_cost(5), id="an exponent"),
+        pytest.param({"outer": 100.0}, catalogue_cost(2), id="the operation's default"),
+    ],
+)
+def test_the_cost_counts_page_sizes_as_execution_coerces_them(
+    graphql_schema: GraphQLSchema, variables: dict, expected: int
+) -> None:
+    assert cost(graphql_schema, NESTED, variables) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        pytest.param("{ items(first: 100) { edges { node { name } } } }", 1 + 100 * 3, id="an Int literal"),
+        pytest.param("query ($n: Int = 100) { items(first: $n) { totalCount } }", 1 + 100, id="a variable's default"),
+    ],
+)
+def test_literal_page_sizes_and_defaults_count(graphql_schema: GraphQLSchema, query: str, expected: int) -> None:
+    assert cost(graphql_schema, query) == expected
+
+
+async def test_a_float_literal_page_size_is_invalid_before_any_cost(client: httpx.AsyncClient) -> None:
+    error = refusal(await post(client, "{ items(first: 100.0) { totalCount } }"))
+
+    assert "Int cannot represent non-integer value: 100.0" in error["message"]
