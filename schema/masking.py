@@ -2,22 +2,30 @@
 
 The server log carries the same request id with the traceback. Errors raised on purpose (a
 ``GraphQLError``, e.g. FORBIDDEN or NOT_FOUND from a resolver) and the client's own mistakes
-(syntax, validation, variable values) pass through unchanged.
+(syntax, validation, variable values) pass through unchanged. An error saying that the database
+cannot be reached now is ``SERVICE_UNAVAILABLE`` instead (API.md 12): the HTTP view answers it
+with 503 and ``Retry-After``.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 import uuid
 from collections.abc import Iterator
 
+import asyncpg
 from graphql import GraphQLError
 from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from tortoise.exceptions import DBConnectionError
 
 INTERNAL_ERROR_MESSAGE = "Internal server error"
 INTERNAL_ERROR_CODE = "INTERNAL_SERVER_ERROR"
+UNAVAILABLE_MESSAGE = "The service is unavailable for a moment: try again shortly."
+UNAVAILABLE_CODE = "SERVICE_UNAVAILABLE"
 
 # Raised through the extensions on purpose: the HTTP view turns them into 400 and 405 responses.
 REQUEST_PROTOCOL_ERRORS = (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError)
@@ -29,6 +37,40 @@ def is_unexpected(error: GraphQLError) -> bool:
     """True for an error caused by an exception that is not a GraphQLError."""
     original = error.original_error
     return original is not None and not isinstance(original, GraphQLError)
+
+
+# The database unreachable, going down or out of connections, a query cancelled by the server,
+# or a wait on it timed out: each passes without anything being wrong with the request.
+_UNAVAILABLE = (
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+    DBConnectionError,
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08
+    asyncpg.InsufficientResourcesError,  # 53: too many connections, disk full, out of memory
+    asyncpg.OperatorInterventionError,  # 57: shutting down, starting up, query cancelled
+)
+_NETWORK_ERRNOS = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN})
+
+
+def is_unavailable(error: BaseException | None) -> bool:
+    """True when ``error``, or an error it was raised from, says a service we depend on cannot
+    answer now, so that the same request may succeed later."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, GraphQLError):
+            error = error.original_error
+            continue
+        if isinstance(error, _UNAVAILABLE):
+            return True
+        # asyncio's connect to every address of a host failing: a bare OSError listing them
+        if type(error) is OSError and (
+            error.errno in _NETWORK_ERRNOS or str(error).startswith("Multiple exceptions: ")
+        ):
+            return True
+        error = error.__cause__
+    return False
 
 
 def request_id_of(context: object) -> str | None:
@@ -65,6 +107,20 @@ class MaskUnexpectedErrors(SchemaExtension):
         """Log ``exc`` with a request id and return the error the client sees in its place."""
         request_id = request_id_of(self.execution_context.context) or uuid.uuid4().hex
         path = located.path if located else None
+        if is_unavailable(exc):
+            # one line, not a traceback: during an outage every request would log one
+            logger.warning(
+                "Service unavailable: %s: %s",
+                type(exc).__name__,
+                exc,
+                extra={"request_id": request_id, "graphql_path": path},
+            )
+            return GraphQLError(
+                UNAVAILABLE_MESSAGE,
+                nodes=located.nodes if located else None,
+                path=path,
+                extensions={"code": UNAVAILABLE_CODE, "requestId": request_id},
+            )
         logger.error(
             "Unexpected error: %s",
             type(exc).__name__,

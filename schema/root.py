@@ -3,11 +3,18 @@
 from functools import cache
 
 import strawberry
-from graphql import GraphQLInterfaceType, GraphQLObjectType, Undefined, is_non_null_type
+from graphql import (
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    NoSchemaIntrospectionCustomRule,
+    Undefined,
+    is_non_null_type,
+)
+from strawberry.extensions import AddValidationRules
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 
-from schema.limits import QUERY_LIMITS
+from schema.limits import QUERY_LIMITS, with_error_code
 from schema.masking import MaskUnexpectedErrors
 from schema.metrics import OperationMetrics
 from schema.mutation import Mutation
@@ -27,15 +34,35 @@ class RememberedNames(NameConverter):
         return super().apply_naming_config(name)
 
 
-schema = strawberry.Schema(
-    query=Query,
-    mutation=Mutation,
-    subscription=Subscription,
-    types=[kind.node_type for kind in NODE_KINDS],
-    config=StrawberryConfig(scalar_map=SCALAR_MAP, name_converter=RememberedNames()),
-    # Masking first: it also catches what the other extensions raise, after metrics saw it.
-    extensions=[MaskUnexpectedErrors, OperationMetrics, *QUERY_LIMITS, SessionStillValid],
-)
+# One class, so that the document cache (schema.limits) keys on it
+NO_INTROSPECTION_RULE = with_error_code(NoSchemaIntrospectionCustomRule, "INTROSPECTION_DISABLED")
+
+
+class DisableIntrospection(AddValidationRules):
+    """strawberry's DisableIntrospection, its refusal coded: __schema and __type are refused."""
+
+    def __init__(self) -> None:
+        super().__init__([NO_INTROSPECTION_RULE])
+
+
+def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+    built = strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=[kind.node_type for kind in NODE_KINDS],
+        config=StrawberryConfig(scalar_map=SCALAR_MAP, name_converter=RememberedNames()),
+        # Masking first: it also catches what the other extensions raise, after metrics saw it.
+        extensions=[
+            MaskUnexpectedErrors,
+            OperationMetrics,
+            *([] if introspection else [DisableIntrospection]),
+            *QUERY_LIMITS,
+            SessionStillValid,
+        ],
+    )
+    _leave_out_null_defaults(built)
+    return built
 
 
 def _leave_out_null_defaults(built: strawberry.Schema) -> None:
@@ -55,4 +82,10 @@ def _leave_out_null_defaults(built: strawberry.Schema) -> None:
                         argument.default_value = Undefined
 
 
-_leave_out_null_defaults(schema)
+schema = build_schema()
+
+
+@cache
+def schema_without_introspection() -> strawberry.Schema:
+    """The same schema refusing introspection (INTROSPECTION=false), built when first asked for."""
+    return build_schema(introspection=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -108,6 +110,33 @@ async def test_json_with_utf8_charset_is_accepted(client: httpx.AsyncClient) -> 
     )
 
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "content_type", ["Application/JSON; Charset=UTF-8", "APPLICATION/JSON", "application/Json;charset=utf8"]
+)
+async def test_the_content_type_is_matched_without_regard_to_case(client: httpx.AsyncClient, content_type: str) -> None:
+    response = await client.post("/graphql", content=b'{"query": "{ hello }"}', headers={"Content-Type": content_type})
+
+    assert response.status_code == 200
+    assert response.json() == {"data": {"hello": "world"}}
+
+
+async def test_a_multipart_content_type_is_matched_without_regard_to_case(client: httpx.AsyncClient) -> None:
+    operations = {"query": "mutation ($f: Upload!) { upload(file: $f) }", "variables": {"f": None}}
+    request = client.build_request(
+        "POST",
+        "/graphql",
+        data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.f"]})},
+        files={"0": ("photo.jpg", b"photo", "image/jpeg")},
+    )
+    boundary = request.headers["Content-Type"].split("boundary=")[1]
+    headers = {"Content-Type": f"Multipart/Form-Data; Boundary={boundary}", "GraphQL-Require-Preflight": "1"}
+
+    response = await client.post("/graphql", content=request.read(), headers=headers)
+
+    assert response.status_code == 200
+    assert response.json() == {"data": {"upload": 5}}
 
 
 @pytest.mark.parametrize(

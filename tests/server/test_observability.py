@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import uuid
 
 import httpx
 import pytest
@@ -12,7 +13,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.types import Message, Receive, Scope, Send
 
 import main
-from schema.metrics import BoundedLabels
 from server.observability import JsonLogFormatter, ObservabilityMiddleware, request_id_var
 from tests.server.conftest import make_settings, running
 
@@ -53,36 +53,73 @@ async def test_every_route_returns_a_request_id(client: httpx.AsyncClient) -> No
         assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"])
 
 
-async def test_operations_are_counted_by_name_and_type(client: httpx.AsyncClient) -> None:
-    labels = {"operation": "MetricsProbe", "type": "query"}
+async def test_operations_are_counted_by_root_field_and_type(client: httpx.AsyncClient) -> None:
+    labels = {"operation": "greeting", "type": "query"}
     before = await metric(client, "shebao_graphql_operations_total", **labels)
     timed_before = await metric(client, "shebao_graphql_operation_duration_seconds_count", **labels)
 
-    await client.post("/graphql", json={"query": "query MetricsProbe { hello }"})
+    await client.post("/graphql", json={"query": "query MetricsProbe { greeting }"})
 
     assert await metric(client, "shebao_graphql_operations_total", **labels) == before + 1
     assert await metric(client, "shebao_graphql_operation_duration_seconds_count", **labels) == timed_before + 1
 
 
-async def test_unnamed_operations_are_counted_as_anonymous(client: httpx.AsyncClient) -> None:
-    labels = {"operation": "anonymous", "type": "mutation"}
+async def test_an_operation_of_several_root_fields_is_counted_as_multiple(client: httpx.AsyncClient) -> None:
+    labels = {"operation": "multiple", "type": "query"}
     before = await metric(client, "shebao_graphql_operations_total", **labels)
 
-    await client.post("/graphql", json={"query": "mutation { touch }"})
+    await client.post("/graphql", json={"query": "query Both { hello ...More } fragment More on Query { greeting }"})
 
     assert await metric(client, "shebao_graphql_operations_total", **labels) == before + 1
 
 
+async def test_root_fields_are_found_through_fragments(client: httpx.AsyncClient) -> None:
+    labels = {"operation": "touch", "type": "mutation"}
+    before = await metric(client, "shebao_graphql_operations_total", **labels)
+
+    await client.post("/graphql", json={"query": "mutation { ... on Mutation { touch } alias: touch }"})
+
+    assert await metric(client, "shebao_graphql_operations_total", **labels) == before + 1
+
+
+def series(exposition: str) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items())))
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+    }
+
+
+async def test_client_chosen_operation_names_and_invalid_documents_add_no_series(client: httpx.AsyncClient) -> None:
+    documents = [f"query Rnd{uuid.uuid4().hex} {{ hello }}" for _ in range(30)]
+    documents += [f"query Rnd{uuid.uuid4().hex} {{ nope{i} }}" for i in range(10)]  # fields the schema lacks
+    documents += [f"query Rnd{uuid.uuid4().hex} {{" for _ in range(5)]  # does not parse
+    documents += [f"mutation Rnd{uuid.uuid4().hex} {{ touch(x: {i}) }}" for i in range(5)]
+    for document in documents:  # each once first, so that only the growth of the second round counts
+        await client.post("/graphql", json={"query": document})
+    before = series((await client.get("/metrics")).text)
+
+    for document in documents:
+        await client.post("/graphql", json={"query": document.replace("Rnd", "Again")})
+    for operation_name in ("Missing", "Rnd0"):
+        await client.post("/graphql", json={"query": "query A { hello }", "operationName": operation_name})
+    grown = series((await client.get("/metrics")).text) - before
+
+    assert not [labels for _, labels in grown if any("Rnd" in value or "Again" in value for _, value in labels)]
+    assert len(grown) <= 20, sorted(grown)
+
+
 @pytest.mark.parametrize(
-    ("query", "code"),
+    ("query", "operation", "code"),
     [
-        ("query MetricsBoom { boom }", "INTERNAL_SERVER_ERROR"),
-        ("query MetricsForbidden { forbidden }", "FORBIDDEN"),
-        ("query MetricsTypo { helo }", "BAD_REQUEST"),
+        ("query MetricsBoom { boom }", "boom", "INTERNAL_SERVER_ERROR"),
+        ("query MetricsForbidden { forbidden }", "forbidden", "FORBIDDEN"),
+        ("query MetricsTypo { helo }", "invalid", "BAD_REQUEST"),
     ],
 )
-async def test_errors_are_counted_by_operation_and_code(client: httpx.AsyncClient, query: str, code: str) -> None:
-    operation = query.split()[1]
+async def test_errors_are_counted_by_operation_and_code(
+    client: httpx.AsyncClient, query: str, operation: str, code: str
+) -> None:
     labels = {"operation": operation, "type": "query", "code": code}
     before = await metric(client, "shebao_graphql_errors_total", **labels)
 
@@ -108,13 +145,6 @@ async def test_unmatched_paths_share_one_route_label(client: httpx.AsyncClient) 
     await client.get("/persons/420102199001015678")
 
     assert await metric(client, "shebao_http_requests_total", **labels) == before + 2
-
-
-def test_operation_name_labels_stop_growing_at_their_limit() -> None:
-    labels = BoundedLabels(limit=2)
-
-    assert [labels("A"), labels("B"), labels("C"), labels("A")] == ["A", "B", "other", "A"]
-    assert labels("N" * 100) == "other"
 
 
 def test_a_log_line_is_one_json_object_with_the_request_id_and_extras() -> None:
