@@ -17,7 +17,6 @@ from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission, PermissionExtension
 
 from domain.enums import AuditOutcome, Role
-from resolvers.viewer import viewer_of
 from services.common.audit import record
 
 STAFF = (Role.CLERK, Role.REVIEWER, Role.ADMIN)
@@ -26,12 +25,13 @@ EVERY_ROLE = tuple(Role)
 
 class SessionStillValid(SchemaExtension):
     """A WebSocket signs in once, at connection_init: check its session again before each
-    operation, so that a logout, a password change, a revoked certificate or expiry ends it."""
+    operation, so that a logout, a password change, a revoked certificate or expiry ends it (A8).
+    (Before each message it sends too, and a notice closes it: server.view.SessionBoundSocket.)"""
 
     async def on_operation(self) -> AsyncIterator[None]:
         context = self.execution_context.context
         if isinstance(getattr(context, "request", None), WebSocket) and context.authorization is not None:
-            context.sign_in(await viewer_of(context.authorization))
+            await context.sign_in_again()
         yield
 
 

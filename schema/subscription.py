@@ -48,7 +48,13 @@ async def _watched_subject(
     raise BadUserInput("name the person (personId) or the employer (employerId)", "personId")
 
 
-@strawberry.type(description="Changes pushed over WebSocket (graphql-transport-ws).")
+@strawberry.type(
+    description=(
+        "Changes pushed over WebSocket (graphql-transport-ws), signed in with the token in connection_init. "
+        "A socket whose session ends (logout, password change, revoked certificate: A8) is closed at once with "
+        "code 4401 (Session ended) and sends nothing more; sign in again for a new token."
+    )
+)
 class Subscription:
     @strawberry.subscription(
         description=(
@@ -74,6 +80,7 @@ class Subscription:
             state = (job.status, job.progress, job.error, job.attempts)
             if state != seen:
                 seen = state
+                info.context.load_afresh()
                 yield job
             if job.status in FINISHED:
                 return
@@ -116,5 +123,6 @@ class Subscription:
                     BusinessTransaction, watched.filter(id__in=changed).order_by("id")
                 ):
                     seen[transaction.db_id] = (transaction.status, transaction.decided_at, transaction.effective_month)
+                    info.context.load_afresh()  # its person's details as they are now
                     yield transaction
             await asyncio.sleep(POLL_SECONDS)

@@ -17,7 +17,7 @@ from domain.enums import Role
 from models import Account, AccountSession, Certificate
 from models.database import sql_of
 from services.access.secrets import digest, looks_like_random_credential, random_credential
-from services.common import clock
+from services.common import clock, notices
 from services.common.viewer import Viewer  # shared with the GraphQL side
 
 SESSION_LIFETIME = dt.timedelta(hours=8)
@@ -135,13 +135,23 @@ async def session_is_live(session_id: int) -> bool:
 
 
 async def logout(viewer: Viewer) -> None:
-    """End the viewer's session; its token signs no one in any more."""
-    await end_sessions(Q(id=viewer.session_id))
+    """End the viewer's session; its token signs no one in any more, its sockets close (A8)."""
+    await announce_ended(await end_sessions(Q(id=viewer.session_id)))
 
 
-async def end_sessions(which: Q) -> int:
-    """End the sessions ``which`` selects that are still open; returns how many."""
-    return await AccountSession.filter(which, ended_at__isnull=True).update(ended_at=clock.now())
+async def end_sessions(which: Q) -> list[int]:
+    """End the sessions ``which`` selects that are still open; returns their ids, for the caller
+    to announce (announce_ended) once its transaction has committed."""
+    ended = list(await AccountSession.filter(which, ended_at__isnull=True).values_list("id", flat=True))
+    if ended:
+        await AccountSession.filter(id__in=ended, ended_at__isnull=True).update(ended_at=clock.now())
+    return ended
+
+
+async def announce_ended(session_ids: list[int]) -> None:
+    """Tell every server process that these sessions have ended, so that it closes their sockets
+    at once (A8). After the commit: a process checking a session then finds it ended."""
+    await notices.publish(notices.SESSIONS_ENDED, session_ids)
 
 
 def account_id_of(who: Account | Viewer) -> int:

@@ -225,3 +225,20 @@ async def test_a_person_may_not_follow_another_person_and_others_may_not_follow_
     assert await refusal(city["me"], employer=gid("Employer", city["employer"])) == ["BAD_USER_INPUT"]
     assert await refusal(await factories.viewer(Role.ANALYST)) == ["FORBIDDEN"]
     assert await refusal(None) == ["UNAUTHENTICATED"]
+
+
+async def test_each_update_shows_the_persons_details_as_they_are_then(city):
+    """Every message reads afresh: not the details an earlier message of the subscription loaded."""
+    query = "subscription { transactionUpdates { status person { phone } } }"
+    outcome = await schema.subscribe(query, context_value=Context(viewer=city["me"]))
+    follower = Follower(outcome)
+    try:
+        await follower.settle()
+        first = await filed(city["me"], person=city["zhang"])
+        assert await follower.next() == {"status": "SUBMITTED", "person": {"phone": None}}
+
+        await models.Person.filter(id=city["zhang"].id).update(phone="027-82345678")
+        await models.BusinessTransaction.filter(id=first.id).update(status=TransactionStatus.ACCEPTED)
+        assert await follower.next() == {"status": "ACCEPTED", "person": {"phone": "027-82345678"}}
+    finally:
+        await follower.close()
