@@ -12,12 +12,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from limits.aio.storage import MemoryStorage
 from tortoise import Tortoise, connections
 
 from jobs.queue import use_queue
 from jobs.registry import run_job
 from models.database import apply_migrations
 from services.common import clock
+from services.common.rate_limits import RateLimiter, use_rate_limiter
 from settings import Settings, get_settings
 
 # Tables emptied between tests that ask for a clean database; parameter defaults stay.
@@ -145,6 +147,15 @@ def held_jobs() -> Iterator[HeldQueue]:
     use_queue(queue)
     yield queue
     use_queue(None)
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> Iterator[None]:
+    """Every test counts rate limits from nothing, in this process's memory; a test of the Redis
+    storage makes a limiter of its own."""
+    use_rate_limiter(RateLimiter(MemoryStorage()))
+    yield
+    use_rate_limiter(None)
 
 
 @pytest.fixture(autouse=True)

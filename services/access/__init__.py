@@ -3,7 +3,8 @@
 Accounts are granted at a service office (services.access_accounts); a device installs a
 certificate before it signs in (A4); a login opens a session whose token every request turns back
 into a Viewer (services.access_sessions). Failed attempts are counted in the database
-(services.access_throttle).
+(services.access_throttle), and every attempt against rate limits per address and username
+(services.common.rate_limits).
 
 Secrets (passwords, certificate passwords, device credentials, tokens) are returned once to the
 caller and stored only hashed; none is logged or put in an error message, and the dataclasses
@@ -13,6 +14,8 @@ that carry them leave them out of their repr.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from tortoise.expressions import Q
@@ -42,6 +45,7 @@ from services.access.sessions import (
     SESSION_LIFETIME,
     Viewer,
     account_id_of,
+    announce_ended,
     authenticate,
     end_sessions,
     logout,
@@ -49,6 +53,8 @@ from services.access.sessions import (
     session_is_live,
 )
 from services.common import clock
+from services.common.rate_limits import rate_limiter, try_again_after
+from settings import get_settings
 
 __all__ = [
     "AccessError",
@@ -115,16 +121,19 @@ async def install_certificate(
     password_input(certificate_password, "certificatePassword")
     device = text_input(device_name, "deviceName", "the device name")
     throttles = _Throttles(throttle.username_key(name), throttle.address_key(client_address))
-    account = await _prove_password(name, password, throttles)
-    if account.role not in CERTIFIED_ROLES or account.certificate_password_hash is None:
-        raise AccessError(
-            Code.CERTIFICATE_NOT_ISSUED,
-            "This account signs in with its password alone and has no certificate.",
+    await _within_sign_in_limits(throttles)
+    async with _attempt(throttles) as attempt:
+        account = await _prove_password(name, password, attempt)
+        if account.role not in CERTIFIED_ROLES or account.certificate_password_hash is None:
+            raise AccessError(
+                Code.CERTIFICATE_NOT_ISSUED,
+                "This account signs in with its password alone and has no certificate.",
+            )
+        wrong = AccessError(
+            Code.INVALID_CERTIFICATE_PASSWORD, "The certificate password is wrong.", "certificatePassword"
         )
-    wrong = AccessError(Code.INVALID_CERTIFICATE_PASSWORD, "The certificate password is wrong.", "certificatePassword")
-    await _check_secret(account.certificate_password_hash, certificate_password, throttles, wrong)
-    await _rehash_if_outdated(account, "certificate_password_hash", certificate_password)
-    await throttle.forget_failures(throttles.user, clock.now())
+        await attempt.check(account.certificate_password_hash, certificate_password, wrong)
+        await _rehash_if_outdated(account, "certificate_password_hash", certificate_password)
     credential = random_credential()
     certificate = await Certificate.create(
         account=account,
@@ -138,6 +147,7 @@ async def install_certificate(
 async def revoke_certificate(account: Account | Viewer, certificate_id: int) -> Certificate:
     """Revoke one of the account's certificates and end the sessions opened with it (A4).
     Revoking a revoked certificate changes nothing."""
+    ended: list[int] = []
     async with in_transaction():
         certificate = await Certificate.select_for_update().get_or_none(
             id=certificate_id,
@@ -148,7 +158,8 @@ async def revoke_certificate(account: Account | Viewer, certificate_id: int) -> 
         if certificate.revoked_at is None:
             certificate.revoked_at = clock.now()
             await certificate.save(update_fields=["revoked_at"])
-            await end_sessions(Q(certificate_id=certificate.id))
+            ended = await end_sessions(Q(certificate_id=certificate.id))
+    await announce_ended(ended)  # committed: their sockets close (A8)
     return certificate
 
 
@@ -171,9 +182,10 @@ async def login(
     name = username_input(username)
     password_input(password, "password")
     throttles = _Throttles(throttle.username_key(name), throttle.address_key(client_address))
-    account = await _prove_password(name, password, throttles)
-    certificate = await _device_certificate(account, device_credential)
-    await throttle.forget_failures(throttles.user, clock.now())
+    await _within_sign_in_limits(throttles)
+    async with _attempt(throttles) as attempt:
+        account = await _prove_password(name, password, attempt)
+        certificate = await _device_certificate(account, device_credential)
     token, expires_at = await open_session(account, certificate)
     return LoginResult(token, expires_at, account)
 
@@ -182,37 +194,35 @@ async def change_password(viewer: Viewer, old: str, new: str) -> None:
     """Replace the password: every other session of the account ends, this one stays signed in."""
     password_input(old, "oldPassword")
     chosen_password_input(new, viewer.username, "newPassword")
-    throttles = _Throttles(throttle.username_key(viewer.username))
-    await _refuse_if_locked(throttles)
-    account = await Account.get_or_none(id=viewer.account_id)
-    if account is None:
-        raise _session_expired()
-    wrong = AccessError(Code.INVALID_CREDENTIALS, "The current password is wrong.", "oldPassword")
-    await _check_secret(account.password_hash, old, throttles, wrong)
-    if new == old:
-        raise AccessError(Code.WEAK_PASSWORD, "The new password must differ from the current one.", "newPassword")
+    async with _attempt(_Throttles(throttle.username_key(viewer.username))) as attempt:
+        account = await Account.get_or_none(id=viewer.account_id)
+        if account is None:
+            raise _session_expired()
+        wrong = AccessError(Code.INVALID_CREDENTIALS, "The current password is wrong.", "oldPassword")
+        await attempt.check(account.password_hash, old, wrong)
+        if new == old:
+            raise AccessError(Code.WEAK_PASSWORD, "The new password must differ from the current one.", "newPassword")
     new_hash = await hash_secret(new)
     now = clock.now()
     async with in_transaction():
         if not await session_is_live(viewer.session_id):
             raise _session_expired()
         await Account.filter(id=account.id).update(password_hash=new_hash, password_changed_at=now)
-        await end_sessions(Q(account_id=account.id) & ~Q(id=viewer.session_id))
+        ended = await end_sessions(Q(account_id=account.id) & ~Q(id=viewer.session_id))
         # Sessions older than the password stop signing in (authenticate); this one has just
         # proved the password, so it counts from now. (A per-session "password proven at" column
         # would say this without touching created_at.)
         await AccountSession.filter(id=viewer.session_id).update(created_at=now)
-    await throttle.forget_failures(throttles.user, now)
+    await announce_ended(ended)  # committed: their sockets close (A8)
 
 
-async def _prove_password(username: str, password: str, throttles: _Throttles) -> Account:
+async def _prove_password(username: str, password: str, attempt: _Attempt) -> Account:
     """The active account whose password this is. A failure is counted and answers the same
     whether or not the username exists."""
-    await _refuse_if_locked(throttles)
     account = await Account.get_or_none(username=username)
     wrong = AccessError(Code.INVALID_CREDENTIALS, "The username or the password is wrong.")
     # Raises for an unknown username too, after the same work as for a wrong password.
-    await _check_secret(account.password_hash if account is not None else None, password, throttles, wrong)
+    await attempt.check(account.password_hash if account is not None else None, password, wrong)
     if not account.is_active:
         raise AccessError(
             Code.ACCOUNT_DISABLED,
@@ -222,26 +232,69 @@ async def _prove_password(username: str, password: str, throttles: _Throttles) -
     return account
 
 
-async def _refuse_if_locked(throttles: _Throttles) -> None:
-    locked = await throttle.locks(throttles.keys(), clock.now())
-    if throttles.address in locked:
+async def _within_sign_in_limits(throttles: _Throttles) -> None:
+    """Sign-in attempts per client address and per username, right or wrong, over every server
+    process (settings): besides the lock-out, which counts failures only."""
+    settings, limiter = get_settings(), rate_limiter()
+    if throttles.address is not None:
+        until = await limiter.charge(settings.sign_in_limit_per_address, "sign-in", throttles.address)
+        if until is not None:
+            raise AccessError(
+                Code.TOO_MANY_ATTEMPTS,
+                f"Too many sign-ins from this network; try again after {try_again_after(until)}.",
+            )
+    until = await limiter.charge(settings.sign_in_limit_per_account, "sign-in", throttles.user)
+    if until is not None:
         raise AccessError(
             Code.TOO_MANY_ATTEMPTS,
-            f"Too many failed sign-ins from this network; try again after {_local_time(locked[throttles.address])}.",
-        )
-    if throttles.user in locked:
-        raise AccessError(
-            Code.ACCOUNT_LOCKED,
-            "Too many failed sign-ins in a row for this username: it is locked until"
-            f" {_local_time(locked[throttles.user])}. Try again then.",
+            f"Too many sign-ins with this username; try again after {try_again_after(until)}.",
             "username",
         )
 
 
-async def _check_secret(stored_hash: str | None, secret: str, throttles: _Throttles, wrong: AccessError) -> None:
-    if not await secret_matches(stored_hash, secret):
-        await throttle.record_failure(throttles.keys(), clock.now())
-        raise wrong
+class _Attempt:
+    """Checks an attempt's secrets, and remembers whether one was wrong."""
+
+    wrong = False
+
+    async def check(self, stored_hash: str | None, secret: str, wrong: AccessError) -> None:
+        if not await secret_matches(stored_hash, secret):
+            self.wrong = True
+            raise wrong
+
+
+@asynccontextmanager
+async def _attempt(throttles: _Throttles) -> AsyncIterator[_Attempt]:
+    """One attempt at an account's secrets, counted as a failure before any is checked, so that
+    requests arriving at once cannot all be checked (throttle.reserve). A wrong secret leaves it
+    counted; a refusal after the secrets proved right gives it back; a success also forgets the
+    username's failures. Anything else (a crash, a client gone) leaves it counted."""
+    try:
+        reservation = await throttle.reserve(throttles.keys(), clock.now())
+    except throttle.Locked as locked:
+        raise _locked_error(throttles, locked.locks) from None
+    attempt = _Attempt()
+    try:
+        yield attempt
+    except AccessError:
+        if not attempt.wrong:
+            await throttle.give_back(reservation, clock.now())
+        raise
+    await throttle.succeeded(reservation, throttles.user, clock.now())
+
+
+def _locked_error(throttles: _Throttles, locks: dict[str, dt.datetime]) -> AccessError:
+    if throttles.address in locks:
+        return AccessError(
+            Code.TOO_MANY_ATTEMPTS,
+            f"Too many failed sign-ins from this network; try again after {_local_time(locks[throttles.address])}.",
+        )
+    return AccessError(
+        Code.ACCOUNT_LOCKED,
+        "Too many failed sign-ins in a row for this username: it is locked until"
+        f" {_local_time(locks[throttles.user])}. Try again then.",
+        "username",
+    )
 
 
 async def _rehash_if_outdated(account: Account, column: str, secret: str) -> None:

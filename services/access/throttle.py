@@ -7,6 +7,10 @@ Two counters are kept in LoginThrottle rows, told apart by the key's prefix:
   exists. A success resets it.
 - ``addr:<client address>``: 20 failures within 10 minutes from one address refuse it for 15
   minutes, whatever usernames were tried. A success does not reset it.
+
+An attempt is counted before its secret is checked (``reserve``), and given back once the secret
+proves right: so concurrent requests cannot all be checked before the first failure is counted,
+and at most the maximum of a window's secrets is ever checked.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from models import LoginThrottle
@@ -59,39 +62,88 @@ def _policy_of(key: str) -> ThrottlePolicy:
     return _POLICIES[key[: key.index(":") + 1]]
 
 
-async def locks(keys: Iterable[str], now: dt.datetime) -> dict[str, dt.datetime]:
-    """The keys among ``keys`` that are locked now, with the moment each lock ends."""
-    rows = await LoginThrottle.filter(key__in=list(keys)).values("key", "locked_until")
-    return {
-        row["key"]: row["locked_until"] for row in rows if row["locked_until"] is not None and row["locked_until"] > now
-    }
+class Locked(Exception):
+    """No attempt may be made now: ``locks`` says which keys are locked and until when."""
+
+    def __init__(self, locks: dict[str, dt.datetime]) -> None:
+        super().__init__(sorted(locks))
+        self.locks = locks
 
 
-async def record_failure(keys: Iterable[str], now: dt.datetime) -> None:
-    """Count one failure on each key. The rows are locked (in key order, so that two requests
-    cannot deadlock) before they are updated: concurrent failures are all counted."""
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """One attempt counted on each key before its secret is checked, with the window it counts in."""
+
+    windows: dict[str, dt.datetime]
+
+
+RESERVE_TRIES = 3  # a row deleted by a success between its insert and its lock: read it again
+
+
+async def reserve(keys: Iterable[str], now: dt.datetime) -> Reservation:
+    """Count an attempt on every key before its secret is checked, or raise Locked and count nothing.
+
+    The attempt counts as a failure from now on: a key whose window already holds its maximum is
+    refused, so that however many requests arrive at once, at most ``max_failures`` secrets are
+    checked per window (the one reaching it locks the key at once). An attempt whose secrets prove
+    right is given back (``give_back``, ``succeeded``). The rows are locked in key order, so that
+    two requests cannot deadlock."""
     keys = sorted(set(keys))
-    await LoginThrottle.bulk_create(
-        [LoginThrottle(key=key, failures=0, window_started_at=now) for key in keys],
-        ignore_conflicts=True,
-    )
-    async with in_transaction():
-        rows = await LoginThrottle.select_for_update().filter(key__in=keys).order_by("key")
-        for row in rows:
-            _count_failure(row, _policy_of(row.key), now)
-            await row.save(update_fields=["failures", "window_started_at", "locked_until"])
+    for _ in range(RESERVE_TRIES):
+        async with in_transaction():
+            await LoginThrottle.bulk_create(
+                [LoginThrottle(key=key, failures=0, window_started_at=now) for key in keys],
+                ignore_conflicts=True,
+            )
+            rows = await LoginThrottle.select_for_update().filter(key__in=keys).order_by("key")
+            if len(rows) < len(keys):
+                continue
+            locked = {row.key: row.locked_until for row in rows if _is_locked(row, now)}
+            if locked:
+                raise Locked(locked)
+            for row in rows:
+                _count_attempt(row, _policy_of(row.key), now)
+                await row.save(update_fields=["failures", "window_started_at", "locked_until"])
+            return Reservation({row.key: row.window_started_at for row in rows})
+    raise RuntimeError(f"login throttle rows {keys} vanished {RESERVE_TRIES} times running")
 
 
-def _count_failure(row: LoginThrottle, policy: ThrottlePolicy, now: dt.datetime) -> None:
-    locked = row.locked_until is not None and row.locked_until > now
-    if not locked and (row.locked_until is not None or now - row.window_started_at >= policy.window):
+def _is_locked(row: LoginThrottle, now: dt.datetime) -> bool:
+    return row.locked_until is not None and row.locked_until > now
+
+
+def _count_attempt(row: LoginThrottle, policy: ThrottlePolicy, now: dt.datetime) -> None:
+    if row.locked_until is not None or now - row.window_started_at >= policy.window:
         # A lock that has run out, or failures too old to matter: count afresh.
         row.failures, row.window_started_at, row.locked_until = 0, now, None
     row.failures += 1
-    if not locked and row.failures >= policy.max_failures:
+    if row.failures >= policy.max_failures:
         row.locked_until = now + policy.lock_for
 
 
-async def forget_failures(key: str, now: dt.datetime) -> None:
-    """After a success; a lock that a concurrent request has just set stays."""
-    await LoginThrottle.filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now), key=key).delete()
+async def give_back(reservation: Reservation, now: dt.datetime) -> None:
+    """The attempt's secrets proved right: it is no failure. A lock it completed is lifted; a key
+    back to no failure at all loses its row."""
+    await _settle(reservation, now, reset=frozenset())
+
+
+async def succeeded(reservation: Reservation, user_key: str, now: dt.datetime) -> None:
+    """A success: the attempt is given back, and the username's failures are forgotten (a success
+    ends "in a row"); the address's stay counted."""
+    await _settle(reservation, now, reset=frozenset({user_key}))
+
+
+async def _settle(reservation: Reservation, now: dt.datetime, reset: frozenset[str]) -> None:
+    keys = sorted(reservation.windows)
+    async with in_transaction():
+        rows = await LoginThrottle.select_for_update().filter(key__in=keys).order_by("key")
+        for row in rows:
+            if row.window_started_at != reservation.windows[row.key]:
+                continue  # counted afresh since: the attempt is no longer in it
+            row.failures = 0 if row.key in reset else max(row.failures - 1, 0)
+            if row.failures < _policy_of(row.key).max_failures:
+                row.locked_until = None
+            if row.failures == 0:
+                await row.delete()
+            else:
+                await row.save(update_fields=["failures", "locked_until"])

@@ -92,7 +92,9 @@ async def declare_contribution_base(
     first, last = Month(year, 1), Month(year, 12)
     async with in_transaction() as connection:
         employer = await locked_employer(actor, employer_id)
-        persons = await registered(numbers, errors)
+        # an unregistered number is answered as any stranger is: not staff here (A6)
+        not_staff = (ErrorCode.NOT_EMPLOYED_HERE, f"not employed by this employer in {year}")
+        persons = await registered(numbers, errors, not_staff)
         employments = await models.Employment.filter(
             Q(end_month__isnull=True) | Q(end_month__gte=first.to_int()),
             employer_id=employer.id,
@@ -104,7 +106,7 @@ async def declare_contribution_base(
             held[employment.person_id].append(employment.id)
         for number, person in persons.items():
             if not errors.failed(number) and person.id not in held:
-                errors.add(number, "idNumber", ErrorCode.NOT_EMPLOYED_HERE, f"not employed by this employer in {year}")
+                errors.add(number, "idNumber", *not_staff)
         errors.raise_any("nothing was declared")
         wages = {persons[n].id: to_fen(lines[n - 1].declared_wage) for n in sorted(persons)}
         await update_each(

@@ -102,20 +102,25 @@ def id_numbers(raw_numbers: Sequence[str], errors: LineErrors) -> dict[int, str]
     return {number: id_number for id_number, number in first_line.items()}
 
 
-async def registered(numbers: dict[int, str], errors: LineErrors) -> dict[int, models.Person]:
-    """Line -> registered person; registering a person is a business of its own, done first."""
+NOT_REGISTERED = (
+    ErrorCode.PERSON_NOT_REGISTERED,
+    "no person is registered with this ID number: register them at an office first",
+)
+
+
+async def registered(
+    numbers: dict[int, str], errors: LineErrors, refusal: tuple[ErrorCode, str] = NOT_REGISTERED
+) -> dict[int, models.Person]:
+    """Line -> registered person; registering a person is a business of its own, done first. A
+    number of no one is refused with ``refusal``: where saying "not registered" would tell the
+    employer something about a stranger, the answer a registered stranger gets (A6)."""
     found = {p.id_number: p for p in await models.Person.filter(id_number__in=list(numbers.values()))}
     persons = {}
     for number, id_number in numbers.items():
         if id_number in found:
             persons[number] = found[id_number]
         else:
-            errors.add(
-                number,
-                "idNumber",
-                ErrorCode.PERSON_NOT_REGISTERED,
-                "no person is registered with this ID number: register them at an office first",
-            )
+            errors.add(number, "idNumber", *refusal)
     return persons
 
 

@@ -36,6 +36,7 @@ from domain.tariff import Tariff
 from services.collection.periods import in_force
 from services.collection.tariff import load_tariff
 from services.common import clock
+from services.common.rate_limits import rate_limiter, try_again_after
 from services.common.viewer import Viewer
 from services.employer.filing import (
     EMPLOYER_TYPES,
@@ -47,10 +48,13 @@ from services.employer.filing import (
     record_with_lines,
     registered,
 )
+from settings import get_settings
 
 MAX_REASON = 500
+UNKNOWN_PERSON_LINES = "unknown-person-lines"  # the rate limit's namespace
 FILING_TYPES = (BusinessType.ADD_EMPLOYEES, BusinessType.REMOVE_EMPLOYEES)
 OPEN_FILING = (TransactionStatus.SUBMITTED, TransactionStatus.ACCEPTED)
+NOT_EMPLOYED_HERE = "not employed by this employer"
 
 
 @dataclass(frozen=True)
@@ -141,17 +145,23 @@ async def add_employees(actor: Viewer, employer_id: int, lines: Sequence[AddLine
             types[number] = chosen
     async with in_transaction():
         employer = await locked_employer(actor, employer_id)
+        await _charge_unknown_persons(actor, employer.id, numbers)
         effective = on_time_month(clock.today())
-        persons = await registered(numbers, errors)
-        resolved = [
-            _Line(n, persons[n].id, numbers[n], to_fen(lines[n - 1].declared_wage), types[n])
-            for n in sorted(persons)
-            if not errors.failed(n)
-        ]
+        persons = await registered(numbers, errors, _not_addable(effective))
+        # Every line naming someone is checked, whatever else is wrong with it: otherwise a line
+        # with a bad wage would be refused for its person only when that person is not registered.
         await _check_additions(
-            employer.id, resolved, effective, {p.id: p for p in persons.values()}, errors, open_filings=True
+            employer.id,
+            [_Line(n, persons[n].id, numbers[n], types=types.get(n, EMPLOYER_TYPES)) for n in sorted(persons)],
+            effective,
+            {p.id: p for p in persons.values()},
+            errors,
+            open_filings=True,
         )
         errors.raise_any("nothing was filed")
+        resolved = [
+            _Line(n, persons[n].id, numbers[n], to_fen(lines[n - 1].declared_wage), types[n]) for n in sorted(persons)
+        ]
         return await _record_filing(BusinessType.ADD_EMPLOYEES, actor, employer, effective, resolved)
 
 
@@ -166,7 +176,8 @@ async def remove_employees(actor: Viewer, employer_id: int, lines: Sequence[Remo
     async with in_transaction():
         employer = await locked_employer(actor, employer_id)
         effective = on_time_month(clock.today())
-        persons = await registered(numbers, errors)
+        # Not registered answers as registered but not employed here: it is no business of the employer's.
+        persons = await registered(numbers, errors, (ErrorCode.NOT_EMPLOYED_HERE, NOT_EMPLOYED_HERE))
         resolved = [
             _Line(n, persons[n].id, numbers[n], last_month=lines[n - 1].last_month)
             for n in sorted(persons)
@@ -372,28 +383,23 @@ async def _check_additions(
     for line in lines:
         problem = None
         covered = [t for t in line.types if (line.person_id, t) in payers]
+        paid_elsewhere = [t for t in covered if payers[line.person_id, t] != employer_id]
         still_flexible = [t for t in line.types if (line.person_id, t) in flexible]
-        if persons[line.person_id].category is PersonCategory.RETIRED:
-            problem = ErrorCode.PERSON_RETIRED, "this person is retired and pays no more contributions"
-        elif line.person_id in employed_here:
+        # What this employer knows already is said plainly; the rest is the person's own (A6).
+        if line.person_id in employed_here:
             problem = ErrorCode.ALREADY_EMPLOYED, "already employed by this employer"
         elif line.person_id in pending:
             problem = (
                 ErrorCode.INVALID_INPUT,
                 f"already on addition filing {pending[line.person_id]}, awaiting its decision",
             )
-        elif covered:
-            whose = "this" if payers[line.person_id, covered[0]] == employer_id else "another"
+        elif covered and not paid_elsewhere:
             problem = (
                 ErrorCode.ALREADY_EMPLOYED,
-                f"{covered[0].value.lower()} insurance is paid by {whose} employer in {effective}",
+                f"{covered[0].value.lower()} insurance is paid by this employer in {effective}",
             )
-        elif still_flexible:
-            problem = (
-                ErrorCode.FLEXIBLE_STILL_ACTIVE,
-                f"flexible {still_flexible[0].value.lower()} insurance is still"
-                " active: the person suspends it first (F3)",
-            )
+        elif persons[line.person_id].category is PersonCategory.RETIRED or paid_elsewhere or still_flexible:
+            problem = _not_addable(effective)
         if problem:
             errors.add(line.number, "idNumber", *problem)
 
@@ -413,7 +419,7 @@ async def _check_removals(
     for line in lines:
         employment = employments.get(line.person_id)
         if employment is None:
-            errors.add(line.number, "idNumber", ErrorCode.NOT_EMPLOYED_HERE, "not employed by this employer")
+            errors.add(line.number, "idNumber", ErrorCode.NOT_EMPLOYED_HERE, NOT_EMPLOYED_HERE)
         elif line.person_id in pending:
             errors.add(
                 line.number,
@@ -438,6 +444,36 @@ async def _check_removals(
                     f"a removal taking effect in {effective} has {latest} as the last month employed at the latest",
                 )
     return employments
+
+
+def _not_addable(effective: Month) -> tuple[ErrorCode, str]:
+    """One answer for every reason that lies with the person: not registered, retired, insured by
+    another employer or in flexible employment. The employer needs to know that it cannot add
+    them, not which (A6); the person learns why at an office."""
+    return (
+        ErrorCode.PERSON_NOT_ADDABLE,
+        f"cannot be added in {effective}: not registered, retired, or insured through another channel;"
+        " the person can learn why at a service office",
+    )
+
+
+async def _charge_unknown_persons(actor: Viewer, employer_id: int, numbers: dict[int, str]) -> None:
+    """Lines about persons the employer has never employed are limited per account (settings), so
+    that an agent cannot ask about anyone at will through filings (A6); over the limit nothing is
+    checked or filed."""
+    known = await models.Employment.filter(
+        employer_id=employer_id, person__id_number__in=list(numbers.values())
+    ).values_list("person__id_number", flat=True)
+    strangers = len(set(numbers.values()) - set(known))
+    limit = get_settings().unknown_person_lines_limit
+    until = await rate_limiter().charge(limit, UNKNOWN_PERSON_LINES, str(actor.account_id), cost=strangers)
+    if until is not None:
+        raise BusinessError(
+            ErrorCode.TOO_MANY_ATTEMPTS,
+            f"too many lines about persons this employer has never employed (at most {limit} for an"
+            f" account): nothing was filed; try again after {try_again_after(until)}",
+            "lines",
+        )
 
 
 def _latest_last_month(employment: models.Employment, effective: Month) -> Month:

@@ -26,6 +26,7 @@ from resolvers.inputs import encode_id
 from services.common import clock
 from services.employer import staffing
 from services.employer.staffing import AddLine
+from settings import get_settings
 from tests import factories
 from tests.graphql_client import data, error_codes, run
 
@@ -212,7 +213,7 @@ async def test_lines_are_refused_each_with_its_own_reason(hall):
         ],
     )
     assert line_codes(refused) == [
-        (2, "idNumber", "PERSON_RETIRED"),
+        (2, "idNumber", "PERSON_NOT_ADDABLE"),
         (3, "idNumber", "ALREADY_EMPLOYED"),
         (4, "declaredWage", "INVALID_AMOUNT"),
         (4, "insuranceTypes", "INVALID_INPUT"),
@@ -224,6 +225,19 @@ async def test_lines_are_refused_each_with_its_own_reason(hall):
         ADD, hall["agent"], "addEmployees", lines=[{"idNumber": fine.id_number, "declaredWage": "6000.00"}] * 501
     )
     assert codes(too_many) == [("lines", "FILING_TOO_LARGE")] and too_many["lineErrors"] == []
+
+
+async def test_over_the_limit_of_lines_about_strangers_nothing_is_filed(hall, monkeypatch):
+    monkeypatch.setattr(get_settings(), "unknown_person_lines_limit", "2/hour")
+    strangers = [await person(hall, name) for name in ("甲", "乙", "丙")]
+    lines = [{"idNumber": p.id_number, "declaredWage": "6000.00"} for p in strangers]
+
+    refused = await mutate(ADD, hall["agent"], "addEmployees", lines=lines)
+    assert codes(refused) == [("lines", "TOO_MANY_ATTEMPTS")]
+    assert (refused["lineErrors"], refused["transaction"]) == ([], None)
+    assert not await models.BusinessTransaction.exists(business_type=BusinessType.ADD_EMPLOYEES)
+    filed = await mutate(ADD, hall["agent"], "addEmployees", lines=lines[:2])
+    assert (filed["errors"], filed["transaction"]["lineCount"]) == ([], 2)
 
 
 async def test_who_may_file_and_decide_for_an_employer(hall):
@@ -323,7 +337,7 @@ async def test_lines_no_longer_valid_at_acceptance_are_listed(hall):
     refused = await mutate(
         REVIEW, hall["reviewer"], "reviewTransaction", transactionId=filed["transaction"]["id"], accept=True
     )
-    assert line_codes(refused) == [(1, "idNumber", "FLEXIBLE_STILL_ACTIVE")]
+    assert line_codes(refused) == [(1, "idNumber", "PERSON_NOT_ADDABLE")]
     assert refused["errors"][0]["message"] == "1 line refused (line 1): nothing was accepted"
 
 

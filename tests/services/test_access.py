@@ -39,6 +39,7 @@ from services.access import accounts as access_accounts
 from services.access import secrets as access_secrets
 from services.access import throttle as access_throttle
 from services.common import clock
+from settings import get_settings
 from tests import factories
 
 pytestmark = pytest.mark.usefixtures("db")
@@ -598,9 +599,13 @@ async def test_concurrent_wrong_passwords_are_all_counted():
     assert rows[f"user:{office.clerk.username}"].locked_until == clock.now() + dt.timedelta(minutes=15)
 
 
-async def test_concurrent_failures_on_one_counter_are_all_counted():
-    await asyncio.gather(*(access_throttle.record_failure(["user:someone"], clock.now()) for _ in range(10)))
-    assert (await models.LoginThrottle.get(key="user:someone")).failures == 10
+async def test_concurrent_attempts_on_one_counter_are_counted_up_to_its_maximum():
+    outcomes = await asyncio.gather(
+        *(access_throttle.reserve(["user:someone"], clock.now()) for _ in range(10)), return_exceptions=True
+    )
+    assert [type(o) for o in outcomes].count(access_throttle.Reservation) == 5
+    assert [type(o) for o in outcomes].count(access_throttle.Locked) == 5
+    assert (await models.LoginThrottle.get(key="user:someone")).failures == 5
 
 
 async def test_a_long_client_address_is_kept_as_its_digest():
@@ -615,6 +620,44 @@ async def test_an_unknown_address_is_charged_to_the_username_alone():
         await refused(login(f"guess{i % 5}", "Wrong1234", None, None))
     assert await models.LoginThrottle.filter(key__startswith="addr:").count() == 0
     assert isinstance(await login(office.clerk.username, STAFF_PASSWORD, None, None), LoginResult)
+
+
+async def test_sign_ins_with_one_username_are_rate_limited_right_or_wrong(monkeypatch, verifications: list[str]):
+    """Besides the lock-out, which counts failures: every attempt, on login and installCertificate
+    alike, counts against the username's limit (settings), before any password is checked."""
+    monkeypatch.setattr(get_settings(), "sign_in_limit_per_account", "3/hour")
+    office = await community_office()
+    _, grant = await granted_person(office)
+    await installed(grant)
+    await refused(login(grant.username, "Wrong1234", None, ADDRESS))
+    await refused(login(grant.username, grant.initial_password, None, ADDRESS))  # no device credential
+    verifications.clear()
+
+    for attempt in (installed(grant), login(grant.username.upper(), grant.initial_password, None, ADDRESS)):
+        error = await refused(attempt)
+        assert (error.code, error.field) == (Code.TOO_MANY_ATTEMPTS, "username") and "username" in error.message
+    unknown = [await refused(login("nobody.here", "Wrong1234", None, ADDRESS)) for _ in range(4)][-1]
+    assert (unknown.code, unknown.field) == (Code.TOO_MANY_ATTEMPTS, "username")
+    assert len(verifications) == 3  # the unknown username's first three; none once refused
+    assert isinstance(await login(office.clerk.username, STAFF_PASSWORD, None, ADDRESS), LoginResult)
+
+
+async def test_sign_ins_from_one_address_are_rate_limited_whatever_the_username(monkeypatch, verifications):
+    monkeypatch.setattr(get_settings(), "sign_in_limit_per_address", "3/hour")
+    office = await community_office()
+    _, grant = await granted_person(office)
+    await login(office.clerk.username, STAFF_PASSWORD, None, ADDRESS)
+    await refused(login("guess1", "Wrong1234", None, ADDRESS))
+    await installed(grant)
+    verifications.clear()
+
+    for attempt in (login(office.clerk.username, STAFF_PASSWORD, None, ADDRESS), installed(grant, "phone")):
+        error = await refused(attempt)
+        assert (error.code, error.field) == (Code.TOO_MANY_ATTEMPTS, None) and "network" in error.message
+    assert verifications == [] and await models.Certificate.all().count() == 1
+    assert isinstance(await login(office.clerk.username, STAFF_PASSWORD, None, "198.51.100.9"), LoginResult)
+    # Refused by the rate limit before the lock-out counted anything.
+    assert not await models.LoginThrottle.filter(key=f"user:{office.clerk.username}").exists()
 
 
 # --- absurd inputs -------------------------------------------------------------------------------

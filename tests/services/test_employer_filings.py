@@ -40,11 +40,16 @@ from services.employer.back_payment import MonthOwed
 from services.employer.bases import BaseLine, Clamp
 from services.employer.filing import MAX_FILING_LINES, FilingRejected
 from services.employer.staffing import AddLine, RemoveLine
+from settings import get_settings
 from tests import factories
 
 pytestmark = pytest.mark.usefixtures("db")
 
 D = Decimal
+NOT_ADDABLE = (
+    "cannot be added in 2026-11: not registered, retired, or insured through another channel;"
+    " the person can learn why at a service office"
+)
 PENSION, MEDICAL, UNEMPLOYMENT, WORK_INJURY, MATERNITY = tuple(InsuranceType)
 
 
@@ -337,20 +342,21 @@ async def test_each_line_is_checked_on_its_own(hall: Hall) -> None:
         )
     )
     assert line_codes(error) == [
-        (2, "idNumber", ErrorCode.ALREADY_EMPLOYED),
+        (2, "idNumber", ErrorCode.PERSON_NOT_ADDABLE),
         (3, "idNumber", ErrorCode.INVALID_INPUT),
-        (4, "idNumber", ErrorCode.PERSON_NOT_REGISTERED),
+        (4, "idNumber", ErrorCode.PERSON_NOT_ADDABLE),
         (5, "declaredWage", ErrorCode.INVALID_AMOUNT),
         (6, "idNumber", ErrorCode.INVALID_INPUT),  # the same person as line 5
         (6, "declaredWage", ErrorCode.INVALID_AMOUNT),
         (6, "insuranceTypes", ErrorCode.INVALID_INPUT),
-        (7, "idNumber", ErrorCode.PERSON_RETIRED),
+        (7, "idNumber", ErrorCode.PERSON_NOT_ADDABLE),
         (8, "idNumber", ErrorCode.ALREADY_EMPLOYED),
         (9, "idNumber", ErrorCode.INVALID_INPUT),
         (9, "declaredWage", ErrorCode.INVALID_AMOUNT),
     ]
     messages = {(e.line, e.field): e.message for e in error.line_errors}
-    assert messages[2, "idNumber"] == "pension insurance is paid by another employer in 2026-11"
+    # Insured by another employer, not registered, retired: one answer, the employer's business ends there (A6).
+    assert messages[2, "idNumber"] == messages[4, "idNumber"] == messages[7, "idNumber"] == NOT_ADDABLE
     assert messages[3, "idNumber"] == "the same ID number is on line 1"
     assert messages[8, "idNumber"] == "already employed by this employer"
     assert (
@@ -378,13 +384,102 @@ async def test_flexible_insurance_still_active_is_suspended_first(hall: Hall) ->
     error = await refused(
         staffing.add_employees(hall.agent, hall.employer.id, [AddLine(person.id_number, D("8000.00"))])
     )
-    assert line_codes(error) == [(1, "idNumber", ErrorCode.FLEXIBLE_STILL_ACTIVE)]
-    assert (
-        error.line_errors[0].message == "flexible pension insurance is still active: the person suspends it first (F3)"
-    )
+    assert line_codes(error) == [(1, "idNumber", ErrorCode.PERSON_NOT_ADDABLE)]
+    assert error.line_errors[0].message == NOT_ADDABLE  # the person knows why, the employer need not (A6)
     me = await factories.viewer(Role.PERSON, person=person)
     await flexible.suspend(me, person.id, [PENSION])  # F3
     filing = await staffing.add_employees(hall.agent, hall.employer.id, [AddLine(person.id_number, D("8000.00"))])
+    assert filing.status is TransactionStatus.SUBMITTED
+
+
+async def test_a_person_who_cannot_be_added_is_refused_alike_whatever_the_reason(hall: Hall) -> None:
+    """The employer learns that it cannot add the person, not whether they are registered, retired,
+    employed elsewhere or flexibly insured (A6): one code and one message, on lines wrong otherwise too."""
+    retired = await hall.person("甲", PersonCategory.RETIRED)
+    employed, flexibly = await hall.person("乙"), await hall.person("丙", PersonCategory.FLEXIBLE)
+    await factories.flexible_pension(flexibly, Month(2026, 3))
+    other = await factories.employer(hall.district, name="江岸建设有限公司")
+    other_agent = await factories.viewer(Role.EMPLOYER_AGENT, employer=other)
+    await hall.hire([(employed, "9000.00")], employer=other, agent=other_agent)
+    unregistered = make_resident_id("420102", dt.date(1990, 3, 8), 777)
+    strangers = [unregistered, retired.id_number, employed.id_number, flexibly.id_number]
+
+    for wage in (D("6000.00"), D("-1")):
+        error = await refused(
+            staffing.add_employees(hall.agent, hall.employer.id, [AddLine(n, wage) for n in strangers])
+        )
+        about_the_person = [(e.line, e.code, e.message) for e in error.line_errors if e.field == "idNumber"]
+        assert about_the_person == [(n, ErrorCode.PERSON_NOT_ADDABLE, NOT_ADDABLE) for n in (1, 2, 3, 4)]
+    assert await filings() == 1  # the other employer's
+
+
+async def test_removing_someone_answers_alike_whether_or_not_they_are_registered(hall: Hall) -> None:
+    registered_elsewhere = await hall.person("丁")
+    unregistered = make_resident_id("420102", dt.date(1990, 3, 8), 777)
+    error = await refused(
+        staffing.remove_employees(
+            hall.agent, hall.employer.id, [RemoveLine(registered_elsewhere.id_number), RemoveLine(unregistered)]
+        )
+    )
+    assert [(e.line, e.code, e.message) for e in error.line_errors] == [
+        (1, ErrorCode.NOT_EMPLOYED_HERE, "not employed by this employer"),
+        (2, ErrorCode.NOT_EMPLOYED_HERE, "not employed by this employer"),
+    ]
+
+
+async def test_declaring_a_base_answers_alike_whether_or_not_the_person_is_registered(hall: Hall) -> None:
+    registered_elsewhere = await hall.person("丙")
+    unregistered = make_resident_id("420102", dt.date(1990, 3, 8), 778)
+    error = await refused(
+        bases.declare_contribution_base(
+            hall.agent,
+            hall.employer.id,
+            2026,
+            [BaseLine(registered_elsewhere.id_number, D("5000.00")), BaseLine(unregistered, D("5000.00"))],
+        )
+    )
+    assert [(e.line, e.code, e.message) for e in error.line_errors] == [  # A6: nothing about a stranger
+        (1, ErrorCode.NOT_EMPLOYED_HERE, "not employed by this employer in 2026"),
+        (2, ErrorCode.NOT_EMPLOYED_HERE, "not employed by this employer in 2026"),
+    ]
+
+
+async def test_lines_about_persons_never_employed_are_limited_per_account(
+    hall: Hall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "unknown_person_lines_limit", "3/day")
+    staff, first, second, third = [await hall.person(n) for n in ("员工", "新人一", "新人二", "新人三")]
+    colleague = await factories.viewer(Role.EMPLOYER_AGENT, employer=hall.employer)
+    await hall.hire([(staff, "8000.00")], agent=colleague)  # the colleague's first such line
+    unregistered = make_resident_id("420102", dt.date(1990, 3, 8), 777)
+    not_a_number = first.id_number[:17] + ("1" if first.id_number[17] != "1" else "2")
+
+    # Three lines about strangers, filed or refused, are counted...
+    await staffing.add_employees(
+        hall.agent, hall.employer.id, [AddLine(first.id_number, D("6000.00")), AddLine(second.id_number, D("6000.00"))]
+    )
+    error = await refused(staffing.add_employees(hall.agent, hall.employer.id, [AddLine(unregistered, D("6000.00"))]))
+    assert line_codes(error) == [(1, "idNumber", ErrorCode.PERSON_NOT_ADDABLE)]
+    # ... lines about the employer's own staff, and ID numbers that are none (A1), are not.
+    error = await refused(
+        staffing.add_employees(
+            hall.agent, hall.employer.id, [AddLine(staff.id_number, D("6000.00")), AddLine(not_a_number, D("6000.00"))]
+        )
+    )
+    assert line_codes(error) == [
+        (1, "idNumber", ErrorCode.ALREADY_EMPLOYED),
+        (2, "idNumber", ErrorCode.INVALID_ID_NUMBER),
+    ]
+
+    before = await filings()
+    error = await refused(
+        staffing.add_employees(hall.agent, hall.employer.id, [AddLine(third.id_number, D("6000.00"))])
+    )
+    assert not isinstance(error, FilingRejected)
+    assert (error.code, error.field) == (ErrorCode.TOO_MANY_ATTEMPTS, "lines") and "nothing was filed" in error.message
+    assert await filings() == before
+    # Counted per account: another agent of the employer files the same line.
+    filing = await staffing.add_employees(colleague, hall.employer.id, [AddLine(third.id_number, D("6000.00"))])
     assert filing.status is TransactionStatus.SUBMITTED
 
 
@@ -395,7 +490,7 @@ async def test_lines_are_checked_again_when_the_change_takes_effect(hall: Hall) 
     me = await factories.viewer(Role.PERSON, person=person)
     await flexible.enroll(me, person.id, [PENSION], D("1.00"), None, None)  # meanwhile, from December
     error = await refused(staffing.confirm_materials(hall.reviewer, filing.id))
-    assert line_codes(error) == [(1, "idNumber", ErrorCode.FLEXIBLE_STILL_ACTIVE)]
+    assert line_codes(error) == [(1, "idNumber", ErrorCode.PERSON_NOT_ADDABLE)]
     assert "nothing took effect" in error.message
     assert (await models.BusinessTransaction.get(id=filing.id)).status is TransactionStatus.ACCEPTED
     assert await models.Employment.all().count() == 0
