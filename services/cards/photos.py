@@ -1,9 +1,10 @@
 """Medical-card photos (F2, P7): the cheap check made on upload and the normalisation done by the
 background job, as pure functions on bytes.
 
-``check_upload`` reads only the header: size of the file, format, dimensions. ``normalise`` decodes
-the photo, finds exactly one face, frames it as the card-photo standard asks (358 x 441, face about
-207 px wide, head about two thirds of the frame), whitens a plain light background and encodes a
+``check_upload`` reads only the header: size of the file, format, dimensions, colour, and what
+would make decoding it costly. ``normalise`` makes the same check first, then decodes the photo,
+finds exactly one face, frames it as the card-photo standard asks (358 x 441, face about 207 px
+wide, head about two thirds of the frame), whitens a plain light background and encodes a
 baseline JPEG of 14-40 KB named by the ID number.
 
 The standard is the parameter CARD_PHOTO_STANDARD (P7), effective-dated like every parameter: the
@@ -23,13 +24,33 @@ Decisions:
   (TOO_NOISY): the standard's size bounds are never met by padding the file or by a ruined image.
 - Face: OpenCV's frontal-face Haar cascade, searched quickly on a small grey copy, then measured
   again at the card's scale; ``CardPhoto.face_box`` is where the framing puts that box on the card.
+- Memory: a check never decodes more than MAX_DECODED_PIXELS (4 bytes each in Pillow, twice while
+  an EXIF rotation or a transparent background is undone): some 55 MB at most, whatever the file
+  (``bench.card_photo``). A JPEG is decoded reduced (libjpeg's 1/2, 1/4, 1/8 scales, ``draft``),
+  so its face must be MIN_FACE_PX wide at the largest scale within the budget: in a 12-megapixel
+  photo, decoded at half its size at most, 200 px. A PNG cannot be decoded reduced, so one above
+  the budget is refused from its header. Decoding PNGs in a child process under a memory limit was
+  not chosen: a process start per photo, the machine's memory still spent, and a kernel limit
+  (RLIMIT_AS, RLIMIT_DATA) counts address space reserved (OpenCV's, the allocator's), not used, so
+  it is loose or fails good photos. A photograph takes a byte or more a pixel as PNG: the 10 MB
+  upload limit already held photographic PNGs near 6 megapixels. The card needs 0.16.
+- A phone's multi-picture JPEG (MPO: the photo, then a depth or gain map) is a JPEG: only its first
+  picture is ever read.
+- Before Pillow parses a byte, the header is walked here (``_png_header``, ``_jpeg_header``): what
+  the standard (P7: 24-bit colour) can never use, or what would make the decoder hold far more
+  than the pixels, is refused the same way at upload and in the job: 16-bit or CMYK colour, an
+  animated PNG, inflated PNG text over MAX_INFLATED_METADATA, more than MAX_PNG_CHUNKS chunks or
+  MAX_JPEG_SCANS scans, a progressive JPEG whose coefficients (kept whole, at any scale) exceed the
+  budget.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import struct
 import threading
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -45,6 +66,18 @@ from domain.parameters import CARD_PHOTO_STANDARD
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # checked from the header, before any decoding (decompression bombs)
 FORMATS = ("JPEG", "PNG")
+MAX_DECODED_PIXELS = 6_000_000  # what a check decodes at most: a PNG's whole, a JPEG's reduced
+COEFFICIENT_BUDGET = MAX_DECODED_PIXELS * 4  # bytes of a multi-scan JPEG's DCT coefficients
+MAX_INFLATED_METADATA = 1024 * 1024  # bytes of a PNG's compressed text and ICC profile, inflated
+MAX_PNG_CHUNKS = 10_000  # encoders write IDAT in pieces of 8 KB or more: a 10 MB file has 1,300
+MAX_JPEG_SCANS = 100  # encoders write 10 (libjpeg's progressive script) to 30; each is a pass
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# PNG colour types (PNG 11.2.2) and the bit depths each allows; 16 is refused (P7: 24-bit colour).
+PNG_DEPTHS = {0: (1, 2, 4, 8), 2: (8,), 3: (1, 2, 4, 8), 4: (8,), 6: (8,)}
+PNG_COMPRESSED = {b"zTXt": 1, b"iCCP": 1, b"iTXt": 2}  # bytes after the keyword's NUL before the data
+JPEG_DCT_FRAMES = {0xC0, 0xC1, 0xC2, 0xC9, 0xCA}  # baseline, extended, progressive (Huffman, arithmetic)
+JPEG_OTHER_FRAMES = {0xC3, 0xC5, 0xC6, 0xC7, 0xCB, 0xCD, 0xCE, 0xCF}  # lossless, hierarchical
+JPEG_PROGRESSIVE = {0xC2, 0xCA}
 
 MIN_FACE_PX = 100  # narrower in the original, the card face would be blown up more than twice
 # Card row of the face box's top as a share of the card's height (row 128 of 441): crown near the
@@ -73,6 +106,10 @@ class PhotoProblem(str, Enum):
     NOT_AN_IMAGE = "NOT_AN_IMAGE"
     UNSUPPORTED_FORMAT = "UNSUPPORTED_FORMAT"
     TOO_MANY_PIXELS = "TOO_MANY_PIXELS"
+    UNSUPPORTED_COLOURS = "UNSUPPORTED_COLOURS"
+    ANIMATED = "ANIMATED"
+    TOO_MUCH_METADATA = "TOO_MUCH_METADATA"
+    TOO_MANY_PARTS = "TOO_MANY_PARTS"
     TRUNCATED = "TRUNCATED"
     DAMAGED = "DAMAGED"
     NO_FACE = "NO_FACE"
@@ -186,25 +223,184 @@ class _Decoded:
 
 
 def check_upload(data: bytes) -> UploadedImage:
-    """The check made on upload (F2): a JPEG or PNG of at most 10 MiB and 40 megapixels, from its
-    header only. Pillow's own decompression-bomb limit is a global others may change, so the pixel
-    count is checked here on every call."""
+    """The check made on upload (F2), and first in the job: a JPEG or PNG of at most 10 MiB and 40
+    megapixels that a check can decode within its budget, from the header only (see the module's
+    notes). Pillow's own decompression-bomb limit is a global others may change, so the pixel count
+    is checked here on every call."""
     if not data:
         raise PhotoRejected(PhotoProblem.EMPTY, "the photo file is empty")
     if len(data) > MAX_PHOTO_BYTES:
         raise PhotoRejected(PhotoProblem.TOO_LARGE_FILE, "the photo file is larger than 10 MB")
-    image = _open(io.BytesIO(data))
-    # A phone's multi-picture JPEG (MPO) is a JPEG whose first picture is the photo.
-    image_format = "JPEG" if image.format == "MPO" else image.format
-    width, height = image.size
+    if data.startswith(PNG_SIGNATURE):
+        image_format, (width, height) = "PNG", _png_header(data)
+    elif data.startswith(b"\xff\xd8\xff"):
+        image_format, (width, height) = "JPEG", _jpeg_header(data)
+    else:
+        image_format, width, height = None, 0, 0
+    # Pillow reads the header too: for the other formats, and so that the job, which decodes with
+    # it, opens only what the upload accepted.
+    image = _open(io.BytesIO(data), [image_format] if image_format else None)
+    opened = "JPEG" if image.format == "MPO" else image.format  # a phone's multi-picture JPEG
     image.close()
-    if image_format not in FORMATS:
+    if opened not in FORMATS:
         raise PhotoRejected(PhotoProblem.UNSUPPORTED_FORMAT, "the photo must be a JPEG or PNG image")
-    if width * height > MAX_PIXELS:
-        raise PhotoRejected(PhotoProblem.TOO_MANY_PIXELS, "the photo has more than 40 megapixels")
+    if image.size != (width, height):
+        raise PhotoRejected(PhotoProblem.DAMAGED, "the photo file is damaged")
+    return UploadedImage(opened, width, height, len(data))
+
+
+def _too_many_pixels(width: int, height: int) -> None:
     if width < 1 or height < 1:
         raise PhotoRejected(PhotoProblem.DAMAGED, "the photo file is damaged")
-    return UploadedImage(image_format, width, height, len(data))
+    if width * height > MAX_PIXELS:
+        raise PhotoRejected(PhotoProblem.TOO_MANY_PIXELS, "the photo has more than 40 megapixels")
+
+
+def _png_header(data: bytes) -> tuple[int, int]:
+    """Width and height from IHDR, after a walk over every chunk's length and type (no pixel is
+    inflated): 8-bit colour, still, within the pixel budget, its text and ICC profile small."""
+    truncated = PhotoRejected(PhotoProblem.TRUNCATED, "the photo file is incomplete: send it again")
+    position, parts, inflated = len(PNG_SIGNATURE), 0, 0
+    width = height = 0
+    while True:
+        if position + 12 > len(data):
+            raise truncated
+        length, kind = struct.unpack_from(">I4s", data, position)
+        body, position = position + 8, position + 12 + length
+        if position > len(data):
+            raise truncated
+        parts += 1
+        if parts > MAX_PNG_CHUNKS:
+            raise PhotoRejected(
+                PhotoProblem.TOO_MANY_PARTS, "the PNG file is cut into too many parts: save it again as a photo"
+            )
+        if parts == 1:
+            if kind != b"IHDR" or length != 13:
+                raise PhotoRejected(PhotoProblem.DAMAGED, "the photo file is damaged")
+            width, height, depth, colour, *_ = struct.unpack_from(">IIBBBBB", data, body)
+            if depth not in PNG_DEPTHS.get(colour, ()):
+                raise PhotoRejected(
+                    PhotoProblem.UNSUPPORTED_COLOURS,
+                    "the photo must have 8-bit colour (24-bit RGB or grey): save it again as such",
+                )
+            _too_many_pixels(width, height)
+            if width * height > MAX_DECODED_PIXELS:  # a PNG is decoded whole: no reduced decoding
+                raise PhotoRejected(
+                    PhotoProblem.TOO_MANY_PIXELS,
+                    f"a PNG photo may have at most {MAX_DECODED_PIXELS // 1_000_000} megapixels: send it as a JPEG",
+                )
+        elif kind == b"acTL":  # an animated PNG (APNG) announces its frames before any
+            raise PhotoRejected(PhotoProblem.ANIMATED, "the photo must be a still image, not an animation")
+        elif kind == b"IEND":
+            return width, height
+        elif kind in PNG_COMPRESSED:
+            inflated += _inflated_size(data[body : position - 4], PNG_COMPRESSED[kind], MAX_INFLATED_METADATA)
+            if inflated > MAX_INFLATED_METADATA:
+                raise PhotoRejected(
+                    PhotoProblem.TOO_MUCH_METADATA,
+                    "the photo file carries too much text beside the image: save it again without it",
+                )
+
+
+def _inflated_size(body: bytes, flags: int, limit: int) -> int:
+    """The inflated size of a compressed PNG text or ICC chunk, inflated piecewise and counted no
+    further than past ``limit``; an uncompressed iTXt counts nothing (its size is the file's)."""
+    keyword_end = body.find(b"\0")
+    if keyword_end < 0 or (flags == 2 and body[keyword_end + 1 : keyword_end + 2] != b"\x01"):
+        return 0
+    stream = body[keyword_end + 1 + flags :]
+    if flags == 2:  # iTXt: language and translated keyword, each ended by a NUL, come first
+        for _ in range(2):
+            stream = stream[stream.find(b"\0") + 1 :]
+    inflater, size = zlib.decompressobj(), 0
+    try:
+        while size <= limit and not inflater.eof:
+            piece = inflater.decompress(stream, 64 * 1024)
+            stream = inflater.unconsumed_tail
+            if not piece and not stream:
+                break
+            size += len(piece)
+    except zlib.error:
+        pass  # Pillow makes of it what it does of any broken text: nothing
+    return size
+
+
+def _jpeg_header(data: bytes) -> tuple[int, int]:
+    """Width and height from the frame header, after a walk over the markers to the first scan:
+    8-bit grey or colour (no CMYK), a DCT frame, at most MAX_JPEG_SCANS scans, and a multi-scan image
+    (progressive, or not interleaved) whose whole coefficient buffer fits the budget."""
+    truncated = PhotoRejected(PhotoProblem.TRUNCATED, "the photo file is incomplete: send it again")
+    damaged = PhotoRejected(PhotoProblem.DAMAGED, "the photo file is damaged")
+    position, frame = 2, None
+    while True:
+        if position >= len(data) or data[position] != 0xFF:
+            raise truncated if position >= len(data) else damaged
+        while position < len(data) and data[position] == 0xFF:  # fill bytes
+            position += 1
+        if position + 3 > len(data):
+            raise truncated
+        marker, length = data[position], int.from_bytes(data[position + 1 : position + 3], "big")
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # no length
+            position += 1
+            continue
+        segment, position = data[position + 3 : position + 1 + length], position + 1 + length
+        if length < 2 or marker in (0x00, 0xD8, 0xD9):
+            raise damaged
+        if position > len(data):
+            raise truncated
+        if marker in JPEG_OTHER_FRAMES:
+            raise PhotoRejected(
+                PhotoProblem.UNSUPPORTED_FORMAT, "a lossless or hierarchical JPEG is not supported: send a photo JPEG"
+            )
+        if marker in JPEG_DCT_FRAMES:
+            if frame is not None or len(segment) < 6 or len(segment) < 6 + 3 * segment[5]:
+                raise damaged
+            frame = marker, segment
+        elif marker == 0xDA:  # the first scan: the header is over
+            if frame is None or not segment:
+                raise damaged
+            return _jpeg_frame(*frame, scan_components=segment[0], data=data, first_scan=position)
+
+
+def _scan_count(data: bytes, first_scan: int) -> int:
+    """The scans: a marker's 0xFF cannot occur inside coded data (it is stuffed), so each start of
+    scan is found by its two bytes, in one pass to the file's end (the other pictures of a
+    multi-picture file add their few)."""
+    return 1 + data.count(b"\xff\xda", first_scan)
+
+
+def _jpeg_frame(marker: int, frame: bytes, scan_components: int, data: bytes, first_scan: int) -> tuple[int, int]:
+    precision, height, width, components = struct.unpack_from(">BHHB", frame)
+    if components == 4:
+        raise PhotoRejected(
+            PhotoProblem.UNSUPPORTED_COLOURS, "the photo is in CMYK (print) colours: save it again as RGB"
+        )
+    if precision != 8 or components not in (1, 3):
+        raise PhotoRejected(
+            PhotoProblem.UNSUPPORTED_COLOURS,
+            "the photo must have 8-bit colour (24-bit RGB or grey): save it again as such",
+        )
+    _too_many_pixels(width, height)
+    sampling = [(frame[7 + 3 * n] >> 4, frame[7 + 3 * n] & 15) for n in range(components)]
+    if any(not (1 <= h <= 4 and 1 <= v <= 4) for h, v in sampling):
+        raise PhotoRejected(PhotoProblem.DAMAGED, "the photo file is damaged")
+    if marker in JPEG_PROGRESSIVE or scan_components < components:
+        # Each scan is a pass over the image; one scan is all a single-scan file may have.
+        if _scan_count(data, first_scan) > MAX_JPEG_SCANS:
+            raise PhotoRejected(
+                PhotoProblem.TOO_MANY_PARTS, "the JPEG file is cut into too many scans: save it again as a photo"
+            )
+        # libjpeg keeps every coefficient of such a file until its last scan, at any output scale:
+        # 64 of 2 bytes for each 8 x 8 block of each component, padded to whole MCUs.
+        h_max, v_max = max(h for h, _ in sampling), max(v for _, v in sampling)
+        mcu_columns, mcu_rows = math.ceil(width / (8 * h_max)), math.ceil(height / (8 * v_max))
+        coefficients = sum(mcu_columns * h * mcu_rows * v * 128 for h, v in sampling)
+        if coefficients > COEFFICIENT_BUDGET:
+            raise PhotoRejected(
+                PhotoProblem.TOO_MANY_PIXELS,
+                "a progressive (multi-scan) JPEG this large cannot be checked: send the photo as the camera saved it",
+            )
+    return width, height
 
 
 def normalise(data: bytes, id_number: str, standard: PhotoStandard = DEFAULT_STANDARD) -> CardPhoto:
@@ -213,13 +409,15 @@ def normalise(data: bytes, id_number: str, standard: PhotoStandard = DEFAULT_STA
     ``InvalidIdentifier`` for a malformed ID number."""
     number = normalise_resident_id(id_number)  # upper-case X (P7)
     upload = check_upload(data)
-    decoded = _decode(data, upload, WORK_SIDE / max(upload.width, upload.height))
-    box = _single_face(decoded, standard)
-    if box[2] < standard.face_width_px and decoded.scale < 1:
-        # The face is too narrow at this scale for a sharp card: decode again, larger.
-        finer = _decode(data, upload, standard.face_width_px * decoded.scale / box[2])
-        box = tuple(v * finer.scale / decoded.scale for v in box)
-        decoded = finer
+    decoded = _decode(data, upload, _reduction(upload, WORK_SIDE / max(upload.width, upload.height)))
+    box = _single_face(decoded, standard, finest=1 / _reduction(upload, 1.0))
+    reduction = _reduction(upload, standard.face_width_px * decoded.scale / box[2])
+    if box[2] < standard.face_width_px and 1 / reduction > decoded.scale:
+        # The face is too narrow at this scale for a sharp card: decode again, larger, after
+        # letting the first go (one decoded image at a time).
+        coarse, decoded = decoded.scale, None
+        decoded = _decode(data, upload, reduction)
+        box = tuple(v * decoded.scale / coarse for v in box)
     card, padded = _frame(decoded.image, box, standard)
     face = _card_face_box(box, standard)
     card = _whiten_background(card, padded, face)
@@ -236,15 +434,30 @@ def _open(source: io.BytesIO, formats: list[str] | None = None) -> Image.Image:
         raise PhotoRejected(PhotoProblem.NOT_AN_IMAGE, "the file is not an image") from None
 
 
-def _decode(data: bytes, upload: UploadedImage, scale: float) -> _Decoded:
-    """Decode fully, a JPEG at the smallest of 1/8, 1/4, 1/2 or 1 that is at least ``scale``;
-    turned upright from its EXIF orientation and made RGB."""
+def _reduction(upload: UploadedImage, scale: float) -> int:
+    """The JPEG scale denominator to decode at, 1, 2, 4 or 8: the largest giving at least ``scale``,
+    but never more pixels than MAX_DECODED_PIXELS (a PNG has no other than 1, and its header kept
+    it within the budget)."""
+    if upload.format != "JPEG":
+        return 1
+    wanted = max((d for d in (1, 2, 4, 8) if d * scale <= 1), default=1)
+    affordable = next(
+        d
+        for d in (1, 2, 4, 8)
+        if d == 8 or math.ceil(upload.width / d) * math.ceil(upload.height / d) <= MAX_DECODED_PIXELS
+    )
+    return max(wanted, affordable)
+
+
+def _decode(data: bytes, upload: UploadedImage, reduction: int) -> _Decoded:
+    """Decode fully, a JPEG at 1/``reduction`` of its size; turned upright from its EXIF
+    orientation and made RGB."""
     source = _Source(data)
     image = _open(source, [upload.format])
     if image.size != (upload.width, upload.height):
         raise PhotoRejected(PhotoProblem.DAMAGED, "the photo file is damaged")
-    if upload.format == "JPEG" and scale < 1:
-        image.draft("RGB", (math.ceil(upload.width * scale), math.ceil(upload.height * scale)))
+    if reduction > 1:  # Pillow picks the largest reduction whose size is at least the one asked
+        image.draft("RGB", (max(1, upload.width // reduction), max(1, upload.height // reduction)))
     source.ran_out = False
     try:
         image.load()
@@ -264,13 +477,11 @@ def _rgb(image: Image.Image) -> Image.Image:
     if image.mode == "RGB":
         return image
     if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
-        rgba = image.convert("RGBA")
+        rgba = image if image.mode in ("RGBA", "LA") else image.convert("RGBA")  # pasted as they are
         flat = Image.new("RGB", rgba.size, WHITE)
-        flat.paste(rgba, mask=rgba.getchannel("A"))
+        flat.paste(rgba, mask=rgba)  # by its alpha
         return flat
-    if image.mode == "I" or image.mode.startswith("I;16"):
-        image = image.point(lambda v: v / 256).convert("L")  # 16-bit grey down to 8 bits, not clipped
-    return image.convert("RGB")
+    return image.convert("RGB")  # 16-bit and CMYK never come here: refused from the header
 
 
 _detectors = threading.local()  # a cascade is not safe to share between threads
@@ -299,8 +510,9 @@ THOROUGH = _Search(480, 1.1, 5, 48)  # when the quick one is unsure: more votes,
 SMALL = _Search(960, 1.2, 3, 24)  # when both find none: a small face, to say so
 
 
-def _single_face(decoded: _Decoded, standard: PhotoStandard) -> tuple[float, float, float, float]:
-    """The one face in the photo (P7), as x, y, width, height on the decoded image."""
+def _single_face(decoded: _Decoded, standard: PhotoStandard, finest: float = 1.0) -> tuple[float, float, float, float]:
+    """The one face in the photo (P7), as x, y, width, height on the decoded image; ``finest`` is
+    the largest scale the photo may be decoded at, where the face must be MIN_FACE_PX wide."""
     grey = decoded.image.convert("L")
     faces = _detect(grey, QUICK)
     if len(faces) != 1 or faces[0][1] < CLEAR_VOTES:
@@ -317,6 +529,10 @@ def _single_face(decoded: _Decoded, standard: PhotoStandard) -> tuple[float, flo
     (x, y, w, h), _votes = faces[0]
     if w / decoded.scale < MIN_FACE_PX:
         raise PhotoRejected(PhotoProblem.FACE_TOO_SMALL, "the face is too small: take the photo closer")
+    if w * finest / decoded.scale < MIN_FACE_PX:  # at the largest scale within the budget
+        raise PhotoRejected(
+            PhotoProblem.FACE_TOO_SMALL, "the face is too small in so large a photo: crop it around the head"
+        )
     middle = grey.crop((round(x + w / 5), round(y + h / 5), round(x + w * 4 / 5), round(y + h * 4 / 5)))
     if np.asarray(middle).mean() < DARK_LIMIT:
         raise PhotoRejected(PhotoProblem.TOO_DARK, "the image is too dark")

@@ -21,7 +21,7 @@ from jobs.queue import ArqQueue, use_queue
 from services import flexible
 from services.cards.applications import apply_medical_card
 from services.common import clock
-from tests import factories
+from tests import factories, hostile_photos
 
 pytestmark = pytest.mark.usefixtures("db")
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,6 +102,19 @@ async def test_a_superseded_application_is_left_as_it_is(applicant, held_jobs):
     assert (await models.MedicalCardApplication.get(id=first.id)).status is CardApplicationStatus.EXPIRED
     results = await models.Job.filter(kind="CARD_PHOTO").order_by("created_at").values_list("result", flat=True)
     assert results == [{"status": "EXPIRED", "unchanged": True}, {"status": "PHOTO_REJECTED", "problem": "NO_FACE"}]
+
+
+async def test_a_costly_photo_stored_before_the_upload_check_knew_it_is_rejected_unread(applicant, held_jobs):
+    """An original kept from before the check refused it (the probe's 170 KB white PNG of 6300 x
+    6300, 475 MB to decode): the job refuses it from its header, as the upload now would."""
+    application = await enroll(applicant, factories.face_photo())
+    Path(application.original_photo).write_bytes(hostile_photos.white_rgba_png())
+    await held_jobs.run_all()
+    checked = await models.MedicalCardApplication.get(id=application.id)
+    assert checked.status is CardApplicationStatus.PHOTO_REJECTED and checked.card_photo is None
+    assert checked.rejection_reason == "a PNG photo may have at most 6 megapixels: send it as a JPEG"
+    job = await models.Job.get(kind="CARD_PHOTO")
+    assert (job.status, job.result) == (JobStatus.SUCCEEDED, {"status": "PHOTO_REJECTED", "problem": "TOO_MANY_PIXELS"})
 
 
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis (REDIS_URL)")

@@ -23,6 +23,7 @@ from resolvers.inputs import encode_id
 from services.cards.applications import visit_deadline
 from services.collection.month_end import collect_month
 from services.common import clock
+from settings import get_settings
 from tests import factories
 from tests.graphql_client import data, error_codes, run
 
@@ -393,3 +394,44 @@ async def test_a_clerk_asking_for_a_quote_must_name_the_person(hall):
     clerk = await factories.viewer(Role.CLERK, community=hall["home"])
     body = await run(QUOTE, viewer=clerk)
     assert error_codes(body) == ["INVALID_INPUT"] and body["errors"][0]["extensions"]["field"] == "personId"
+
+
+async def test_a_person_makes_at_most_five_card_applications_a_day(hall, media_dir):
+    """Each application stores a photo and queues its check: the sixth of the day is refused and
+    changes nothing; tomorrow counts afresh."""
+    await enroll(hall["me"], insuranceTypes=["MEDICAL"], photo=factories.photo())  # the first of the day
+    for _ in range(4):
+        done = (await data(CARD, viewer=hall["me"], input={"photo": factories.photo("PNG")}))["applyMedicalCard"]
+        assert done["errors"] == []
+    before = (await counts(), await models.Job.all().count(), sorted(media_dir.rglob("*")))
+    statuses = await models.MedicalCardApplication.all().order_by("id").values_list("status", flat=True)
+
+    refused = (await data(CARD, viewer=hall["me"], input={"photo": factories.photo()}))["applyMedicalCard"]
+    assert codes(refused) == [("personId", "TOO_MANY_ATTEMPTS")] and refused["cardApplication"] is None
+    assert refused["errors"][0]["message"] == "at most 5 medical-card applications a day: apply again tomorrow"
+    assert (await counts(), await models.Job.all().count(), sorted(media_dir.rglob("*"))) == before
+    assert await models.MedicalCardApplication.all().order_by("id").values_list("status", flat=True) == statuses
+
+    clock.freeze("2026-11-11T00:00:00+08:00")
+    again = (await data(CARD, viewer=hall["me"], input={"photo": factories.photo()}))["applyMedicalCard"]
+    assert again["errors"] == [] and again["cardApplication"]["status"] == "PHOTO_PENDING"
+
+
+async def test_the_daily_card_limit_is_a_setting_counted_per_person_whoever_acts(hall, monkeypatch):
+    monkeypatch.setattr(get_settings(), "card_applications_per_day", 2)
+    await enroll(hall["me"], insuranceTypes=["MEDICAL"], photo=factories.photo())
+    clerk = await factories.viewer(Role.CLERK, community=hall["home"])
+    person_id = encode_id("Person", hall["person"].id)
+    by_clerk = await data(CARD, viewer=clerk, input={"personId": person_id, "photo": factories.photo()})
+    assert by_clerk["applyMedicalCard"]["errors"] == []
+    refused = (await data(CARD, viewer=hall["me"], input={"photo": factories.photo()}))["applyMedicalCard"]
+    assert codes(refused) == [("personId", "TOO_MANY_ATTEMPTS")]
+    assert refused["errors"][0]["message"].startswith("at most 2 medical-card applications a day")
+    assert await models.MedicalCardApplication.all().count() == 2
+
+    # An enrollment with medical opens one too: suspended and enrolled again the same day, refused whole.
+    await data(SUSPEND, viewer=hall["me"], input={"insuranceTypes": ["MEDICAL"]})
+    before = await counts()
+    again = await enroll(hall["me"], insuranceTypes=["MEDICAL"], photo=factories.photo())
+    assert codes(again) == [("personId", "TOO_MANY_ATTEMPTS")] and again["policies"] is None
+    assert await counts() == before

@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw, ImageFile, JpegImagePlugin
 from domain.identifiers import InvalidIdentifier, make_resident_id
 from services.cards import photos as card_photos
 from services.cards.photos import CardPhoto, PhotoProblem, PhotoRejected, check_upload, normalise
+from tests import hostile_photos as hostile
 from tests.factories import portrait
 
 CARD_WIDTH, CARD_HEIGHT = 358, 441
@@ -136,6 +137,21 @@ def test_a_face_near_the_edge_is_padded_with_white() -> None:
     near_edge = portrait(1600, 1200).crop((500, 40, 1600, 1200))  # the card reaches past the top left
     pixels = np.asarray(Image.open(io.BytesIO(normalise(jpeg(near_edge), id_number_with_x()).jpeg))).astype(int)
     assert pixels[:8, :].min() >= 235 and pixels[:200, :30].mean() >= 245
+
+
+def test_a_small_face_in_a_large_photo_is_refused_within_the_decoding_budget() -> None:
+    """A 12-megapixel JPEG is decoded at half its size at most (MAX_DECODED_PIXELS): there a face
+    of about 160 pixels is 80 wide, too few for the card's 207. Cropped around the head, the same
+    photo is decoded whole and accepted."""
+    photo = Image.new("RGB", (4000, 3000), (225, 225, 228))
+    photo.paste(portrait(800, 800), (1600, 400))
+    problem = rejection(jpeg(photo))
+    assert (problem.reason_code, problem.message) == (
+        PhotoProblem.FACE_TOO_SMALL,
+        "the face is too small in so large a photo: crop it around the head",
+    )
+    card = normalise(jpeg(photo.crop((1300, 300, 2700, 1350))), id_number_with_x())
+    assert abs(card.face_box[2] - 207) <= 14
 
 
 def test_a_transparent_png_gets_a_white_background() -> None:
@@ -277,7 +293,81 @@ def test_a_decompression_bomb_is_refused_from_its_header(monkeypatch: pytest.Mon
 
 def test_more_than_40_megapixels_are_refused_below_pillows_limit() -> None:
     assert upload_rejection(png_header_only(7000, 6000)).reason_code is PhotoProblem.TOO_MANY_PIXELS
-    assert check_upload(png_header_only(8000, 5000)).width == 8000  # exactly 40 megapixels
+    assert check_upload(hostile.jpeg_header_only(8000, 5000)).width == 8000  # exactly 40 megapixels
+
+
+# Files made to cost the check memory or time: refused from the header, at upload and in the job
+
+
+@pytest.mark.parametrize(
+    "make, problem, words",
+    [
+        (hostile.white_rgba_png, PhotoProblem.TOO_MANY_PIXELS, "a PNG photo may have at most 6 megapixels"),
+        (lambda: hostile.png_file(2450, 2450, 8, 2), PhotoProblem.TOO_MANY_PIXELS, "send it as a JPEG"),
+        (hostile.grey16_png, PhotoProblem.UNSUPPORTED_COLOURS, "8-bit colour"),
+        (lambda: hostile.png_file(64, 48, 16, 6), PhotoProblem.UNSUPPORTED_COLOURS, "8-bit colour"),
+        (hostile.cmyk_jpeg, PhotoProblem.UNSUPPORTED_COLOURS, "CMYK"),
+        (lambda: hostile.jpeg_header_only(64, 48, 0xC1, precision=12), PhotoProblem.UNSUPPORTED_COLOURS, "8-bit"),
+        (hostile.animated_png, PhotoProblem.ANIMATED, "still image"),
+        (hostile.text_bomb_png, PhotoProblem.TOO_MUCH_METADATA, "too much text"),
+        (hostile.many_chunks_png, PhotoProblem.TOO_MANY_PARTS, "too many parts"),
+        (lambda: hostile.jpeg_header_only(64, 48, 0xC2, scans=101), PhotoProblem.TOO_MANY_PARTS, "too many scans"),
+        # 54 MB of coefficients, kept whole by libjpeg whatever the scale decoded
+        (
+            lambda: hostile.jpeg_header_only(3000, 3000, 0xC2, sampling=(0x11, 0x11, 0x11)),
+            PhotoProblem.TOO_MANY_PIXELS,
+            "progressive",
+        ),
+        (  # not interleaved: one component a scan, kept whole the same
+            lambda: hostile.jpeg_header_only(4000, 3000, scan_components=1),
+            PhotoProblem.TOO_MANY_PIXELS,
+            "progressive",
+        ),
+        (lambda: hostile.jpeg_header_only(64, 48, 0xC3), PhotoProblem.UNSUPPORTED_FORMAT, "lossless"),
+    ],
+)
+def test_a_costly_file_is_refused_alike_at_upload_and_in_the_job(make, problem: PhotoProblem, words: str) -> None:
+    data = make()
+    at_upload = upload_rejection(data)
+    assert at_upload.reason_code is problem and words in at_upload.message
+    assert rejection(data).reason_code is problem
+
+
+def test_what_ordinary_files_carry_is_accepted() -> None:
+    """A PNG with its text and ICC profile, a progressive or non-interleaved 12-megapixel JPEG with
+    colour subsampled as encoders do, a grey-and-alpha PNG: within the limits."""
+    icc = zlib.compress(bytes(3000))
+    ordinary = hostile.with_chunks(
+        hostile.small_png(),
+        hostile.chunk(b"iCCP", b"sRGB\x00\x00" + icc),
+        hostile.chunk(b"zTXt", b"Comment\x00\x00" + zlib.compress(b"taken at the office " * 1000)),
+        hostile.chunk(b"tEXt", b"Software\x00an editor"),
+    )
+    assert check_upload(ordinary).format == "PNG"
+    assert check_upload(hostile.jpeg_header_only(3264, 2448, 0xC2)).width == 3264  # 8 MP, 4:2:0
+    assert check_upload(hostile.jpeg_header_only(2000, 1500, scan_components=1)).width == 2000
+    assert check_upload(hostile.many_chunks_png(10_000)).format == "PNG"
+    grey = Image.fromarray(np.asarray(portrait(1600, 1200).convert("LA")))
+    assert Image.open(io.BytesIO(normalise(png(grey), id_number_with_x()).jpeg)).mode == "RGB"
+
+
+@pytest.mark.parametrize("seed", ["png", "jpeg"])
+def test_a_damaged_header_is_refused_as_a_photo_problem_never_an_error(seed: str) -> None:
+    """Every cut and every changed byte of a header: accepted, or refused with a reason."""
+    if seed == "png":
+        data = hostile.with_chunks(
+            hostile.small_png(), hostile.chunk(b"iTXt", b"k\x00\x01\x00en\x00t\x00" + zlib.compress(b"y" * 500))
+        )
+    else:
+        data = hostile.saved(Image.new("RGB", (64, 48), (200, 100, 50)), "JPEG", progressive=True)
+    header = data[: min(len(data), 700)]
+    variants = [data[:n] for n in range(len(header))]
+    variants += [data[:n] + bytes((value,)) + data[n + 1 :] for n in range(len(header)) for value in (0, 0x7F, 0xFF)]
+    for variant in variants:
+        try:
+            check_upload(variant)
+        except PhotoRejected:
+            pass
 
 
 # The file size bounds (P7)
