@@ -9,6 +9,7 @@ and the in-process queue is handed that function where the process opens its que
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -23,6 +24,11 @@ from settings import Settings
 
 RunJob = Callable[[dict[str, Any], str], Awaitable[Any]]
 RUN_JOB = "run_job"  # the arq worker's function that runs a Job (jobs.worker)
+# A stalled Redis must not hold a request whose change has committed: past this, the job waits
+# QUEUED in the database for a worker's sweep (jobs.runner.queue_waiting_jobs).
+ENQUEUE_TIMEOUT_SECONDS = 2.0
+
+log = logging.getLogger(__name__)
 
 
 class JobQueue(Protocol):
@@ -67,16 +73,16 @@ class ArqQueue:
 
     async def pool(self) -> ArqRedis:
         if self._pool is None:
-            self._pool = await create_pool(
-                RedisSettings.from_dsn(self._settings.redis_url or ""),
-                default_queue_name=self._settings.job_queue_name,
-            )
+            redis = RedisSettings.from_dsn(self._settings.redis_url or "")
+            redis.conn_retries = 0  # arq's default waits 5 s for a Redis that is down; the sweep retries
+            self._pool = await create_pool(redis, default_queue_name=self._settings.job_queue_name)
         return self._pool
 
     async def enqueue(self, job_id: str, attempt: int = 0) -> None:
         # arq's job id is the Job's and its attempts: the same attempt enqueued twice runs once,
         # and a dead attempt, whose arq job Redis still holds as in progress, can be queued again.
-        await (await self.pool()).enqueue_job(RUN_JOB, job_id, _job_id=f"{job_id}:{attempt}")
+        async with asyncio.timeout(ENQUEUE_TIMEOUT_SECONDS):
+            await (await self.pool()).enqueue_job(RUN_JOB, job_id, _job_id=f"{job_id}:{attempt}")
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -135,8 +141,20 @@ async def create_job(
         raise JobAlreadyStarted(existing) from None
 
 
+async def queue_committed(job: models.Job) -> bool:
+    """Queue a job whose row has committed; call it after the transaction. The change is done
+    whatever the queue answers (API.md 12): should Redis be down, the job stays QUEUED and a
+    worker's sweep queues it. Says whether the queue took it."""
+    try:
+        await job_queue().enqueue(str(job.id), job.attempts)
+    except Exception:
+        log.warning("job %s (%s) not queued: a worker's sweep will queue it", job.id, job.kind.value, exc_info=True)
+        return False
+    return True
+
+
 async def start_job(kind: JobKind, params: dict[str, Any], **options: Any) -> models.Job:
     """Record a job and enqueue it. Call it outside any transaction: the worker must see the row."""
     job = await create_job(kind, params, **options)
-    await job_queue().enqueue(str(job.id))
+    await queue_committed(job)
     return job

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any, ClassVar
 
 from arq.connections import RedisSettings
@@ -17,20 +19,27 @@ from jobs.cron import (
 )
 from jobs.queue import RUN_JOB, ArqQueue, close_job_queue, use_queue
 from jobs.registry import run_job
-from jobs.runner import queue_waiting_jobs
+from jobs.runner import sweep_forever
 from models.database import close_database, open_database
 from settings import get_settings
 
 _settings = get_settings()
+log = logging.getLogger(__name__)
 
 
 async def startup(ctx: dict[str, Any]) -> None:
     await open_database(_settings, shared_with_other_tasks=True)
     use_queue(ArqQueue(_settings))  # where the cron's jobs and the waiting ones are queued
-    await queue_waiting_jobs()
+    # Not only at start: a job dies, or Redis loses one, while every worker is up.
+    ctx["sweeper"] = asyncio.create_task(sweep_forever(_settings.job_sweep_seconds))
+    log.info("worker ready: it sweeps the jobs every %s s", _settings.job_sweep_seconds)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    sweeper = ctx.pop("sweeper", None)
+    if sweeper is not None:
+        sweeper.cancel()
+        await asyncio.gather(sweeper, return_exceptions=True)
     await close_job_queue()
     await close_database()
 

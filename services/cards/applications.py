@@ -4,7 +4,6 @@ the person visits the district office by the 20th to finish the card (M3)."""
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from pathlib import Path
 
 from tortoise.transactions import in_transaction
@@ -20,8 +19,8 @@ from domain.enums import (
     TransactionStatus,
 )
 from domain.errors import BusinessError, ErrorCode
-from domain.months import Month, is_on_time
-from jobs.queue import create_job, job_queue
+from domain.months import LOCAL_TZ, Month, is_on_time
+from jobs.queue import create_job, queue_committed
 from services.cards import photos as card_photos
 from services.common import clock
 from services.common.self_service import locked_subject
@@ -35,7 +34,6 @@ OPEN_APPLICATIONS = (
     CardApplicationStatus.PHOTO_REJECTED,
 )
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png"}
-log = logging.getLogger(__name__)
 
 
 def visit_deadline(today: dt.date) -> dt.date:
@@ -61,6 +59,7 @@ async def open_application(
 ) -> tuple[models.MedicalCardApplication, models.Job]:
     """Inside the caller's transaction: the application, its original photo stored beside it, and
     the QUEUED job that will check the photo, committed together."""
+    await refuse_over_daily_limit(person)
     application = await models.MedicalCardApplication.create(
         person_id=person.id, transaction_id=transaction.id, visit_deadline=visit_deadline(clock.today())
     )
@@ -72,13 +71,29 @@ async def open_application(
     return application, job
 
 
+async def refuse_over_daily_limit(person: models.Person) -> None:
+    """At most CARD_APPLICATIONS_PER_DAY applications a person a day, however made (enrollment or
+    a new card): each stores a photo and queues a check. Counted from the database, after the
+    caller's lock on the person's row, so that it holds across server processes."""
+    limit = get_settings().card_applications_per_day
+    midnight = dt.datetime.combine(clock.today(), dt.time(), LOCAL_TZ)
+    made = await models.MedicalCardApplication.filter(
+        person_id=person.id,
+        transaction__submitted_at__gte=midnight,
+        transaction__submitted_at__lt=midnight + dt.timedelta(days=1),
+    ).count()
+    if made >= limit:
+        raise BusinessError(
+            ErrorCode.TOO_MANY_ATTEMPTS,
+            f"at most {limit} medical-card applications a day: apply again tomorrow",
+            "personId",
+        )
+
+
 async def queue_photo_check(job: models.Job) -> None:
     """After the commit, so that the worker sees the application. Should the queue be down, the job
-    stays QUEUED and the next worker to start queues it again."""
-    try:
-        await job_queue().enqueue(str(job.id))
-    except Exception:
-        log.warning("photo check %s not queued; it waits for the next worker start", job.id, exc_info=True)
+    stays QUEUED and a worker's sweep queues it."""
+    await queue_committed(job)
 
 
 async def apply_medical_card(

@@ -12,7 +12,7 @@ import models
 from domain.enums import JobKind, JobStatus, ParameterCode
 from domain.errors import BusinessError, ErrorCode
 from domain.months import Month
-from jobs.queue import JobAlreadyStarted, create_job, job_queue
+from jobs.queue import JobAlreadyStarted, create_job, queue_committed
 from services.common import clock
 from services.common.viewer import Viewer
 
@@ -92,7 +92,7 @@ async def publish_average_wage(actor: Viewer, year: int, amount: Decimal) -> tup
         raise BusinessError(
             ErrorCode.INVALID_INPUT, f"{year}'s average wage was published meanwhile: read it and retry", "year"
         ) from None
-    await job_queue().enqueue(str(job.id))
+    await queue_committed(job)  # the wage is published even should the queue be down (API.md 12)
     return parameter, job
 
 
@@ -143,5 +143,5 @@ async def _start_once(actor: Viewer | None, kind: JobKind, params: dict, key: st
             raise JobRunning(job, f"this {kind.value} job is already {job.status.value.lower()}") from None
         job.status, job.error, job.finished_at = JobStatus.QUEUED, None, None
         await job.save(update_fields=["status", "error", "finished_at"])
-    await job_queue().enqueue(str(job.id), job.attempts)
+    await queue_committed(job)
     return job

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 from redis.asyncio import Redis
 
-from settings import Settings
+from settings import Settings, get_settings
 
 
 @pytest.fixture
@@ -30,3 +30,17 @@ async def arq_settings(test_settings: Settings) -> AsyncIterator[Settings]:
             await redis.delete(*keys)
     finally:
         await redis.aclose()
+
+
+@pytest.fixture
+def job_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """``job_settings(job_stale_seconds=0)``: the settings this process reads, for this test only."""
+
+    def configure(**values: object) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name.upper(), str(value))
+        get_settings.cache_clear()
+
+    yield configure
+    monkeypatch.undo()
+    get_settings.cache_clear()
