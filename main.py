@@ -31,9 +31,10 @@ from jobs.registry import run_job
 from models.database import apply_migrations, close_database, open_database
 from server.cors import cors_middleware
 from server.health import health_routes
-from server.observability import ObservabilityMiddleware, configure_logging, metrics_endpoint
+from server.observability import ObservabilityMiddleware, configure_logging, metrics_routes, serve_metrics
 from server.view import GRAPHIQL_ASSETS, GraphQLView
 from services.common import clock
+from services.common.notices import close_notices, open_notices
 from settings import Settings, get_settings
 
 # A request allocates tens of thousands of short-lived objects, nearly all freed by reference
@@ -52,7 +53,9 @@ def create_app(
         tune_gc = settings is None
     settings = settings or get_settings()
     if schema is None:
-        from schema.root import schema  # here, so that the other commands never load the schema
+        from schema import root  # here, so that the other commands never load the schema
+
+        schema = root.schema if settings.introspection else root.schema_without_introspection()
     configure_logging(settings.log_level)
 
     @contextlib.asynccontextmanager
@@ -61,6 +64,8 @@ def create_app(
             clock.freeze(settings.frozen_now)
         await open_database(settings, shared_with_other_tasks=True)
         open_job_queue(settings, run_job)
+        await open_notices(settings)
+        stop_listening = graphql.listen_for_ended_sessions()  # sockets close as sessions end (A8)
         if tune_gc:
             gc.collect()
             gc.freeze()
@@ -68,6 +73,8 @@ def create_app(
         try:
             yield
         finally:
+            stop_listening()
+            await close_notices()
             await close_job_queue()
             await close_database()
 
@@ -76,7 +83,7 @@ def create_app(
         Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),
         *health_routes(settings),
-        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        *metrics_routes(settings),
     ]
     if settings.graphiql_enabled:
         routes.append(Mount("/graphiql", StaticFiles(directory=GRAPHIQL_ASSETS), name="graphiql"))
@@ -103,10 +110,15 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
     if args.demo:
         asyncio.run(load_demo_city(settings, persons=args.demo_persons, seed=0))
     with contextlib.ExitStack() as stack:
-        if args.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        if (args.workers > 1 or args.reload) and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
             # Each worker process writes its metrics here, so that /metrics sums them all.
             metrics_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="shebao-metrics-"))
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+            stack.callback(os.environ.pop, "PROMETHEUS_MULTIPROC_DIR", None)
+        if settings.metrics_port is not None:
+            metrics = serve_metrics(settings)
+            stack.callback(metrics.server_close)
+            stack.callback(metrics.shutdown)
         uvicorn.run(
             "main:create_app",
             factory=True,
@@ -117,6 +129,9 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
             log_config=None,  # keep the JSON logging configured by create_app
             access_log=False,  # the observability middleware writes the access log
             proxy_headers=False,  # X-Forwarded-For is read only from TRUSTED_PROXIES (resolvers.viewer)
+            # uvicorn kills a server process that misses one health check (5 s by default): on a
+            # machine loaded at peak that replaced busy children over and over, serving no one.
+            timeout_worker_healthcheck=settings.worker_healthcheck_timeout,
         )
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from pydantic import Field
+from limits import parse_many
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMBEDDED_DATABASE_URL = "sqlite://shebao.sqlite3"
@@ -19,7 +20,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     graphiql: bool | None = Field(
-        None, description="GraphiQL at GET /graphql; default on only for the embedded database"
+        None, description="GraphiQL at GET /graphql; default on only for the embedded database, with introspection"
     )
     log_level: str = "INFO"
     frozen_now: str | None = Field(
@@ -28,11 +29,26 @@ class Settings(BaseSettings):
         description="ISO datetime the clock is held at (demo and tests); unset is the real time",
     )
     media_dir: str = "media"
+    card_applications_per_day: int = Field(
+        5, ge=1, description="medical-card applications (each a photo to check) a person may make in a day"
+    )
     max_query_depth: int = 12
     max_query_aliases: int = 30
     max_query_tokens: int = 5000
     max_query_cost: int = 50_000
     max_upload_bytes: int = 10 * 1024 * 1024
+    introspection: bool = Field(True, description="answer __schema and __type; off is advised in production")
+    metrics_token: SecretStr | None = Field(None, description="/metrics asks for Authorization: Bearer <token>")
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="/metrics on this port only, served by `serve` itself"
+    )
+    metrics_host: str | None = Field(None, description="the address of METRICS_PORT; default HOST")
+    worker_healthcheck_timeout: int = Field(
+        60,
+        ge=1,
+        description="seconds a server process of `serve --workers N` may take to answer its supervisor's "
+        "health check before it is killed and replaced: a busy machine is slow, not down",
+    )
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description="addresses of the reverse proxies whose X-Forwarded-For names the real client (login throttling)",
@@ -43,7 +59,36 @@ class Settings(BaseSettings):
     )
     job_queue_name: str = Field("shebao:jobs", description="arq queue shared by the servers and workers")
     job_max_tries: int = Field(5, description="attempts of a job that fails for a transient reason")
-    job_stale_seconds: int = Field(120, description="a running job silent this long is taken to be dead")
+    job_stale_seconds: float = Field(120, description="a running job silent this long is taken to be dead")
+    job_sweep_seconds: float = Field(
+        30, description="how often each worker looks in the database for jobs to queue again or take over"
+    )
+    job_queued_degraded_seconds: float = Field(
+        300, description="a job waiting this long for a runner makes /readyz say degraded"
+    )
+    # Rate limits in the `limits` notation, several joined by ";" (services.common.rate_limits).
+    sign_in_limit_per_address: str = Field(
+        "300/minute;3000/hour", description="login and installCertificate attempts from one client address"
+    )
+    sign_in_limit_per_account: str = Field(
+        "20/minute;200/day", description="login and installCertificate attempts with one username"
+    )
+    unknown_person_lines_limit: str = Field(
+        "1000/hour;3000/day",
+        description="addEmployees lines, per account, about persons the employer has never employed",
+    )
+
+    @field_validator("sign_in_limit_per_address", "sign_in_limit_per_account", "unknown_person_lines_limit")
+    @classmethod
+    def _rate_limits(cls, notation: str) -> str:
+        parse_many(notation)  # a ValueError naming the setting, at start-up rather than at a login
+        return notation
+
+    @model_validator(mode="after")
+    def _metrics_port_of_its_own(self) -> Settings:
+        if self.metrics_port == self.port and (self.metrics_host or self.host) == self.host:
+            raise ValueError("METRICS_PORT must differ from PORT: /metrics moves to a port of its own")
+        return self
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -51,7 +96,9 @@ class Settings(BaseSettings):
 
     @property
     def graphiql_enabled(self) -> bool:
-        return self.uses_embedded_database if self.graphiql is None else self.graphiql
+        # GraphiQL learns the schema by introspection
+        default = self.uses_embedded_database and self.introspection
+        return default if self.graphiql is None else self.graphiql
 
     def tortoise_config(self) -> dict:
         return {
