@@ -194,7 +194,9 @@ async def run_mutation(info: Any, input_: Any, payload_type: type[P], action: Ca
         outcome=AuditOutcome.ALLOWED,
         detail=", ".join(e.code.value for e in errors) or None,
     )
-    if claim is not None:
+    if claim is not None and errors:  # refused before any effect: the corrected request may use the key (API.md 3)
+        await claim.delete()
+    elif claim is not None:
         claim.response = _stored(payload)
         await claim.save(update_fields=["response"])
     return payload

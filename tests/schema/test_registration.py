@@ -106,6 +106,23 @@ async def test_a_retry_with_the_same_key_returns_the_first_result_and_changes_no
     assert [e["code"] for e in reused["errors"]] == ["IDEMPOTENCY_KEY_REUSED"]
 
 
+async def test_a_refused_request_keeps_no_key_so_the_corrected_one_may_use_it(office):
+    import datetime as dt
+
+    number = make_resident_id("420102", dt.date(1992, 5, 6), 131)
+    wrong = person_input(office, number, communityId=encode_id("Community", office["other"].id), idempotencyKey="k-9")
+    refused = (await data(REGISTER, viewer=office["clerk"], input=wrong))["registerPerson"]
+    assert [e["code"] for e in refused["errors"]] == ["OUT_OF_SCOPE"]
+    assert await models.IdempotencyRecord.all().count() == 0  # API.md 3: nothing happened, nothing kept
+
+    corrected = person_input(office, number, idempotencyKey="k-9")
+    done = (await data(REGISTER, viewer=office["clerk"], input=corrected))["registerPerson"]
+    assert done["errors"] == [] and done["person"]["name"] == "刘洋"
+    retry = (await data(REGISTER, viewer=office["clerk"], input=corrected))["registerPerson"]
+    assert retry == done
+    assert await models.Person.filter(id_number=number).count() == 1
+
+
 async def test_a_refused_mutation_is_audited_and_changes_nothing(office):
     person_viewer = await factories.viewer(Role.PERSON, person=await factories.person(office["community"]))
     body = await run(REGISTER, viewer=person_viewer, input=person_input(office))
