@@ -28,6 +28,7 @@ from strawberry import Schema
 
 from jobs.queue import close_job_queue, open_job_queue
 from jobs.registry import run_job
+from jobs.runner import sweep_forever
 from models.database import apply_migrations, close_database, open_database
 from server.cors import cors_middleware
 from server.health import health_routes
@@ -64,6 +65,9 @@ def create_app(
             clock.freeze(settings.frozen_now)
         await open_database(settings, shared_with_other_tasks=True)
         open_job_queue(settings, run_job)
+        # In-process jobs have no worker to sweep for them: the server does, so that what a killed
+        # server left QUEUED or RUNNING runs again (with Redis, the arq workers sweep).
+        sweeper = None if settings.redis_url else asyncio.create_task(sweep_forever(settings.job_sweep_seconds))
         await open_notices(settings)
         stop_listening = graphql.listen_for_ended_sessions()  # sockets close as sessions end (A8)
         if tune_gc:
@@ -75,6 +79,9 @@ def create_app(
         finally:
             stop_listening()
             await close_notices()
+            if sweeper is not None:
+                sweeper.cancel()
+                await asyncio.gather(sweeper, return_exceptions=True)
             await close_job_queue()
             await close_database()
 
