@@ -16,14 +16,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import asyncpg
 from arq.worker import Retry
-from tortoise.exceptions import DBConnectionError
 from tortoise.expressions import F, Q
 from tortoise.queryset import QuerySet
 
@@ -31,6 +29,7 @@ import models
 from domain.enums import JobKind, JobStatus
 from domain.months import LOCAL_TZ
 from jobs.queue import job_queue
+from models.database import says_database_unavailable
 from settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -50,17 +49,10 @@ class JobTakenOver(Exception):
     """This attempt was taken to be dead and another runner has the job: stop, writing nothing."""
 
 
-# The database unreachable, lost in the middle of a query, going down, out of connections, or a
-# transaction that lost a race: an attempt failing so may succeed later.
+# Besides the database being unavailable (models.database): a transaction that lost a race, or a
+# job saying so itself. An attempt failing so may succeed later.
 TRANSIENT_ERRORS = (
     TransientJobError,
-    ConnectionError,
-    TimeoutError,
-    socket.gaierror,
-    DBConnectionError,
-    asyncpg.PostgresConnectionError,  # SQLSTATE class 08
-    asyncpg.InsufficientResourcesError,  # 53: too many connections
-    asyncpg.OperatorInterventionError,  # 57: shutting down, starting up
     asyncpg.TransactionRollbackError,  # 40: serialization failure, deadlock
 )
 
@@ -71,10 +63,7 @@ def transient_cause(error: BaseException | None) -> BaseException | None:
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        if isinstance(error, TRANSIENT_ERRORS):
-            return error
-        # asyncio's connect to every address of a host failing: a bare OSError listing them
-        if type(error) is OSError and str(error).startswith("Multiple exceptions: "):
+        if isinstance(error, TRANSIENT_ERRORS) or says_database_unavailable(error):
             return error
         error = error.__cause__ or error.__context__
     return None

@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import Any
 
+import asyncpg
 from tortoise import Tortoise
 from tortoise.context import require_context, set_global_context
+from tortoise.exceptions import DBConnectionError
 from tortoise.migrations.api import migrate
 
 from settings import Settings
+
+# The database unreachable, going down or out of connections, or a wait on it timed out: each
+# passes without anything being wrong with the work, which may succeed later.
+DATABASE_UNAVAILABLE = (
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+    DBConnectionError,
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08
+    asyncpg.InsufficientResourcesError,  # 53: too many connections, disk full, out of memory
+    asyncpg.OperatorInterventionError,  # 57: shutting down, starting up, query cancelled
+)
+_NETWORK_ERRNOS = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN})
+
+
+def says_database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` itself (not what it was raised from) says the database cannot answer now."""
+    if isinstance(error, DATABASE_UNAVAILABLE):
+        return True
+    # asyncio's connect to every address of a host failing: a bare OSError listing them
+    return type(error) is OSError and (error.errno in _NETWORK_ERRNOS or str(error).startswith("Multiple exceptions: "))
 
 
 async def apply_migrations(settings: Settings) -> None:

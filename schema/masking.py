@@ -9,18 +9,16 @@ with 503 and ``Retry-After``.
 
 from __future__ import annotations
 
-import errno
 import logging
-import socket
 import uuid
 from collections.abc import Iterator
 
-import asyncpg
 from graphql import GraphQLError
 from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from tortoise.exceptions import DBConnectionError
+
+from models.database import says_database_unavailable
 
 INTERNAL_ERROR_MESSAGE = "Internal server error"
 INTERNAL_ERROR_CODE = "INTERNAL_SERVER_ERROR"
@@ -39,20 +37,6 @@ def is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
-# The database unreachable, going down or out of connections, a query cancelled by the server,
-# or a wait on it timed out: each passes without anything being wrong with the request.
-_UNAVAILABLE = (
-    ConnectionError,
-    TimeoutError,
-    socket.gaierror,
-    DBConnectionError,
-    asyncpg.PostgresConnectionError,  # SQLSTATE class 08
-    asyncpg.InsufficientResourcesError,  # 53: too many connections, disk full, out of memory
-    asyncpg.OperatorInterventionError,  # 57: shutting down, starting up, query cancelled
-)
-_NETWORK_ERRNOS = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN})
-
-
 def is_unavailable(error: BaseException | None) -> bool:
     """True when ``error``, or an error it was raised from, says a service we depend on cannot
     answer now, so that the same request may succeed later."""
@@ -62,12 +46,7 @@ def is_unavailable(error: BaseException | None) -> bool:
         if isinstance(error, GraphQLError):
             error = error.original_error
             continue
-        if isinstance(error, _UNAVAILABLE):
-            return True
-        # asyncio's connect to every address of a host failing: a bare OSError listing them
-        if type(error) is OSError and (
-            error.errno in _NETWORK_ERRNOS or str(error).startswith("Multiple exceptions: ")
-        ):
+        if says_database_unavailable(error):
             return True
         error = error.__cause__
     return False
