@@ -41,7 +41,9 @@ async def test_an_origin_not_listed_is_refused_at_the_preflight(make_app: Callab
         preflight = await client.options("/graphql", headers={**PREFLIGHT, "Origin": "http://evil.example"})
         assert preflight.status_code == 400
         assert "access-control-allow-origin" not in preflight.headers
-        post = await client.post("/graphql", json={"query": "{ __typename }"}, headers={"Origin": "http://evil.example"})
+        post = await client.post(
+            "/graphql", json={"query": "{ __typename }"}, headers={"Origin": "http://evil.example"}
+        )
         assert "access-control-allow-origin" not in post.headers  # the browser keeps the answer from the page
 
 
