@@ -27,6 +27,7 @@ class Job(Model):
 
     class Meta:
         table = "job"
+        indexes = (("status", "created_at"),)  # the sweep and /readyz look for the waiting jobs
         constraints = (
             enum_check("job", "kind", JobKind),
             enum_check("job", "status", JobStatus),
