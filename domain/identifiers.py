@@ -59,7 +59,7 @@ def normalise_resident_id(raw: str) -> str:
 
 
 def mask_resident_id(number: str) -> str:
-    """420102********123X: area code and the last four characters stay visible (API.md 8)."""
+    """420102********123X: area code and the last four characters stay visible (docs/api.md 8)."""
     return number[:6] + "*" * 8 + number[14:]
 
 

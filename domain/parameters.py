@@ -1,4 +1,4 @@
-"""Default values of the parameters (DOMAIN.md P2-P7), effective from the first month the hall keeps.
+"""Default values of the parameters (docs/rules.md P2-P7), effective from the first month the hall keeps.
 
 P1 (the average monthly wage) has no default: it is published per year (publishAverageWage).
 """

@@ -2,7 +2,7 @@
 
 The rates are arguments, not constants: parameters are effective-dated in the database, so the
 caller builds the ``Rates`` in force for the month it prices (``rates_from_values``), and
-``default_rates`` gives the defaults of DOMAIN.md.
+``default_rates`` gives the defaults of docs/rules.md.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def rates_from_values(values: Mapping[ParameterCode, Decimal]) -> Rates:
 
 
 def default_rates() -> Rates:
-    """The rates of DOMAIN.md P2-P4, as the first migration stores them."""
+    """The rates of docs/rules.md P2-P4, as the first migration stores them."""
     return rates_from_values(DEFAULT_VALUES)
 
 

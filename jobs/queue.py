@@ -143,7 +143,7 @@ async def create_job(
 
 async def queue_committed(job: models.Job) -> bool:
     """Queue a job whose row has committed; call it after the transaction. The change is done
-    whatever the queue answers (API.md 12): should Redis be down, the job stays QUEUED and a
+    whatever the queue answers (docs/api.md 12): should Redis be down, the job stays QUEUED and a
     worker's sweep queues it. Says whether the queue took it."""
     try:
         await job_queue().enqueue(str(job.id), job.attempts)

@@ -1,4 +1,4 @@
-"""Heavy work run by the job layer (API.md 5)."""
+"""Heavy work run by the job layer (docs/api.md 5)."""
 
 from tortoise import fields
 from tortoise.models import Model

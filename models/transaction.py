@@ -1,4 +1,4 @@
-"""Every business done in the hall is a BusinessTransaction (API.md 4)."""
+"""Every business done in the hall is a BusinessTransaction (docs/api.md 4)."""
 
 from tortoise import fields
 from tortoise.models import Model
@@ -44,7 +44,7 @@ class BusinessTransaction(Model):
 
 
 class IdempotencyRecord(Model):
-    """The first answer to a mutation retried with the same key by the same account (API.md 3)."""
+    """The first answer to a mutation retried with the same key by the same account (docs/api.md 3)."""
 
     id = fields.BigIntField(primary_key=True)
     account = fields.ForeignKeyField("models.Account", related_name="idempotency_records", on_delete=fields.CASCADE)

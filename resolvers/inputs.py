@@ -1,4 +1,4 @@
-"""Arguments checked before they reach a service: global ids (API.md 1), identifiers and name
+"""Arguments checked before they reach a service: global ids (docs/api.md 1), identifiers and name
 prefixes. What cannot be read is a BadUserInput naming the argument at fault."""
 
 from __future__ import annotations

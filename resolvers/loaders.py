@@ -395,7 +395,7 @@ class ParametersInForce:
 
 class PendingJobs(DataLoader[str, Any]):
     """The unfinished job whose key starts with a prefix ("card-photo:12", "reprice:2026:"), for the
-    objects a job is changing (API.md 5); jobs are for administrators, others read null."""
+    objects a job is changing (docs/api.md 5); jobs are for administrators, others read null."""
 
     def __init__(self, node_type: type, viewer: Any) -> None:
         super().__init__(load_fn=self._load)

@@ -1,4 +1,4 @@
-"""Administration and batch (API.md 5): the mutations that start the city-wide jobs."""
+"""Administration and batch (docs/api.md 5): the mutations that start the city-wide jobs."""
 
 from __future__ import annotations
 

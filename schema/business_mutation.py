@@ -1,8 +1,8 @@
 """The one way to write a business mutation, after Saleor's base mutation: a payload type declares
 its objects and gets the common `transaction` and `errors` fields from ``business_payload``; a
 resolver decorated with ``business_mutation`` returns its payload, and everything else every
-mutation needs happens here once: uploads read, idempotency keys (API.md 3), business refusals as
-typed payload errors (API.md 2) and the audit trail (A6)."""
+mutation needs happens here once: uploads read, idempotency keys (docs/api.md 3), business refusals as
+typed payload errors (docs/api.md 2) and the audit trail (A6)."""
 
 from __future__ import annotations
 
@@ -194,7 +194,7 @@ async def run_mutation(info: Any, input_: Any, payload_type: type[P], action: Ca
         outcome=AuditOutcome.ALLOWED,
         detail=", ".join(e.code.value for e in errors) or None,
     )
-    if claim is not None and errors:  # refused before any effect: the corrected request may use the key (API.md 3)
+    if claim is not None and errors:  # refused before any effect: the corrected request may use the key (docs/api.md 3)
         await claim.delete()
     elif claim is not None:
         claim.response = _stored(payload)

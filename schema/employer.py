@@ -78,7 +78,7 @@ def _line_errors(root: Any) -> list[FilingLineError]:
 
 def _kept(line_errors: list[LineError]) -> str:
     """Refused lines as JSON text: a payload's text survives a retry with its idempotency key
-    (API.md 3), where a replay gives back only nodes, errors and plain values."""
+    (docs/api.md 3), where a replay gives back only nodes, errors and plain values."""
     return json.dumps(
         [{"line": e.line, "field": e.field, "code": e.code.value, "message": e.message} for e in line_errors],
         ensure_ascii=False,
@@ -246,7 +246,7 @@ class RemoveEmployeesPayload(FilingRefusal):
 @strawberry.type(description="A person's declared wage and the base it gives (E3, P4).")
 class DeclaredBase:
     line: int = strawberry.field(description="The line, counting from 1 in the order sent.")
-    id_number: str = strawberry.field(description="The person's resident ID number, masked (API.md 8).")
+    id_number: str = strawberry.field(description="The person's resident ID number, masked (docs/api.md 8).")
     declared_wage: Money = strawberry.field(description="The monthly wage declared.")
     base: Money = strawberry.field(
         description="The contribution base: the wage held within 60%..300% of the average wage."

@@ -3,7 +3,7 @@
 The server log carries the same request id with the traceback. Errors raised on purpose (a
 ``GraphQLError``, e.g. FORBIDDEN or NOT_FOUND from a resolver) and the client's own mistakes
 (syntax, validation, variable values) pass through unchanged. An error saying that the database
-cannot be reached now is ``SERVICE_UNAVAILABLE`` instead (API.md 12): the HTTP view answers it
+cannot be reached now is ``SERVICE_UNAVAILABLE`` instead (docs/api.md 12): the HTTP view answers it
 with 503 and ``Retry-After``.
 """
 

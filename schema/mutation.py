@@ -13,7 +13,7 @@ from schema.passbook import PassbookMutations
 from schema.registration import RegistrationMutations
 
 
-@strawberry.type(description="Every business of the hall, one mutation each (API.md 2-4).")
+@strawberry.type(description="Every business of the hall, one mutation each (docs/api.md 2-4).")
 class Mutation(
     RegistrationMutations,
     AccessMutations,

@@ -105,7 +105,7 @@ class Person(Node):
 
     def shown_whole_to(self, viewer: Any) -> bool:
         """The person, their community clerk and their district's reviewers read the ID number
-        whole (API.md 8); anyone else masked, and nothing that gives back what the mask hides."""
+        whole (docs/api.md 8); anyone else masked, and nothing that gives back what the mask hides."""
         return viewer is not None and (
             viewer.person_id == self.db_id
             or (viewer.role is enums.Role.CLERK and viewer.community_id == self.community_id)
@@ -115,7 +115,7 @@ class Person(Node):
     @strawberry.field(
         description=(
             "18-character resident ID number (A1); masked (420102********123X) for anyone but the person, their "
-            "community clerk and their district's reviewers (API.md 8)."
+            "community clerk and their district's reviewers (docs/api.md 8)."
         )
     )
     def id_number(self, info: Info) -> str:
@@ -123,14 +123,16 @@ class Person(Node):
         return self.id_number_on_card if whole else mask_resident_id(self.id_number_on_card)
 
     # The ID number holds the birth date (A1): wherever it is masked, so is every date it would give back.
-    @strawberry.field(description="Birth date as on the ID card; null where idNumber is masked for you (API.md 8).")
+    @strawberry.field(
+        description=("Birth date as on the ID card; null where idNumber is masked for you (docs/api.md 8).")
+    )
     def birth_date(self, info: Info) -> dt.date | None:
         return self.birth_date_on_card if self.shown_whole_to(info.context.viewer) else None
 
     @strawberry.field(
         description=(
             "Birth date in the archive when it differs; it decides retirement (Q3). Null where idNumber is masked for "
-            "you (API.md 8)."
+            "you (docs/api.md 8)."
         )
     )
     def archive_birth_date(self, info: Info) -> dt.date | None:
@@ -235,7 +237,7 @@ class Person(Node):
         description=(
             "Actual contribution months per insurance type, months still needed for a pension, and the retirement "
             "month (Q2, Q3). Null where idNumber is masked for you: the retirement month and age, and the minimum "
-            "months, follow the birth date the mask hides (API.md 8)."
+            "months, follow the birth date the mask hides (docs/api.md 8)."
         )
     )
     async def contribution_record(self, info: Info) -> ContributionRecord | None:
@@ -642,7 +644,7 @@ class Passbook(Node):
         return await nested_connection(loaders(info).entries_of_passbook, self.db_id, page)
 
 
-@strawberry.type(description="A business done in the hall (API.md 4): filed, reviewed, completed.")
+@strawberry.type(description="A business done in the hall (docs/api.md 4): filed, reviewed, completed.")
 class BusinessTransaction(Node):
     business_type: BusinessType = strawberry.field(description="The business type.")
     status: TransactionStatus = strawberry.field(description="State of the transaction.")
@@ -816,7 +818,9 @@ class Parameter(Node):
         return await loaders(info).pending_job.load(f"reprice:{self.effective_from // 100}:")
 
 
-@strawberry.type(description="Heavy work run in the background (API.md 5); read it again, or subscribe, to follow it.")
+@strawberry.type(
+    description=("Heavy work run in the background (docs/api.md 5); read it again, or subscribe, to follow it.")
+)
 class Job(Node):
     kind: JobKind = strawberry.field(description="What the job does.")
     status: JobStatus = strawberry.field(description="QUEUED, RUNNING, SUCCEEDED or FAILED.")
@@ -847,7 +851,7 @@ class AuditEvent(Node):
     account_id: strawberry.Private[int | None]
     __columns__ = {"recorded_input": "input"}
 
-    @strawberry.field(description="The input, secrets removed, ID numbers and birth dates masked (API.md 8).")
+    @strawberry.field(description="The input, secrets removed, ID numbers and birth dates masked (docs/api.md 8).")
     def input(self) -> JSON:
         return _birth_dates_masked(self.recorded_input)
 

@@ -1,4 +1,4 @@
-"""What every mutation returns besides its objects: the list of typed user errors (API.md 2)."""
+"""What every mutation returns besides its objects: the list of typed user errors (docs/api.md 2)."""
 
 from __future__ import annotations
 
@@ -21,5 +21,5 @@ class UserError:
         return cls(field=error.field, code=error.code, message=error.message)
 
 
-IDEMPOTENCY_KEY = "Retrying with the same key returns the first result and changes nothing more (API.md 3)."
-INPUT = strawberry.argument(description="What to do; every mutation takes one input (API.md 2).")
+IDEMPOTENCY_KEY = "Retrying with the same key returns the first result and changes nothing more (docs/api.md 3)."
+INPUT = strawberry.argument(description="What to do; every mutation takes one input (docs/api.md 2).")

@@ -1,4 +1,4 @@
-"""Permissions, declared once on each root field and mutation (DOMAIN.md A6; API.md 2).
+"""Permissions, declared once on each root field and mutation (docs/rules.md A6; docs/api.md 2).
 
 ``extensions=[allow(Role.CLERK, ...)]`` on a field: an anonymous caller gets UNAUTHENTICATED, a
 signed-in caller of another role FORBIDDEN, both as top-level errors, and a refused mutation is

@@ -342,7 +342,7 @@ class Query:
             "May I stop paying? A person's monthly pension at retirement if they keep paying at their current grade, "
             "and if they stop now, with the inputs used; null when the person is out of your reach; PERSON_RETIRED for "
             "someone already retired; FORBIDDEN where their ID number is masked for you, since the estimate follows "
-            "the birth date the mask hides (API.md 8). "
+            "the birth date the mask hides (docs/api.md 8). "
         )
         + PENSION_FORMULA,
         # Not administrators: every ID number is masked for them.
@@ -364,7 +364,7 @@ class Query:
             # Its retirement month, months to retirement and minimum months give back the birth date.
             raise Refused(
                 "FORBIDDEN",
-                "The estimate follows the birth date, which the ID number masked for you hides (API.md 8).",
+                "The estimate follows the birth date, which the ID number masked for you hides (docs/api.md 8).",
                 "personId",
             )
         return await pension_estimate(info, person_id, annual_wage_growth)

@@ -1,6 +1,6 @@
-"""Relay conventions (API.md 1): opaque global ids, the Node interface, and connections.
+"""Relay conventions (docs/api.md 1): opaque global ids, the Node interface, and connections.
 
-A cursor belongs to the list that gave it (API.md 13): it carries a digest of the list (its field,
+A cursor belongs to the list that gave it (docs/api.md 13): it carries a digest of the list (its field,
 its parent, the filters a position depends on), and any other list refuses it as BAD_USER_INPUT.
 """
 

@@ -1,4 +1,4 @@
-"""Scalars of the API (API.md 6): money as a two-decimal string, months as "YYYY-MM".
+"""Scalars of the API (docs/api.md 6): money as a two-decimal string, months as "YYYY-MM".
 
 A value a scalar cannot read is refused before anything runs, with ``extensions.code``
 BAD_USER_INPUT and, in ``extensions.argument``, the argument or input field it was given for

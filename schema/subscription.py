@@ -1,4 +1,4 @@
-"""Subscriptions, over WebSocket (graphql-transport-ws): changes pushed as they happen (API.md 5)."""
+"""Subscriptions, over WebSocket (graphql-transport-ws): changes pushed as they happen (docs/api.md 5)."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ class Subscription:
 
     @strawberry.subscription(
         description=(
-            "A person's or an employer's business transactions as they change (API.md 4): nothing is sent for the "
+            "A person's or an employer's business transactions as they change (docs/api.md 4): nothing is sent for the "
             "state at subscribing; then each transaction filed afterwards, and each whose status, decision or "
             "effective month changes, is sent as it is then. A person follows their own, an agent its employer's; "
             "staff name a person or an employer within their reach."

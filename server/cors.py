@@ -1,4 +1,4 @@
-"""Browser clients on other origins (API.md 10): admitted by the CORS_ORIGINS list, with Starlette's
+"""Browser clients on other origins (docs/api.md 10): admitted by the CORS_ORIGINS list, with Starlette's
 middleware. Without a list, no CORS header is sent and a browser keeps to the same origin."""
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ error_logger = logging.getLogger("shebao.errors")
 # Probes poll these every few seconds; their access lines are only useful when debugging.
 _QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 CLIENT_CLOSED_REQUEST = 499  # the status proxies log for a client that left before its answer
-RETRY_AFTER_SECONDS = 5  # told to clients while the database is out of reach (API.md 12)
+RETRY_AFTER_SECONDS = 5  # told to clients while the database is out of reach (docs/api.md 12)
 _HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 HTTP_REQUESTS = Counter(

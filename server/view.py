@@ -17,7 +17,7 @@ Where strawberry's stock view departs from the specification, this one follows i
   ``max_upload_bytes``; the limit is enforced while the body streams in. A multipart body whose
   ``operations`` or ``map`` breaks the multipart request spec gets 400 saying what is wrong.
 - Media types in Content-Type are compared without regard to case, as HTTP defines them.
-- The database out of reach (API.md 12) is 503 with ``Retry-After`` and ``SERVICE_UNAVAILABLE``,
+- The database out of reach (docs/api.md 12) is 503 with ``Retry-After`` and ``SERVICE_UNAVAILABLE``,
   when it failed the request before anything was answered.
 """
 
@@ -546,7 +546,7 @@ class GraphQLView(GraphQL):
             internal = response_format.request_error_status >= 500
             if internal or response_format.media_type == GRAPHQL_RESPONSE_JSON:
                 status = response_format.request_error_status
-        if response_format.unavailable:  # API.md 12: never a 500, and say when to come back
+        if response_format.unavailable:  # docs/api.md 12: never a 500, and say when to come back
             status = 503
             headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         response = Response(

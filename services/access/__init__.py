@@ -1,4 +1,4 @@
-"""Online-service access (DOMAIN.md A3-A6): the one module the rest of the project imports.
+"""Online-service access (docs/rules.md A3-A6): the one module the rest of the project imports.
 
 Accounts are granted at a service office (services.access_accounts); a device installs a
 certificate before it signs in (A4); a login opens a session whose token every request turns back

@@ -9,7 +9,7 @@ baseline JPEG of 14-40 KB named by the ID number.
 
 The standard is the parameter CARD_PHOTO_STANDARD (P7), effective-dated like every parameter: the
 caller reads the value in force (``services.cards.standard``) and passes it as a ``PhotoStandard``;
-without one, the default value of DOMAIN.md applies.
+without one, the default value of docs/rules.md applies.
 
 Decisions:
 

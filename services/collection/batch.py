@@ -1,4 +1,4 @@
-"""Starting the city-wide jobs (API.md 5): checked here, once only, and run by the job layer."""
+"""Starting the city-wide jobs (docs/api.md 5): checked here, once only, and run by the job layer."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ async def publish_average_wage(actor: Viewer, year: int, amount: Decimal) -> tup
         raise BusinessError(
             ErrorCode.INVALID_INPUT, f"{year}'s average wage was published meanwhile: read it and retry", "year"
         ) from None
-    await queue_committed(job)  # the wage is published even should the queue be down (API.md 12)
+    await queue_committed(job)  # the wage is published even should the queue be down (docs/api.md 12)
     return parameter, job
 
 

@@ -20,7 +20,7 @@ _CONTROL_CHARACTERS = {code: "\ufffd" for code in range(32) if chr(code) not in 
 
 
 def without_secrets(value: Any, key: str = "") -> Any:
-    """A JSON-ready copy of mutation input with secrets replaced, ID numbers masked (API.md 8)
+    """A JSON-ready copy of mutation input with secrets replaced, ID numbers masked (docs/api.md 8)
     and long texts cut."""
     if any(word in key.lower() for word in SECRET_WORDS):
         return "[removed]"

@@ -1,4 +1,4 @@
-"""Recording a BusinessTransaction for each business done (API.md 4)."""
+"""Recording a BusinessTransaction for each business done (docs/api.md 4)."""
 
 from __future__ import annotations
 

@@ -98,7 +98,7 @@ class _Line:
             "line": self.number,
             "person_id": self.person_id,
             "id_number": mask_resident_id(self.id_number),
-        }  # API.md 8
+        }  # docs/api.md 8
         if self.wage is not None:
             row["declared_wage"] = str(self.wage)
         if self.types:

@@ -1,5 +1,5 @@
 """The database is the jobs' source of truth: a change is answered as done once it has committed,
-whatever the queue says (API.md 12); a job the queue never got, or lost, is queued by a worker's
+whatever the queue says (docs/api.md 12); a job the queue never got, or lost, is queued by a worker's
 sweep; a silent job is taken over, in real time even with the application clock held; an attempt
 failing for a transient reason is tried again up to JOB_MAX_TRIES."""
 

@@ -1,4 +1,4 @@
-"""A cursor belongs to the list that gave it (API.md 13): any other list refuses it as
+"""A cursor belongs to the list that gave it (docs/api.md 13): any other list refuses it as
 BAD_USER_INPUT naming the argument, instead of paging from a place that means nothing there."""
 
 from __future__ import annotations

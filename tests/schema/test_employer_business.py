@@ -188,7 +188,7 @@ async def test_a_filing_of_200_lines_with_line_37_bad_returns_exactly_that_line(
     ]
     assert refused["transaction"] is None
     assert not await models.BusinessTransaction.exists(business_type=BusinessType.ADD_EMPLOYEES)
-    # A retry on a flaky network reads the same refusal, line by line (API.md 3).
+    # A retry on a flaky network reads the same refusal, line by line (docs/api.md 3).
     assert await mutate(ADD, hall["agent"], "addEmployees", lines=lines, idempotencyKey="filing-200") == refused
 
     lines[36] = {"idNumber": good, "declaredWage": "6000.00"}
@@ -619,7 +619,7 @@ async def test_the_employer_view_shows_staff_filings_and_money_to_its_own_agent_
         "ACTIVE",
     )
     assert employment["person"]["name"] == "韩梅"
-    assert employment["person"]["idNumber"] == mask_resident_id(staff.id_number)  # API.md 8
+    assert employment["person"]["idNumber"] == mask_resident_id(staff.id_number)  # docs/api.md 8
     assert employment["person"]["policies"]["totalCount"] == 5
     assert sorted(
         (

@@ -1,5 +1,5 @@
 """Wherever a viewer reads an ID number masked, nothing else gives back what the mask hides
-(API.md 8, A6): the ID number holds the birth date (A1), and the retirement month follows it (Q3).
+(docs/api.md 8, A6): the ID number holds the birth date (A1), and the retirement month follows it (Q3).
 
 Every field of a Person, as the schema lists it, is read by every role, so that a field added later
 is read here too without anyone listing it."""

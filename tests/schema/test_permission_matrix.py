@@ -1,5 +1,5 @@
 """Every query field and mutation, tried by every role and anonymously, against the declared
-permission (A5, A6; API.md 2). A field added without a declared permission fails here."""
+permission (A5, A6; docs/api.md 2). A field added without a declared permission fails here."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ EXPECTED: dict[str, frozenset[Role] | None] = {
     "Query.parameters": ANYONE,
     "Query.auditEvents": frozenset({Role.REVIEWER, Role.ADMIN}),
     "Query.interruptionQuote": frozenset({Role.PERSON, Role.CLERK, Role.REVIEWER, Role.ADMIN}),
-    # Not administrators: the estimate gives back the birth date their masked ID numbers hide (API.md 8).
+    # Not administrators: the estimate gives back the birth date their masked ID numbers hide (docs/api.md 8).
     "Query.pensionEstimate": frozenset({Role.PERSON, Role.CLERK, Role.REVIEWER}),
     **{
         f"Query.{name}": frozenset({Role.ANALYST, Role.ADMIN})

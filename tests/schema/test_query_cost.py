@@ -1,4 +1,4 @@
-"""The cost budget (API.md 7) counts a page size as execution will read it: 100.0 and 1e2 are the
+"""The cost budget (docs/api.md 7) counts a page size as execution will read it: 100.0 and 1e2 are the
 Int 100 to graphql-core, so they cost what 100 costs."""
 
 from __future__ import annotations

@@ -296,7 +296,7 @@ async def _full_city(persons: int) -> Viewer:
     generated queries ask holds something: flexible and employer policies with paid and unpaid
     months, arrears, a passbook, a payment order, a card application, transactions, appointments.
     All in one district, whose reviewer, returned, reads them with whole ID numbers, and so every
-    field (an administrator reads no contribution record: API.md 8)."""
+    field (an administrator reads no contribution record: docs/api.md 8)."""
     admin = await factories.viewer(Role.ADMIN)
     district = await factories.district("420102", "江岸区")
     homes = [await factories.community(district, name) for name in ("百步亭社区", "二七社区")]

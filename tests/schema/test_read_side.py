@@ -49,7 +49,7 @@ async def test_a_person_reads_months_amounts_arrears_and_passbook():
 
     assert person["name"] == "李娜" and person["gender"] == "FEMALE"
     assert person["idNumber"] == owner.id_number[:6] + "********" + owner.id_number[14:]  # masked for an administrator
-    assert person["birthDate"] is None  # it would give back what the mask hides (API.md 8)
+    assert person["birthDate"] is None  # it would give back what the mask hides (docs/api.md 8)
     assert person["district"] == {"code": "420102", "name": "江岸区"}
     assert [e["node"]["insuranceType"] for e in person["policies"]["edges"]] == ["PENSION", "MEDICAL"]
     assert person["policies"]["edges"][0]["node"]["grade"] == "0.6"

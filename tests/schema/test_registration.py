@@ -55,7 +55,7 @@ async def test_a_clerk_registers_a_person_of_their_community(office):
     assert result["transaction"] == {"businessType": "REGISTER_PERSON", "status": "COMPLETED", "channel": "COUNTER"}
     event = await models.AuditEvent.get(operation="registerPerson")
     assert event.outcome == AuditOutcome.ALLOWED and event.account_id == office["clerk"].account_id
-    assert event.input["input"]["id_number"] == number[:6] + "********" + number[14:]  # masked (API.md 8)
+    assert event.input["input"]["id_number"] == number[:6] + "********" + number[14:]  # masked (docs/api.md 8)
 
 
 @pytest.mark.parametrize(
@@ -113,7 +113,7 @@ async def test_a_refused_request_keeps_no_key_so_the_corrected_one_may_use_it(of
     wrong = person_input(office, number, communityId=encode_id("Community", office["other"].id), idempotencyKey="k-9")
     refused = (await data(REGISTER, viewer=office["clerk"], input=wrong))["registerPerson"]
     assert [e["code"] for e in refused["errors"]] == ["OUT_OF_SCOPE"]
-    assert await models.IdempotencyRecord.all().count() == 0  # API.md 3: nothing happened, nothing kept
+    assert await models.IdempotencyRecord.all().count() == 0  # docs/api.md 3: nothing happened, nothing kept
 
     corrected = person_input(office, number, idempotencyKey="k-9")
     done = (await data(REGISTER, viewer=office["clerk"], input=corrected))["registerPerson"]

@@ -1,4 +1,4 @@
-"""Money and exact decimals are read as written in ASCII digits only (API.md 6, M1): anything else
+"""Money and exact decimals are read as written in ASCII digits only (docs/api.md 6, M1): anything else
 is refused before anything runs, with BAD_USER_INPUT and the argument it was given for."""
 
 from __future__ import annotations

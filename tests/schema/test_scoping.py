@@ -1,4 +1,4 @@
-"""Who sees what (A5, A6; API.md 8): rows out of a viewer's scope read as if they did not exist."""
+"""Who sees what (A5, A6; docs/api.md 8): rows out of a viewer's scope read as if they did not exist."""
 
 from __future__ import annotations
 

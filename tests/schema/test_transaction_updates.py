@@ -1,4 +1,4 @@
-"""transactionUpdates (API.md 4): a person or an employer follows their own business transactions
+"""transactionUpdates (docs/api.md 4): a person or an employer follows their own business transactions
 as reviewers decide them, and never hears of anyone else's."""
 
 from __future__ import annotations

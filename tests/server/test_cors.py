@@ -1,4 +1,4 @@
-"""A frontend on another origin calls the API when its origin is listed (API.md 10)."""
+"""A frontend on another origin calls the API when its origin is listed (docs/api.md 10)."""
 
 from __future__ import annotations
 

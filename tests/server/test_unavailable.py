@@ -1,4 +1,4 @@
-"""The database out of reach is 503 with Retry-After and SERVICE_UNAVAILABLE (API.md 12), under
+"""The database out of reach is 503 with Retry-After and SERVICE_UNAVAILABLE (docs/api.md 12), under
 both response media types, never a 500; once it answers again, so does the hall."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Online-service access (DOMAIN.md A3-A6): granting at the counter, certificates, login with
+"""Online-service access (docs/rules.md A3-A6): granting at the counter, certificates, login with
 lock-out and throttling, sessions, password changes."""
 
 from __future__ import annotations
