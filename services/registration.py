@@ -13,6 +13,7 @@ from domain.enums import BusinessType, Gender, PersonCategory, RetirementClass, 
 from domain.errors import BusinessError, ErrorCode
 from domain.identifiers import InvalidIdentifier, normalise_credit_code, parse_resident_id
 from services.common import clock
+from services.common.contact import phone_of
 from services.common.transactions import record_transaction
 from services.common.viewer import Viewer
 
@@ -61,7 +62,7 @@ async def register_person(actor: Viewer, form: PersonRegistration) -> tuple[mode
                 category=PersonCategory.UNINSURED,
                 district_id=community.district_id,
                 community_id=community.id,
-                phone=_optional(form.phone, "phone", 20),
+                phone=None if form.phone is None or not form.phone.strip() else phone_of(form.phone),
                 address=_optional(form.address, "address", 200),
                 using_db=connection,
             )

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
-
 from tortoise.transactions import in_transaction
 
 import models
 from domain.enums import BusinessType, Role, TransactionStatus
 from domain.errors import BusinessError, ErrorCode
+from services.common.contact import phone_of
 from services.common.self_service import acts_for, refuse_unless_self_serving
 from services.common.transactions import record_transaction
 from services.common.viewer import Viewer
 
-PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,18}[0-9]$")
 CHANGEABLE = ("phone", "address", "community_id")
 
 
@@ -28,9 +26,7 @@ async def update_personal_info(
     """Apply the given changes (None leaves a detail as it is); the person, or their clerk, acts."""
     changes: dict[str, object] = {}
     if phone is not None:
-        if not PHONE.match(phone.strip()):
-            raise BusinessError(ErrorCode.INVALID_INPUT, "a phone number has 7 to 20 digits, spaces or dashes", "phone")
-        changes["phone"] = phone.strip()
+        changes["phone"] = phone_of(phone)
     if address is not None:
         text = address.strip()
         if not 1 <= len(text) <= 200 or not text.isprintable():

@@ -106,6 +106,17 @@ async def test_a_retry_with_the_same_key_returns_the_first_result_and_changes_no
     assert [e["code"] for e in reused["errors"]] == ["IDEMPOTENCY_KEY_REUSED"]
 
 
+async def test_a_phone_is_checked_as_updatePersonalInfo_checks_it(office):
+    import datetime as dt
+
+    number = make_resident_id("420102", dt.date(1993, 4, 5), 133)
+    refused = await data(REGISTER, viewer=office["clerk"], input=person_input(office, number, phone="abc"))
+    assert [(e["field"], e["code"]) for e in refused["registerPerson"]["errors"]] == [("phone", "INVALID_INPUT")]
+    assert not await models.Person.exists(id_number=number)
+    done = await data(REGISTER, viewer=office["clerk"], input=person_input(office, number, phone="027-82345678"))
+    assert done["registerPerson"]["errors"] == []
+
+
 async def test_a_refused_request_keeps_no_key_so_the_corrected_one_may_use_it(office):
     import datetime as dt
 
