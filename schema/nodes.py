@@ -66,6 +66,13 @@ def _month(value: MonthScalar | None) -> int | None:
     return None if value is None else value.to_int()
 
 
+def _months(from_month: MonthScalar | None, to_month: MonthScalar | None) -> dict[str, int | None]:
+    """The filters of a range of months; a backwards range is refused, as everywhere."""
+    if from_month is not None and to_month is not None and from_month > to_month:
+        raise BadUserInput(f"fromMonth {from_month} is after toMonth {to_month}", "fromMonth")
+    return {"month__gte": _month(from_month), "month__lte": _month(to_month)}
+
+
 @strawberry.type(description="A district of the city, with one social-insurance office (区).")
 class District(Node):
     code: str = strawberry.field(description="Six-digit area code (GB/T 2260).")
@@ -169,7 +176,9 @@ class Person(Node):
         self,
         info: Info,
         from_month: Annotated[MonthScalar | None, strawberry.argument(description="First month included.")] = None,
-        to_month: Annotated[MonthScalar | None, strawberry.argument(description="Last month included.")] = None,
+        to_month: Annotated[
+            MonthScalar | None, strawberry.argument(description="Last month included; not before fromMonth.")
+        ] = None,
         insurance_type: Annotated[
             InsuranceType | None, strawberry.argument(description="Only this insurance type.")
         ] = None,
@@ -184,8 +193,7 @@ class Person(Node):
             loaders(info).periods_of_person,
             self.db_id,
             page,
-            month__gte=_month(from_month),
-            month__lte=_month(to_month),
+            **_months(from_month, to_month),
             insurance_type=insurance_type,
             status=status,
         )
@@ -465,7 +473,9 @@ class Policy(Node):
         self,
         info: Info,
         from_month: Annotated[MonthScalar | None, strawberry.argument(description="First month included.")] = None,
-        to_month: Annotated[MonthScalar | None, strawberry.argument(description="Last month included.")] = None,
+        to_month: Annotated[
+            MonthScalar | None, strawberry.argument(description="Last month included; not before fromMonth.")
+        ] = None,
         status: Annotated[PeriodStatus | None, strawberry.argument(description="Only months in this state.")] = None,
         first: First = None,
         after: After = None,
@@ -477,8 +487,7 @@ class Policy(Node):
             loaders(info).periods_of_policy,
             self.db_id,
             page,
-            month__gte=_month(from_month),
-            month__lte=_month(to_month),
+            **_months(from_month, to_month),
             status=status,
         )
 

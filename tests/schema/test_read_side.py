@@ -80,6 +80,15 @@ async def test_periods_filter_by_month_range_and_type():
     assert months == [("2026-08", "PAID"), ("2026-09", "ARREARS")]
 
 
+async def test_a_backwards_range_of_months_is_refused_not_answered_empty():
+    owner = await _flexible_person_with_history()
+    body = await run(PERSON_QUERY, idNumber=owner.id_number, **{"from": "2026-09", "to": "2026-08"})
+    assert body["data"]["person"] is None
+    [error] = body["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "argument": "fromMonth"}
+    assert error["message"] == "fromMonth 2026-09 is after toMonth 2026-08"
+
+
 async def test_last_twelve_months_page_backwards_with_cursors():
     owner = await _flexible_person_with_history()
     query = """query($id: ID!, $before: String) { node(id: $id) { ... on Person {
