@@ -106,12 +106,17 @@ class PensionEstimate:
 
 @strawberry.type(
     description=(
-        "One group of a statistic. Groups of fewer than 5 are suppressed: count null and suppressed true, never 0."
+        "One group of a statistic. Groups of fewer than 5 are suppressed: count null and suppressed true, never 0; "
+        "so are other groups wherever their counts, with any other answer, would let a suppressed one be worked "
+        "out. Persons in force in any month of a range (enrollmentStats over a range, not grouped by MONTH) are "
+        "listed without counts."
     )
 )
 class StatsGroup:
     count: int | None = strawberry.field(description="How many; null when suppressed.")
-    suppressed: bool = strawberry.field(description="True when the group is too small to show.")
+    suppressed: bool = strawberry.field(
+        description="True when the group is too small to show, or would give a small one away."
+    )
     insurance_type: InsuranceType | None = strawberry.field(default=None, description="When grouped by INSURANCE_TYPE.")
     business_type: BusinessType | None = strawberry.field(default=None, description="When grouped by BUSINESS_TYPE.")
     channel: str | None = strawberry.field(

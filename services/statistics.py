@@ -2,9 +2,11 @@
 
 Analysts see aggregates only (A6): every count is of a group, and a group of fewer than
 ``MIN_GROUP`` persons, transactions or employers is suppressed: returned with ``suppressed`` set
-and no count, never as a zero. Shares are computed from shown counts only.
+and no count, never as a zero. So are the enrollment and volume groups that would let a suppressed
+one be worked out from other answers (see "Which groups are suppressed" below). Shares are
+computed from shown counts only.
 
-Every figure is counted by the database in one GROUP BY statement, never row by row in Python.
+Every figure is counted by the database in GROUP BY statements, never row by row in Python.
 The statements are written by hand because grouping by month needs a join to a list of months
 (enrollment) or the month of a moment in local time (business volume, M2), which differ between
 PostgreSQL and SQLite; everything else is plain SQL both understand. Only integers the code itself
@@ -15,15 +17,18 @@ the REFRESH_STATISTICS job (jobs/statistics.py) keeps rollups (models/statistics
 night this month and last month are counted again, and every month of the 36-month window the
 rollups do not hold yet. A question is answered from the rollups when they hold every month it
 asks about, with the same groups, counts and suppression as counting live; otherwise it is
-counted live. Each answer says ``as_of``: when the rollups it read were computed (the oldest of
+counted live. Either way every grouping of each month asked is read, since suppression is decided
+on a month's whole cube. Each answer says ``as_of``: when the rollups it read were computed (the oldest of
 its months), or now when counted live. STATUS and DISTRICT in a rollup are as they were then.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
 from typing import Any
@@ -32,6 +37,7 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 import models
+from domain import disclosure
 from domain.enums import (
     BusinessType,
     Channel,
@@ -204,21 +210,108 @@ def _tally(count: int) -> tuple[int | None, bool]:
     return (None, True) if count < MIN_GROUP else (count, False)
 
 
-def _groups(rows: list[dict], columns: dict[Dimension, _Column], dimensions: list[Dimension]) -> list[Group]:
-    rows.sort(key=lambda row: tuple(row[d.value.lower()] for d in dimensions))
-    groups = []
-    for row in rows:
-        count, suppressed = _tally(int(row["count"]))
-        values = {columns[d].field: columns[d].convert(row[d.value.lower()]) for d in dimensions}
-        groups.append(Group(count=count, suppressed=suppressed, **values))
-    return groups
-
-
 async def _select(build: Callable[[_Statement], str]) -> list[dict]:
     connection = connections.get("default")
     statement = _Statement(dialect_of(connection))
     sql = build(statement)
     return list(await connection.execute_query_dict(sql, statement.params))
+
+
+# Which groups are suppressed (A6)
+#
+# A month's counts form a cube: every grouping of a statistic's dimensions but MONTH, each cell a
+# tuple of database values (None where not grouped by). Every answer is a choice of its cells (a
+# filter picks a value), so its suppression is decided once for the whole cube by
+# domain.disclosure, from the counts alone: the same month gets the same suppression whatever is
+# asked, from the rollups or counted live. A range adds months up (business volume): its group is
+# suppressed when that group is in any of its months, since the range less the other months would
+# give the month. Persons in force in any month of a range are not a sum of months: a person
+# counted in several months links them, and no suppression of months keeps such a union from
+# showing a hidden month (tests/services/test_disclosure_attack.py shows one), so their groups are
+# listed, each suppressed.
+
+
+@dataclass(slots=True)
+class _Cube:
+    """One month's counts and the cells suppressed: every cell, or, for counts that add up, the
+    finest cells only (the others are their sums)."""
+
+    counts: dict[tuple, int]
+    suppressed: frozenset
+    adding_up: bool = False
+
+
+# A month's suppression by the digest of its counts: a rollup month is protected once a process.
+_PROTECTED: OrderedDict[bytes, frozenset] = OrderedDict()
+_PROTECTED_KEPT = 256
+
+
+def _suppressed(kind: str, counts: dict[tuple, int], protect: Callable[[], frozenset]) -> frozenset:
+    digest = hashlib.sha256("\n".join([kind, *sorted(map(repr, counts.items()))]).encode()).digest()
+    if digest in _PROTECTED:
+        _PROTECTED.move_to_end(digest)
+        return _PROTECTED[digest]
+    suppressed = _PROTECTED[digest] = protect()
+    if len(_PROTECTED) > _PROTECTED_KEPT:
+        _PROTECTED.popitem(last=False)
+    return suppressed
+
+
+def _asked(cube: _Cube, axes: Sequence[Dimension], grouped: set[Dimension], filters: dict[Dimension, Any]) -> dict:
+    """The month's cells asked for: grouped by exactly what is grouped by or filtered on, with the
+    filters' values; for counts that add up, the finest cells summed into them."""
+    kept = [axis in grouped or axis in filters for axis in axes]
+    wanted = [(i, filters[axis]) for i, axis in enumerate(axes) if axis in filters]
+    if not cube.adding_up:
+        return {
+            cell: count
+            for cell, count in cube.counts.items()
+            if all((value is not None) == keep for value, keep in zip(cell, kept))
+            and all(cell[i] == value for i, value in wanted)
+        }
+    cells: dict[tuple, int] = {}
+    for cell, count in cube.counts.items():
+        if all(cell[i] == value for i, value in wanted):
+            key = tuple(value if keep else None for value, keep in zip(cell, kept))
+            cells[key] = cells.get(key, 0) + count
+    return cells
+
+
+def _answer(
+    cubes: dict[int, _Cube],
+    axes: Sequence[Dimension],
+    columns: dict[Dimension, _Column],
+    dimensions: list[Dimension],
+    filters: dict[Dimension, Any],
+    union: bool = False,
+) -> list[Group]:
+    """The groups asked, from the months' cubes: by month when grouped by MONTH; otherwise the
+    months added up, a group suppressed when it is in any month (or, for a ``union`` of persons,
+    always)."""
+    grouped = {d for d in dimensions if d is not Dimension.MONTH}
+    by_month = Dimension.MONTH in dimensions
+    found: dict[tuple, tuple[int, bool]] = {}  # (the month, or None, and the cell): count, suppressed
+    for month in sorted(cubes):
+        cube = cubes[month]
+        for cell, count in _asked(cube, axes, grouped, filters).items():
+            key = (month if by_month else None, cell)
+            total, suppressed = found.get(key, (0, False))
+            found[key] = (total + count, suppressed or union or cell in cube.suppressed)
+    if not dimensions and not found:  # one total of none: withheld as a small one would be
+        found[(None, (None,) * len(axes))] = (0, True)
+    position = {axis: i for i, axis in enumerate(axes)}
+
+    def raw(key: tuple, d: Dimension) -> Any:
+        return key[0] if d is Dimension.MONTH else key[1][position[d]]
+
+    groups = []
+    for key in sorted(found, key=lambda key: tuple(raw(key, d) for d in dimensions)):
+        total, suppressed = found[key]
+        count, small = _tally(total)
+        values = {columns[d].field: columns[d].convert(raw(key, d)) for d in dimensions}
+        hidden = suppressed or small
+        groups.append(Group(count=None if hidden else count, suppressed=hidden, **values))
+    return groups
 
 
 # Insured counts (Q4)
@@ -230,17 +323,21 @@ _ENROLLMENT_COLUMNS = {
     Dimension.STATUS: _Column("p.status", "status", PolicyStatus),
     Dimension.MONTH: _Column("m.month", "month", lambda value: Month.from_int(int(value))),
 }
-# enrollment_rollup names each dimension's column after the Group's field.
-_ENROLLMENT_ROLLUP_COLUMNS = {
-    dimension: replace(column, sql=f"r.{column.field}") for dimension, column in _ENROLLMENT_COLUMNS.items()
-}
-# The dimensions of enrollment_rollup's grouping sets, and the bit of each in grouping_set.
+# The dimensions of enrollment_rollup's grouping sets, in the order of a cube's cells, and the bit
+# of each in grouping_set.
 _GROUPING_BITS = {
     Dimension.INSURANCE_TYPE: GROUP_INSURANCE_TYPE,
     Dimension.CHANNEL: GROUP_CHANNEL,
     Dimension.DISTRICT: GROUP_DISTRICT,
     Dimension.STATUS: GROUP_STATUS,
 }
+_ENROLLMENT_AXES = tuple(_GROUPING_BITS)
+_ENROLLMENT_RAW = {d: int if d is Dimension.DISTRICT else str for d in _ENROLLMENT_AXES}  # a district id, or a value
+# Persons, once a group: a layer for all of them (no insurance type) and one for each type; they
+# partition by district.
+_PERSONS = disclosure.Persons(
+    layer=_ENROLLMENT_AXES.index(Dimension.INSURANCE_TYPE), partition=_ENROLLMENT_AXES.index(Dimension.DISTRICT)
+)
 
 
 def _in_force(month: int) -> str:
@@ -265,15 +362,16 @@ async def enrollment_stats(
 ) -> Groups:
     """Insured persons (each counted once a group) with a policy in force in ``month`` (this month
     by default), or in a range of months: grouped by MONTH, a series of month counts; otherwise
-    the persons with a policy in force in any month of the range.
+    the persons with a policy in force in any month of the range, whose groups are listed but
+    always suppressed (see above).
 
     In force is as for collection (services.periods.in_force), on both channels: started, and
     ACTIVE with no end or ended no earlier. STATUS is the policy's status now, and DISTRICT the
     person's district now (as they were when computed, from the rollups).
 
-    One month, or a series grouped by MONTH, is read from the rollups when they hold its months;
-    persons in force in any month of a longer range are always counted live (they do not add up
-    month by month). ``live`` counts live whatever the rollups hold.
+    Read from the rollups when they hold every month asked, otherwise counted live; ``live``
+    counts live whatever the rollups hold. Either way each month's cube (every grouping) is
+    read or counted, and its suppression decided on the whole cube.
     """
     dimensions = _dimensions(group_by, ENROLLMENT_DIMENSIONS, "enrollment")
     if month is not None and (from_month is not None or to_month is not None):
@@ -285,100 +383,101 @@ async def enrollment_stats(
             "toMonth" if to_month is None else "fromMonth",
         )
     months = _months(from_month, to_month) if from_month is not None else [month or clock.this_month()]
-    insurance_type = _enum(InsuranceType, insurance_type, "insuranceType")
-    channel = _enum(Channel, channel, "channel")
-    status = _enum(PolicyStatus, status, "status")
-    series = Dimension.MONTH in dimensions
-    needs_person = Dimension.DISTRICT in dimensions or district_id is not None
+    filters = {
+        Dimension.INSURANCE_TYPE: _enum(InsuranceType, insurance_type, "insuranceType"),
+        Dimension.CHANNEL: _enum(Channel, channel, "channel"),
+        Dimension.DISTRICT: None if district_id is None else int(district_id),
+        Dimension.STATUS: _enum(PolicyStatus, status, "status"),
+    }
+    filters = {d: v.value if isinstance(v, Enum) else v for d, v in filters.items() if v is not None}
+    union = Dimension.MONTH not in dimensions and len(months) > 1
 
-    if not live and (series or len(months) == 1):
-        filters = {
-            Dimension.INSURANCE_TYPE: insurance_type,
-            Dimension.CHANNEL: channel,
-            Dimension.DISTRICT: district_id,
-            Dimension.STATUS: status,
-        }
-        answer = await _enrollment_from_rollups(dimensions, months, {d: v for d, v in filters.items() if v is not None})
-        if answer is not None:
-            return answer
+    as_of = None if live or union else await _rollups_as_of(months)
+    if as_of is not None:
+        rows = await _select(lambda statement: _enrollment_rollup_rows(statement, months))
+    else:
+        # Persons in force in any month of a range are counted live, as one cube: it shows no count,
+        # only which groups have someone, so there is nothing to protect.
+        as_of = clock.now()
+        rows = await _select(lambda statement: _enrollment_cube_sql(statement, months, union))
+    cubes = _enrollment_cubes(rows, protected=not union)
+    return Groups(_answer(cubes, _ENROLLMENT_AXES, _ENROLLMENT_COLUMNS, dimensions, filters, union), as_of)
 
-    def build(statement: _Statement) -> str:
-        active = PolicyStatus.ACTIVE.value
-        selected = [f"{_ENROLLMENT_COLUMNS[d].sql} AS {d.value.lower()}" for d in dimensions]
-        joins, conditions = [], []
-        prefix = ""
-        if needs_person:
-            joins.append("JOIN person pe ON pe.id = p.person_id")
-        # In force in at least one month of the range (or the one month).
-        conditions.append(f"p.start_month <= {statement.param(months[-1].to_int())}")
-        conditions.append(
-            f"(p.end_month >= {statement.param(months[0].to_int())} OR (p.end_month IS NULL AND p.status = '{active}'))"
+
+def _enrollment_rollup_rows(statement: _Statement, months: list[Month]) -> str:
+    # A month with no one insured has a row of 0 for the whole city: no cell.
+    return (
+        "SELECT r.month AS month, r.grouping_set AS grouping_set, r.insurance_type AS insurance_type,"
+        " r.channel AS channel, r.district_id AS district_id, r.status AS status, r.persons AS persons"
+        " FROM enrollment_rollup r"
+        f" WHERE r.month >= {statement.param(months[0].to_int())} AND r.month <= {statement.param(months[-1].to_int())}"
+        " AND r.persons > 0"
+    )
+
+
+def _enrollment_cube_sql(statement: _Statement, months: list[Month], union: bool = False) -> str:
+    """Each month's persons in force, counted for all 16 grouping sets, as enrollment_rollup holds
+    them. The work grows with policies x months: the rollups serve it when they hold the months.
+    For a ``union``, the persons in force in any of the months, as one cube (of the first month)."""
+    active = PolicyStatus.ACTIVE.value
+    columns = [_ENROLLMENT_COLUMNS[d].sql for d in _ENROLLMENT_AXES]
+    names = [_ENROLLMENT_COLUMNS[d].field for d in _ENROLLMENT_AXES]
+    joins = "JOIN person pe ON pe.id = p.person_id"
+    month, by_month, prefix = str(int(months[0].to_int())), [], ""
+    if not union:  # each month of the range against each policy: in force in that month
+        values = ", ".join(f"({int(m.to_int())})" for m in months)
+        prefix = f"WITH months(month) AS (VALUES {values}) "
+        joins += (
+            " JOIN months m ON p.start_month <= m.month"
+            f" AND (p.end_month >= m.month OR (p.end_month IS NULL AND p.status = '{active}'))"
         )
-        if series:
-            # Then each month of the range against each of those policies: in force in that month.
-            # The work grows with policies x months: the rollups serve it when they hold the months.
-            values = ", ".join(f"({int(m.to_int())})" for m in months)
-            prefix = f"WITH months(month) AS (VALUES {values}) "
-            joins.append(
-                "JOIN months m ON p.start_month <= m.month"
-                f" AND (p.end_month >= m.month OR (p.end_month IS NULL AND p.status = '{active}'))"
-            )
-        if insurance_type is not None:
-            conditions.append(f"p.insurance_type = {statement.param(insurance_type.value)}")
-        if channel is not None:
-            conditions.append(f"p.channel = {statement.param(channel.value)}")
-        if status is not None:
-            conditions.append(f"p.status = {statement.param(status.value)}")
-        if district_id is not None:
-            conditions.append(f"pe.district_id = {statement.param(int(district_id))}")
-        sql = (
-            f"{prefix}SELECT {', '.join([*selected, 'COUNT(DISTINCT p.person_id) AS count'])}"
-            f" FROM policy p {' '.join(joins)}"
-        )
-        if conditions:
-            sql += " WHERE " + " AND ".join(conditions)
-        if dimensions:
-            sql += " GROUP BY " + ", ".join(_ENROLLMENT_COLUMNS[d].sql for d in dimensions)
-        return sql
-
-    as_of = clock.now()
-    rows = await _select(build)
-    return Groups(_groups(rows, _ENROLLMENT_COLUMNS, dimensions), as_of)
-
-
-async def _enrollment_from_rollups(
-    dimensions: list[Dimension], months: list[Month], filters: dict[Dimension, Any]
-) -> Groups | None:
-    """The answer from enrollment_rollup, or None when it does not hold every month. Each month's
-    persons are read from the grouping set of the dimensions grouped by and those filtered on:
-    a filter picks one value of its dimension, so each group asked is one row of that set."""
-    as_of = await _rollups_as_of(months)
-    if as_of is None:
-        return None
-    grouping_set = sum(_GROUPING_BITS[d] for d in {*dimensions, *filters} if d is not Dimension.MONTH)
-
-    def build(statement: _Statement) -> str:
-        selected = [f"{_ENROLLMENT_ROLLUP_COLUMNS[d].sql} AS {d.value.lower()}" for d in dimensions]
-        conditions = [
-            f"r.month >= {statement.param(months[0].to_int())}",
-            f"r.month <= {statement.param(months[-1].to_int())}",
-            f"r.grouping_set = {int(grouping_set)}",
-            "r.persons > 0",
-        ]  # a month with no one insured has a row of 0 for the whole city
-        for dimension, value in filters.items():
-            conditions.append(
-                f"{_ENROLLMENT_ROLLUP_COLUMNS[dimension].sql} = "
-                f"{statement.param(value.value if isinstance(value, Enum) else int(value))}"
-            )
+        month, by_month = "m.month", ["m.month"]
+    # In force in at least one month of the range.
+    source = (
+        f"FROM policy p {joins} WHERE p.start_month <= {int(months[-1].to_int())}"
+        f" AND (p.end_month >= {int(months[0].to_int())} OR (p.end_month IS NULL AND p.status = '{active}'))"
+    )
+    counted = "COUNT(DISTINCT p.person_id) AS persons"
+    if statement.dialect == "postgres":
+        # As in _enrollment_rollup_sql: 15 minus GROUPING() of the reversed columns is the bits grouped by.
+        grouping = f"15 - GROUPING({', '.join(reversed(columns))})"
+        selected = ", ".join(f"{column} AS {name}" for column, name in zip(columns, names))
+        cube = "CUBE (" + ", ".join(columns) + ")"
         return (
-            f"SELECT {', '.join([*selected, 'r.persons AS count'])} FROM enrollment_rollup r"
-            f" WHERE {' AND '.join(conditions)}"
+            f"{prefix}SELECT {month} AS month, {grouping} AS grouping_set, {selected}, {counted} {source}"
+            f" GROUP BY {', '.join([*by_month, cube])}"
         )
+    branches = []
+    for grouping_set in range(16):
+        grouped = [(_GROUPING_BITS[d] & grouping_set) != 0 for d in _ENROLLMENT_AXES]
+        selected = ", ".join(
+            f"{column if chosen else 'NULL'} AS {name}" for column, chosen, name in zip(columns, grouped, names)
+        )
+        kept = [*by_month, *(column for column, chosen in zip(columns, grouped) if chosen)]
+        branch = f"SELECT {month} AS month, {grouping_set} AS grouping_set, {selected}, {counted} {source}"
+        branches.append(branch + (f" GROUP BY {', '.join(kept)}" if kept else ""))
+    return prefix + " UNION ALL ".join(branches)
 
-    rows = await _select(build)
-    if not dimensions:  # one month, one group: counted live it is a row even when none are insured
-        rows = [{"count": sum(int(row["count"]) for row in rows)}]
-    return Groups(_groups(rows, _ENROLLMENT_ROLLUP_COLUMNS, dimensions), as_of)
+
+def _enrollment_cubes(rows: list[dict], protected: bool = True) -> dict[int, _Cube]:
+    counts: dict[int, dict[tuple, int]] = {}
+    for row in rows:
+        grouping_set = int(row["grouping_set"])
+        cell = tuple(
+            (_ENROLLMENT_RAW[d](row[_ENROLLMENT_COLUMNS[d].field]) if _GROUPING_BITS[d] & grouping_set else None)
+            for d in _ENROLLMENT_AXES
+        )
+        if int(row["persons"]) > 0:
+            counts.setdefault(int(row["month"]), {})[cell] = int(row["persons"])
+    cubes = {}
+    for month, cells in counts.items():
+        suppressed = frozenset(cells)
+        if protected:
+            suppressed = _suppressed(
+                "enrollment", cells, lambda cells=cells: disclosure.protect(cells, MIN_GROUP, units=_PERSONS).suppressed
+            )
+        cubes[month] = _Cube(cells, suppressed)
+    return cubes
 
 
 async def _rollups_as_of(months: list[Month]) -> dt.datetime | None:
@@ -402,23 +501,13 @@ def _month_of(value: dt.datetime | int) -> Month:
     return Month.of(value) if isinstance(value, dt.datetime) else Month.from_int(int(value))
 
 
-def _volume_columns(dialect: str) -> dict[Dimension, _Column]:
-    local_month = _POSTGRES_LOCAL_MONTH if dialect == "postgres" else _SQLITE_LOCAL_MONTH
-    return {
-        Dimension.BUSINESS_TYPE: _Column("t.business_type", "business_type", BusinessType),
-        Dimension.STATUS: _Column("t.status", "status", TransactionStatus),
-        Dimension.MONTH: _Column(local_month, "month", _month_of),
-        Dimension.CHANNEL: _Column("t.channel", "channel", ServiceChannel),
-        Dimension.DISTRICT: _Column("t.district_id", "district_id", int),
-    }
-
-
-_VOLUME_ROLLUP_COLUMNS = {
-    Dimension.BUSINESS_TYPE: _Column("r.business_type", "business_type", BusinessType),
-    Dimension.STATUS: _Column("r.status", "status", TransactionStatus),
-    Dimension.MONTH: _Column("r.month", "month", _month_of),
-    Dimension.CHANNEL: _Column("r.channel", "channel", ServiceChannel),
-    Dimension.DISTRICT: _Column("r.district_id", "district_id", int),
+_VOLUME_AXES = (Dimension.BUSINESS_TYPE, Dimension.STATUS, Dimension.CHANNEL, Dimension.DISTRICT)
+_VOLUME_COLUMNS = {
+    Dimension.BUSINESS_TYPE: _Column("business_type", "business_type", BusinessType),
+    Dimension.STATUS: _Column("status", "status", TransactionStatus),
+    Dimension.MONTH: _Column("month", "month", Month.from_int),
+    Dimension.CHANNEL: _Column("channel", "channel", ServiceChannel),
+    Dimension.DISTRICT: _Column("district_id", "district_id", int),
 }
 
 
@@ -455,47 +544,53 @@ async def business_volume_stats(
     """Business transactions submitted in the months from ``from_month`` to ``to_month`` (local
     time, M2), counted by the groups asked for. STATUS is the transaction's status now (as it was
     when computed, from the rollups). Read from the rollups when they hold every month of the
-    range; ``live`` counts live whatever they hold."""
+    range; ``live`` counts live whatever they hold. Either way each month's transactions are read
+    at their finest grain, and its suppression decided on the month's whole cube."""
     dimensions = _dimensions(group_by, VOLUME_DIMENSIONS, "business volume")
     months = _months(from_month, to_month)
-    business_type = _enum(BusinessType, business_type, "businessType")
-    status = _enum(TransactionStatus, status, "status")
-    channel = _enum(ServiceChannel, channel, "channel")
     filters = {
-        Dimension.BUSINESS_TYPE: business_type,
-        Dimension.STATUS: status,
-        Dimension.CHANNEL: channel,
-        Dimension.DISTRICT: district_id,
+        Dimension.BUSINESS_TYPE: _enum(BusinessType, business_type, "businessType"),
+        Dimension.STATUS: _enum(TransactionStatus, status, "status"),
+        Dimension.CHANNEL: _enum(ServiceChannel, channel, "channel"),
+        Dimension.DISTRICT: None if district_id is None else int(district_id),
     }
-    filters = {d: v.value if isinstance(v, Enum) else int(v) for d, v in filters.items() if v is not None}
+    filters = {d: v.value if isinstance(v, Enum) else v for d, v in filters.items() if v is not None}
 
     as_of = None if live else await _rollups_as_of(months)
-    from_rollups = as_of is not None
-    if from_rollups:
-        # Transactions add up: the rollup's rows of the months, summed into the groups asked for.
-        table, counted, columns = "business_volume_rollup r", "COALESCE(SUM(r.transactions), 0)", _VOLUME_ROLLUP_COLUMNS
+    if as_of is not None:
+
+        def build(statement: _Statement) -> str:
+            return (
+                "SELECT r.month AS month, r.business_type AS business_type, r.status AS status,"
+                " r.channel AS channel, r.district_id AS district_id, r.transactions AS count"
+                " FROM business_volume_rollup r"
+                f" WHERE r.month >= {statement.param(months[0].to_int())}"
+                f" AND r.month <= {statement.param(months[-1].to_int())}"
+            )
+
     else:
-        as_of, table, counted = clock.now(), "business_transaction t", "COUNT(*)"
-        columns = _volume_columns(dialect_of(connections.get("default")))
+        as_of = clock.now()
 
-    def build(statement: _Statement) -> str:
-        if from_rollups:
-            conditions = [
-                f"r.month >= {statement.param(months[0].to_int())}",
-                f"r.month <= {statement.param(months[-1].to_int())}",
-            ]
-        else:
-            conditions = _submitted_in(statement, months[0], months[-1])
-        for dimension, value in filters.items():
-            conditions.append(f"{columns[dimension].sql} = {statement.param(value)}")
-        selected = [f"{columns[d].sql} AS {d.value.lower()}" for d in dimensions]
-        sql = f"SELECT {', '.join([*selected, f'{counted} AS count'])} FROM {table} WHERE {' AND '.join(conditions)}"
-        if dimensions:
-            sql += " GROUP BY " + ", ".join(columns[d].sql for d in dimensions)
-        return sql
+        def build(statement: _Statement) -> str:
+            local = _POSTGRES_LOCAL_MONTH if statement.dialect == "postgres" else _SQLITE_LOCAL_MONTH
+            columns = "t.business_type, t.status, t.channel, t.district_id"
+            return (
+                f"SELECT {local} AS month, t.business_type AS business_type, t.status AS status,"
+                " t.channel AS channel, t.district_id AS district_id, COUNT(*) AS count FROM business_transaction t"
+                f" WHERE {' AND '.join(_submitted_in(statement, months[0], months[-1]))} GROUP BY {local}, {columns}"
+            )
 
-    rows = await _select(build)
-    return Groups(_groups(rows, columns, dimensions), as_of)
+    finest: dict[int, dict[tuple, int]] = {}
+    for row in await _select(build):
+        cell = (row["business_type"], row["status"], row["channel"], int(row["district_id"]))
+        finest.setdefault(_month_of(row["month"]).to_int(), {})[cell] = int(row["count"])
+    cubes = {}
+    for month, cells in finest.items():
+        suppressed = _suppressed(
+            "volume", cells, lambda cells=cells: disclosure.protect(disclosure.margins(cells), MIN_GROUP).suppressed
+        )
+        cubes[month] = _Cube(cells, suppressed, adding_up=True)
+    return Groups(_answer(cubes, _VOLUME_AXES, _VOLUME_COLUMNS, dimensions, filters), as_of)
 
 
 # Online adoption (Q4, A3)
